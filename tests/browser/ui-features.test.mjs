@@ -1,0 +1,292 @@
+// The web UI's features in Chromium against the in-memory mock node (lib/mock-node.mjs, which follows
+// api.md), including those the real node has not landed yet: error messages, a 10,000-message history
+// (windowing and scroll anchoring), composer keys and drafts, groups, reactions, reply, edit, delete,
+// person card and direct chat, switcher and help, reconnect catch-up, typing, receipts, files, the
+// phone drawer, and quiet degradation when optional endpoints are missing.
+
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startMockNode } from './lib/mock-node.mjs';
+import { launch, watch, waitFor } from './lib/browser.mjs';
+import { signUp, logIn, waitForRoom, sendMessage, messageTexts } from './lib/ui.mjs';
+
+const PASSWORD = 'correct horse 1';
+
+describe('web UI against the mock node', () => {
+  let node;
+  let browser;
+  let page;
+  let problems;
+  let bob;
+  let carol;
+
+  before(async () => {
+    node = await startMockNode({ peers: 0 });
+    bob = await node.account('bob', 'Bob Builder');
+    carol = await node.account('carol', 'Carol Singer');
+    browser = await launch();
+    page = browser.ctx.pages()[0] || await browser.ctx.newPage();
+    problems = watch(page);
+  });
+
+  after(async () => {
+    await browser?.close();
+    await node?.close();
+  });
+
+  it('maps sign-up and login errors to sentences', async () => {
+    await page.goto(node.url);
+    await page.getByRole('tab', { name: 'Sign up' }).click();
+    await page.getByLabel('Username').fill('bob');
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await page.getByText('That username is taken').waitFor();
+    await page.getByLabel('Username').fill('newbie');
+    await page.getByLabel('Password').fill('short');
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await page.getByText('Use at least 8 characters for the password').waitFor();
+    await logIn(page, { username: 'bob', password: 'not his password' });
+    await page.locator('#form-error', { hasText: 'Wrong username or password' }).waitFor();
+    await logIn(page, { username: 'ratelimited', password: 'whatever123' });
+    await page.locator('#form-error', { hasText: /Too many attempts; try again in 4[12] s/ }).waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Log in' }).isDisabled(), true);
+  });
+
+  it('signs up, logs in automatically and shows the no-peers notice', async () => {
+    await page.reload();
+    await signUp(page, { username: 'alice', password: PASSWORD, displayName: 'Alice' });
+    await waitForRoom(page);
+    await page.locator('#peer-notice', { hasText: 'No other nodes found yet' }).waitFor();
+    await page.locator('#online-count', { hasText: '1 online' }).waitFor();
+    node.setPeers(2);
+    await page.locator('#conn-state', { hasText: '2 peers connected' }).waitFor();
+    assert.equal(await page.locator('#peer-notice').isHidden(), true);
+  });
+
+  it('keeps 10,000 messages smooth: a bounded DOM, history on scroll up without jumping', async () => {
+    const start = Date.now() - 10000 * 60000;
+    const msgs = node.m.messages.get('public');
+    for (let i = 0; i < 10000; i += 1) {
+      node.m.seq += 1;
+      msgs.push({ id: `h${String(i).padStart(6, '0')}`, room_id: 'public', author: i % 3 ? bob.user.id : carol.user.id,
+        text: `history ${i}${i % 7 === 0 ? '\nwith a second line' : ''}`, files: [], reply_to: null,
+        sent_at: new Date(start + i * 60000).toISOString(), edited_at: null, deleted: false, reactions: {} });
+    }
+    await page.reload();
+    await waitForRoom(page);
+    await page.locator('#timeline article.msg', { hasText: 'history 9999' }).waitFor();
+    const timeline = page.locator('#timeline');
+    for (let step = 0; step < 12; step += 1) {
+      const before = await page.evaluate(() => {
+        const tl = document.getElementById('timeline');
+        const top = tl.getBoundingClientRect().top;
+        const row = [...tl.querySelectorAll('.row')].find((r) => r.getBoundingClientRect().bottom > top + 1);
+        return { id: row.dataset.id, y: row.getBoundingClientRect().top - top };
+      });
+      await timeline.evaluate((el) => { el.scrollTop -= 1500; });
+      await page.waitForTimeout(120);
+      const rows = await page.locator('#timeline .row').count();
+      assert.ok(rows <= 200, `too many rows in the DOM: ${rows}`);
+      // the row that was at the top moved by exactly the scrolled distance (no jump)
+      const after = await page.evaluate((id) => {
+        const tl = document.getElementById('timeline');
+        const row = tl.querySelector(`.row[data-id="${id}"]`);
+        return row ? row.getBoundingClientRect().top - tl.getBoundingClientRect().top : null;
+      }, before.id);
+      if (after !== null) assert.ok(Math.abs(after - before.y - 1500) < 3 || after - before.y > 0, `jumped: ${before.y} -> ${after}`);
+    }
+    const loaded = await page.evaluate(() => window.__chatly.state.timelines.get('public').length);
+    assert.ok(loaded > 200, `older pages should have loaded (${loaded})`);
+    await page.locator('#jump-latest').click();
+    await page.locator('#timeline article.msg', { hasText: 'history 9999' }).waitFor();
+    assert.ok(await page.locator('#timeline .row').count() <= 200);
+  });
+
+  it('sends with Enter, adds a newline with Shift+Enter, edits with Up and shows "(edited)"', async () => {
+    const box = page.locator('#composer-input');
+    await box.click();
+    await box.type('alpha line');
+    await box.press('Shift+Enter');
+    await box.type('omega line');
+    await box.press('Enter');
+    await page.locator('#timeline article.msg', { hasText: 'omega line' }).waitFor();
+    assert.deepEqual((await messageTexts(page)).slice(-1), ['alpha line\nomega line']);
+    await box.press('ArrowUp');
+    await page.getByText('Editing message').waitFor();
+    await box.fill('alpha line, edited');
+    await box.press('Enter');
+    await page.locator('#timeline article.msg', { hasText: 'alpha line, edited' }).locator('.edited').waitFor();
+  });
+
+  it('replies (Esc cancels), reacts and deletes', async () => {
+    const target = page.locator('#timeline article.msg', { hasText: 'history 9999' });
+    await target.hover();
+    await target.getByRole('button', { name: 'Reply' }).click();
+    await page.getByText('Replying to').waitFor();
+    await page.locator('#composer-input').press('Escape');
+    await page.getByText('Replying to').waitFor({ state: 'hidden' });
+    await target.hover();
+    await target.getByRole('button', { name: 'Reply' }).click();
+    await sendMessage(page, 'a reply');
+    const reply = page.locator('#timeline article.msg', { hasText: 'a reply' });
+    await reply.locator('.quote', { hasText: 'history 9999' }).waitFor();
+    await reply.hover();
+    await reply.getByRole('button', { name: 'Add reaction' }).click();
+    await page.getByRole('button', { name: 'React with 🎉' }).click();
+    await reply.locator('.reaction[aria-pressed="true"]', { hasText: '🎉' }).waitFor();
+    await reply.hover();
+    await reply.getByRole('button', { name: 'Delete' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Delete' }).click();
+    await page.locator('#timeline article.msg.deleted', { hasText: 'This message was deleted' }).waitFor();
+  });
+
+  it('shows live messages, mentions, typing and "seen" receipts', async () => {
+    await sendMessage(page, 'are you there?');
+    const mine = page.locator('#timeline article.msg', { hasText: 'are you there?' });
+    await mine.locator('.msg-status[aria-label="Sent"]').waitFor();
+    node.broadcast({ type: 'typing', room_id: 'public', user_id: bob.user.id });
+    await page.locator('#typing-line', { hasText: 'Bob Builder is typing' }).waitFor();
+    const last = node.m.messages.get('public').at(-1);
+    node.broadcast({ type: 'receipt', room_id: 'public', user_id: bob.user.id, message_id: last.id });
+    await mine.locator('.msg-status[aria-label="Seen"]').waitFor();
+    node.post(bob.user.id, 'public', 'yes, hello @alice! see https://example.org/a?b=1.');
+    const msg = page.locator('#timeline article.msg.mention', { hasText: 'yes, hello' });
+    await msg.waitFor();
+    await msg.locator('.mention-tag', { hasText: '@alice' }).waitFor();
+    const link = msg.locator('a');
+    assert.equal(await link.getAttribute('href'), 'https://example.org/a?b=1');
+    assert.equal(await link.getAttribute('rel'), 'noopener noreferrer');
+    assert.equal(await link.getAttribute('target'), '_blank');
+  });
+
+  it('creates a group with a member, marks it encrypted, keeps drafts per room, renames and leaves it', async () => {
+    await page.getByRole('button', { name: 'Create a group' }).click();
+    const dlg = page.getByRole('dialog', { name: 'Create a group' });
+    await dlg.getByLabel('Group name').fill('Builders');
+    await dlg.getByText('Bob Builder').click();
+    await dlg.getByRole('button', { name: 'Create group' }).click();
+    await waitForRoom(page, 'Builders');
+    await page.locator('#room-title [aria-label="End-to-end encrypted"]').waitFor();
+    await page.locator('#composer-input').fill('draft for builders');
+    await page.locator('.nav-item', { hasText: 'Public' }).click();
+    await waitForRoom(page, 'Public');
+    assert.equal(await page.locator('#composer-input').inputValue(), '');
+    await page.locator('.nav-item', { hasText: 'Builders' }).click();
+    await waitForRoom(page, 'Builders');
+    assert.equal(await page.locator('#composer-input').inputValue(), 'draft for builders');
+    await page.getByRole('button', { name: 'Room details and settings' }).click();
+    const settings = page.getByRole('dialog');
+    await settings.getByLabel('Name').fill('Master Builders');
+    await settings.getByRole('button', { name: 'Save' }).click();
+    await page.locator('#room-title', { hasText: 'Master Builders' }).waitFor();
+    await settings.getByRole('button', { name: 'Leave group' }).click();
+    await page.getByRole('dialog', { name: /Leave/ }).getByRole('button', { name: 'Leave' }).click();
+    await waitForRoom(page, 'Public');
+    assert.equal(await page.locator('.nav-item', { hasText: 'Master Builders' }).count(), 0);
+  });
+
+  it('opens a person card with the safety number and starts a direct chat', async () => {
+    await page.locator('.people-item', { hasText: 'Carol Singer' }).click();
+    const card = page.getByRole('dialog');
+    await card.getByText('@carol').waitFor();
+    await card.getByText('Safety number').waitFor();
+    await card.getByRole('button', { name: 'Message' }).click();
+    await waitForRoom(page, 'Carol Singer');
+    await sendMessage(page, 'hi Carol');
+    await page.locator('#timeline article.msg', { hasText: 'hi Carol' }).waitFor();
+  });
+
+  it('has a quick switcher (Ctrl+K), shortcut help (Ctrl+/) and Esc closes them', async () => {
+    await page.keyboard.press('Control+k');
+    const qs = page.getByRole('dialog', { name: 'Go to' });
+    await qs.waitFor();
+    await page.keyboard.type('pub');
+    await page.keyboard.press('Enter');
+    await waitForRoom(page, 'Public');
+    await page.keyboard.press('Control+/');
+    await page.getByRole('dialog', { name: 'Keyboard shortcuts' }).waitFor();
+    await page.keyboard.press('Escape');
+    await page.getByRole('dialog', { name: 'Keyboard shortcuts' }).waitFor({ state: 'hidden' });
+  });
+
+  it('searches messages and jumps to a result', async () => {
+    await page.getByRole('button', { name: 'Search messages' }).click();
+    const dlg = page.getByRole('dialog', { name: 'Search' });
+    await dlg.getByLabel('Search messages').fill('history 1234');
+    await dlg.locator('.search-result mark', { hasText: 'history' }).first().waitFor();
+    await dlg.locator('.search-result').first().click();
+    await page.locator('#timeline article.msg.flash', { hasText: 'history 1234' }).waitFor();
+  });
+
+  it('uploads a pasted image with progress and previews it inline', async () => {
+    await page.locator('#composer-input').focus();
+    await page.evaluate(async () => {
+      const c = document.createElement('canvas');
+      c.width = 40; c.height = 30;
+      c.getContext('2d').fillRect(0, 0, 40, 30);
+      const blob = await new Promise((r) => c.toBlob(r, 'image/png'));
+      const dt = new DataTransfer();
+      dt.items.add(new File([blob], 'square.png', { type: 'image/png' }));
+      document.getElementById('composer-input').dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true }));
+    });
+    await page.locator('.attachment', { hasText: 'square.png' }).waitFor();
+    await page.locator('#composer-input').press('Enter');
+    const img = page.locator('#timeline .file-image img[alt="square.png"]');
+    await img.waitFor();
+    await waitFor(() => img.evaluate((i) => i.complete && i.naturalWidth === 40), { what: 'the image to load' });
+  });
+
+  it('reconnects by itself and catches up without duplicates', async () => {
+    node.dropSockets();
+    const ids = [];
+    await page.locator('#conn-state', { hasText: 'Reconnecting' }).waitFor();
+    for (let i = 0; i < 3; i += 1) ids.push(node.post(bob.user.id, 'public', `while away ${i}`).id);
+    await page.locator('#conn-state', { hasText: 'peers connected' }).waitFor({ timeout: 20000 });
+    for (let i = 0; i < 3; i += 1) await page.locator('#timeline article.msg', { hasText: `while away ${i}` }).waitFor();
+    const texts = await messageTexts(page);
+    assert.equal(texts.filter((t) => t.startsWith('while away')).length, 3);
+  });
+
+  it('works as a drawer on a phone', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    const sidebar = page.locator('#sidebar');
+    await page.waitForTimeout(250);
+    assert.equal(await sidebar.isVisible(), false);
+    await page.getByRole('button', { name: 'Open rooms and people' }).click();
+    await page.waitForTimeout(250);
+    assert.equal(await sidebar.isVisible(), true);
+    await page.keyboard.press('Escape');
+    await page.waitForTimeout(250);
+    assert.equal(await sidebar.isVisible(), false);
+    await page.setViewportSize({ width: 1280, height: 800 });
+    assert.deepEqual(problems, []);
+  });
+});
+
+describe('web UI with optional endpoints missing', () => {
+  it('hides what is missing and shows no errors', async () => {
+    const node = await startMockNode({ missing: ['search', 'files', 'typing', 'read', 'reactions', 'presence', 'groups'] });
+    const browser = await launch();
+    try {
+      const page = browser.ctx.pages()[0] || await browser.ctx.newPage();
+      const problems = watch(page);
+      const bob = await node.account('bob', 'Bob');
+      await page.goto(node.url);
+      await signUp(page, { username: 'dave', password: PASSWORD, displayName: 'Dave' });
+      await waitForRoom(page);
+      await page.locator('#composer-input').type('typing here');
+      await page.locator('#composer-input').press('Enter');
+      await page.locator('#timeline article.msg', { hasText: 'typing here' }).locator('.msg-status[aria-label="Sent"]').waitFor();
+      node.post(bob.user.id, 'public', 'hello Dave');
+      await page.locator('#timeline article.msg', { hasText: 'hello Dave' }).waitFor();
+      await page.waitForTimeout(500);
+      assert.equal(await page.getByRole('button', { name: 'Search messages' }).isVisible(), false);
+      assert.equal(await page.getByRole('button', { name: 'Attach files' }).isVisible(), false);
+      assert.equal(await page.locator('.toast').count(), 0);
+      assert.deepEqual(problems, []);
+    } finally {
+      await browser.close();
+      await node.close();
+    }
+  });
+});
