@@ -247,6 +247,59 @@ describe('web UI against the mock node', () => {
     assert.equal(texts.filter((t) => t.startsWith('while away')).length, 3);
   });
 
+  it('says why a send failed and retries it', async () => {
+    let refuse = true;
+    await page.route('**/api/v1/rooms/public/messages', (route) => {
+      if (route.request().method() === 'POST' && refuse) {
+        return route.fulfill({ status: 413, contentType: 'application/json',
+          body: JSON.stringify({ error: { code: 'too_large', message: 'Message text over 16 KiB' } }) });
+      }
+      return route.continue();
+    });
+    await sendMessage(page, 'this one bounces');
+    const msg = page.locator('#timeline article.msg', { hasText: 'this one bounces' });
+    await msg.locator('.msg-failed', { hasText: 'Not sent: the message is too long' }).waitFor();
+    refuse = false;
+    await msg.getByRole('button', { name: 'Retry' }).click();
+    await page.locator('#timeline article.msg', { hasText: 'this one bounces' }).locator('.msg-status[aria-label="Sent"]').waitFor();
+    assert.equal(await page.locator('#timeline article.msg', { hasText: 'this one bounces' }).count(), 1);
+    await page.unroute('**/api/v1/rooms/public/messages');
+  });
+
+  it('counts unread messages in other rooms and shows a "New" marker on return', async () => {
+    await page.locator('.nav-item[data-room-id]', { hasText: 'Carol Singer' }).click();
+    await waitForRoom(page, 'Carol Singer');
+    node.post(bob.user.id, 'public', 'unread one');
+    node.post(bob.user.id, 'public', 'unread two');
+    await page.locator('.nav-item', { hasText: 'Public' }).locator('.badge', { hasText: '2' }).waitFor();
+    await page.locator('.nav-item', { hasText: 'Public' }).click();
+    await waitForRoom(page, 'Public');
+    const marker = page.locator('#read-marker');
+    await marker.waitFor();
+    const next = await marker.evaluate((m) => m.parentElement.querySelector('article .msg-text').textContent);
+    assert.equal(next, 'unread one');
+    await page.locator('.nav-item', { hasText: 'Public' }).locator('.badge').waitFor({ state: 'detached' });
+  });
+
+  it('moves through messages with the keyboard (roving focus) and into their actions', async () => {
+    await page.locator('#composer-input').focus();
+    await page.keyboard.press('Shift+Tab'); // attach
+    // backwards, Tab lands on the last control of the active row, then the row itself
+    for (let i = 0; i < 6; i += 1) {
+      await page.keyboard.press('Shift+Tab');
+      if (await page.evaluate(() => document.activeElement.matches('article.msg'))) break;
+    }
+    const active = await page.evaluate(() => document.activeElement.matches('article.msg') && document.activeElement.dataset.id);
+    assert.ok(active, 'Shift+Tab from the composer should reach the message list');
+    await page.keyboard.press('ArrowUp');
+    const up = await page.evaluate(() => document.activeElement.dataset.id);
+    assert.notEqual(up, active);
+    await page.keyboard.press('Tab');
+    const inside = await page.evaluate(() => document.activeElement.closest('article.msg')?.dataset.id);
+    assert.equal(inside, up, 'Tab from a row goes into that row\'s controls');
+    await page.keyboard.press('Escape');
+  });
+
   it('works as a drawer on a phone', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     const sidebar = page.locator('#sidebar');
@@ -265,7 +318,7 @@ describe('web UI against the mock node', () => {
 
 describe('web UI with optional endpoints missing', () => {
   it('hides what is missing and shows no errors', async () => {
-    const node = await startMockNode({ missing: ['search', 'files', 'typing', 'read', 'reactions', 'presence', 'groups'] });
+    const node = await startMockNode({ missing: ['search', 'files', 'typing', 'read', 'reactions', 'presence', 'groups', 'edit', 'delete'] });
     const browser = await launch();
     try {
       const page = browser.ctx.pages()[0] || await browser.ctx.newPage();
@@ -282,6 +335,13 @@ describe('web UI with optional endpoints missing', () => {
       await page.waitForTimeout(500);
       assert.equal(await page.getByRole('button', { name: 'Search messages' }).isVisible(), false);
       assert.equal(await page.getByRole('button', { name: 'Attach files' }).isVisible(), false);
+      assert.equal(await page.getByRole('button', { name: 'Create a group' }).isVisible(), false);
+      const row = page.locator('#timeline article.msg', { hasText: 'typing here' });
+      await row.hover();
+      assert.equal(await row.getByRole('button', { name: 'Reply' }).isVisible(), true);
+      for (const name of ['Add reaction', 'Edit', 'Delete']) assert.equal(await row.getByRole('button', { name }).count(), 0, name);
+      await page.locator('#composer-input').press('ArrowUp');
+      assert.equal(await page.getByText('Editing message').count(), 0);
       assert.equal(await page.locator('.toast').count(), 0);
       assert.deepEqual(problems, []);
     } finally {

@@ -106,16 +106,23 @@ export const search = (text, roomId) => request('GET', `/search${q({ q: text, ro
 
 // Files
 export const fileUrl = (id) => `${BASE}/files/${enc(id)}`;
-/** Probe whether the files route exists: a real route answers a JSON 404 for an unknown id. */
-export async function probeFiles() {
+/**
+ * Asks whether a route exists without changing anything (unknown ids, invalid bodies). Resolves false
+ * for 501/405, a bare 404, or a 404 that says the route itself is unknown; true for any other answer.
+ */
+export async function probe(method, path, body) {
   try {
-    const res = await fetch(`${BASE}/files/0000000000000000`, { method: 'GET', credentials: 'same-origin' });
-    if (res.ok) return true;
+    const init = { method, credentials: 'same-origin', headers: { Accept: 'application/json' } };
+    if (body !== undefined) { init.headers['Content-Type'] = 'application/json'; init.body = JSON.stringify(body); }
+    const res = await fetch(BASE + path, init);
     if (res.status === 501 || res.status === 405) return false;
-    const body = await res.json().catch(() => null);
-    return !!(body && body.error && body.error.code);
+    if (res.status !== 404) return true;
+    const data = await res.json().catch(() => null);
+    const e = data && data.error;
+    if (!e || !e.code) return false;
+    return !(/no_route|not_implemented/.test(e.code) || /route|not implemented/i.test(e.message || ''));
   } catch {
-    return false;
+    return null;
   }
 }
 

@@ -6,7 +6,7 @@ import { state, emit } from './state.js';
 import { renderWelcome } from './views/welcome.js';
 import { renderShell } from './views/shell.js';
 import { EventSocket } from './events.js';
-import { bootstrap, applyFrame, catchUp } from './sync.js';
+import { bootstrap, applyFrame, catchUp, refreshNode } from './sync.js';
 import * as router from './router.js';
 import { onNotificationClick } from './notify.js';
 
@@ -45,6 +45,8 @@ async function startApp(me) {
   });
   window.__chatly.socket = socket;
   socket.start();
+  // nodes that do not push node.peers frames: poll the peer count instead
+  setInterval(() => { if (!state.peersFromSocket && !document.hidden) refreshNode(); }, 15000);
 }
 
 async function boot() {

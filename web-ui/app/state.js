@@ -18,8 +18,8 @@ export const state = {
   receipts: new Map(), // room id -> Map(user id -> message id)
   fileProgress: new Map(), // file id -> {done, total}
   // null = unknown, true = works, false = missing on this node (feature hidden quietly)
-  features: { search: null, files: null, typing: true, read: true, presence: true, direct: true, groups: true,
-    reactions: true, edit: true, delete: true },
+  features: { search: null, files: null, typing: true, read: true, presence: true, direct: null, groups: null,
+    reactions: null, edit: null, delete: null },
 };
 
 const listeners = new Map();

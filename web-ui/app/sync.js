@@ -73,14 +73,22 @@ export async function refreshNode() {
   return n;
 }
 
+/** Finds out which optional endpoints this node has, so missing ones are hidden instead of failing. */
 async function probeFeatures() {
-  api.probeFiles().then((ok) => setFeature('files', ok));
-  try {
-    await api.search('chatly', undefined);
-    setFeature('search', true);
-  } catch (e) {
-    setFeature('search', !(api.isMissing(e) || e.status === 400));
-  }
+  const none = 'chatly-probe-0000000000000000';
+  const checks = {
+    search: () => api.probe('GET', '/search?q=chatly'),
+    files: () => api.probe('GET', `/files/${none}`),
+    edit: () => api.probe('PATCH', `/rooms/public/messages/${none}`, { text: 'probe' }),
+    delete: () => api.probe('DELETE', `/rooms/public/messages/${none}`),
+    reactions: () => api.probe('POST', `/rooms/public/messages/${none}/reactions`, { emoji: '👍' }),
+    groups: () => api.probe('POST', '/rooms', { kind: 'chatly-probe' }),
+  };
+  await Promise.all(Object.entries(checks).map(async ([name, fn]) => {
+    const ok = await fn();
+    if (ok !== null) setFeature(name, ok);
+  }));
+  setFeature('direct', state.features.groups);
 }
 
 export async function bootstrap() {

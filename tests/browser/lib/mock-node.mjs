@@ -154,7 +154,8 @@ async function handle(m, req, res) {
   const p = url.pathname;
   if (!p.startsWith('/api/') && p !== '/healthz') return serveStatic(res, p);
   if (p === '/healthz') { res.writeHead(200); res.end('ok'); return; }
-  for (const [re, f] of FEATURE_OF) if (re.test(p) && m.missing.has(f)) { res.writeHead(404); res.end(); return; }
+  // a missing feature answers like the real node's fallback for unknown routes
+  for (const [re, f] of FEATURE_OF) if (re.test(p) && m.missing.has(f)) return err(res, 404, 'not_found', 'no such API route');
   const method = req.method;
   const raw = await body(req);
   let json = {};
@@ -207,7 +208,8 @@ async function handle(m, req, res) {
     return send(res, 200, [...m.rooms.values()].filter((r) => r.kind === 'public' || r.members.includes(uid)).map((r) => roomFor(m, r, uid)));
   }
   if (p === '/api/v1/rooms' && method === 'POST') {
-    if (m.missing.has('groups')) { res.writeHead(404); res.end(); return; }
+    if (m.missing.has('groups')) return err(res, 501, 'not_implemented', 'group and direct rooms are not available on this node yet');
+    if (json.kind !== 'direct' && json.kind !== 'group') return err(res, 422, 'bad_kind', 'kind is group or direct');
     let room;
     if (json.kind === 'direct') {
       const id = `d-${[uid, json.user_id].sort().join('-').slice(0, 40)}`;
@@ -301,6 +303,9 @@ function roomRoute(m, req, res, url, roomId, rest, uid, json) {
   const mm = rest.match(/^\/messages\/([^/]+)(\/reactions)?$/);
   if (mm) {
     const msg = msgs.find((x) => x.id === mm[1]);
+    if ((mm[2] && m.missing.has('reactions')) || (!mm[2] && m.missing.has(method === 'PATCH' ? 'edit' : 'delete'))) {
+      return err(res, 404, 'not_found', 'no such API route');
+    }
     if (!msg) return err(res, 404, 'not_found', 'No such message');
     if (mm[2] && method === 'POST') {
       const list = new Set(msg.reactions[json.emoji] || []);

@@ -74,11 +74,11 @@ function actions(msg, ctx) {
   if (msg._local || msg.deleted) return null;
   const f = state.features;
   const room = state.rooms.get(msg.room_id);
-  const canDelete = f.delete !== false && (ctx.own || isAdmin(room));
+  const canDelete = f.delete === true && (ctx.own || isAdmin(room));
   return h('div', { class: 'msg-actions', role: 'toolbar', 'aria-label': 'Message actions' },
-    f.reactions !== false ? actionBtn('smile', 'Add reaction', (e) => ctx.on.pickReaction(msg, e.currentTarget)) : null,
+    f.reactions === true ? actionBtn('smile', 'Add reaction', (e) => ctx.on.pickReaction(msg, e.currentTarget)) : null,
     actionBtn('reply', 'Reply', () => ctx.on.reply(msg)),
-    ctx.own && f.edit !== false ? actionBtn('edit', 'Edit', () => ctx.on.edit(msg)) : null,
+    ctx.own && f.edit === true ? actionBtn('edit', 'Edit', () => ctx.on.edit(msg)) : null,
     canDelete ? actionBtn('trash', 'Delete', () => ctx.on.remove(msg)) : null);
 }
 

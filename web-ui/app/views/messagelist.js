@@ -52,6 +52,7 @@ export class MessageList {
       on(`timeline:${roomId}`, (ev) => this.onTimeline(ev)),
       on(`receipts:${roomId}`, () => this.render()),
       on('users', () => { this.cache.clear(); this.render(); }),
+      on('features', () => { this.cache.clear(); this.render(); }),
       on(`jump:${roomId}`, (id) => { state.pendingJump = null; this.scrollToMessage(id); }),
     ];
     this.timer = setInterval(() => refreshTimes(this.items), 30000);
@@ -218,7 +219,10 @@ export class MessageList {
       rows.push(c.el);
     }
     for (const id of this.cache.keys()) if (!seenIds.has(id)) this.cache.delete(id);
-    replaceChildren(this.items, rows);
+    const sliding = !stick;
+    if (sliding) this.el.setAttribute('aria-busy', 'true');
+    reconcile(this.items, rows);
+    if (sliding) requestAnimationFrame(() => this.el.removeAttribute('aria-busy'));
     this.renderTop();
     if (focused && focused.isConnected) focused.focus({ preventScroll: true });
     this.ensureActive();
@@ -230,6 +234,9 @@ export class MessageList {
 
   renderTop() {
     const room = state.rooms.get(this.roomId);
+    const key = this.start > 0 ? 'none' : this.t.hasOlder || !this.t.loaded ? 'spin' : `start:${roomName(room)}`;
+    if (key === this.topKey) return;
+    this.topKey = key;
     if (this.start > 0) replaceChildren(this.top);
     else if (this.t.hasOlder || !this.t.loaded) {
       replaceChildren(this.top, h('span', { class: 'spinner', role: 'img', 'aria-label': 'Loading older messages' }));
@@ -341,6 +348,18 @@ export class MessageList {
   focusActive() {
     this.ensureActive();
     this.activeEl?.focus();
+  }
+}
+
+/** Makes `container`'s children equal `els` touching only what changed, so unchanged rows are neither
+ * re-announced by screen readers (role="log") nor lose focus. */
+function reconcile(container, els) {
+  const want = new Set(els);
+  for (const child of [...container.children]) if (!want.has(child)) child.remove();
+  let cursor = container.firstElementChild;
+  for (const el of els) {
+    if (el === cursor) { cursor = cursor.nextElementSibling; continue; }
+    container.insertBefore(el, cursor);
   }
 }
 

@@ -61,7 +61,8 @@ export class RoomView {
 
     this.setupDrop(wrap);
     this.offs = [
-      on('rooms', () => this.renderHead()),
+      on('rooms', () => { this.renderHead(); if (state.rooms.get(roomId)?.unread) this.readSoon(); }),
+      on(`timeline:${roomId}`, () => this.readSoon()),
       on('users', () => this.renderHead()),
       on('presence', () => this.renderHead()),
       on('features', () => this.renderHead()),
@@ -99,6 +100,7 @@ export class RoomView {
     this.list.destroy();
     this.composer.destroy();
     clearInterval(this.typingTimer);
+    clearTimeout(this.readTimer);
     document.removeEventListener('visibilitychange', this.onVisible);
     window.removeEventListener('focus', this.onVisible);
     state.atBottom = false;
@@ -140,6 +142,12 @@ export class RoomView {
       h('span', null, '.'), h('span', null, '.'), h('span', null, '.'))] : []);
   }
 
+  /** New messages landed while I watch: send the read receipt shortly (batched). */
+  readSoon() {
+    clearTimeout(this.readTimer);
+    this.readTimer = setTimeout(() => this.maybeRead(), 300);
+  }
+
   maybeRead() {
     if (document.hidden || state.currentRoomId !== this.roomId || state.view !== 'room') return;
     if (!state.atBottom && timeline(this.roomId).length) return;
@@ -151,7 +159,7 @@ export class RoomView {
     for (let i = t.length - 1; i >= 0; i -= 1) {
       const m = t.messages[i];
       if (m.author === state.me?.id && !m._local && !m.deleted) {
-        if (state.features.edit === false) return false;
+        if (state.features.edit !== true) return false;
         this.composer.startEdit(m);
         return true;
       }

@@ -78,6 +78,7 @@ export function renderSidebar({ onQuickSwitch, onPerson, onUserMenu, onNewGroup,
   function renderConn() {
     const reconnecting = state.conn !== 'open';
     conn.className = `conn ${reconnecting ? 'reconnecting' : ''}`;
+    if (state.view === 'node') conn.setAttribute('aria-current', 'page'); else conn.removeAttribute('aria-current');
     let text;
     if (state.conn === 'reconnecting') text = 'Reconnecting…';
     else if (state.conn === 'connecting') text = 'Connecting…';
@@ -97,10 +98,10 @@ export function renderSidebar({ onQuickSwitch, onPerson, onUserMenu, onNewGroup,
     meBtn.append(h('span', { class: 'visually-hidden' }, ': settings and log out'));
   }
 
-  function renderFeatures() { newGroupBtn.hidden = state.features.groups === false; }
+  function renderFeatures() { newGroupBtn.hidden = state.features.groups !== true; }
 
   const offs = [
-    on('rooms', renderRooms), on('route', renderRooms), on('users', () => { renderRooms(); renderPeople(); renderMe(); }),
+    on('rooms', renderRooms), on('route', () => { renderRooms(); renderConn(); }), on('users', () => { renderRooms(); renderPeople(); renderMe(); }),
     on('presence', () => { renderPeople(); renderRooms(); renderMe(); }), on('peers', renderConn), on('conn', renderConn),
     on('me', renderMe), on('features', renderFeatures),
   ];
