@@ -1,0 +1,86 @@
+//! The HTTP API and web UI server (docs/api.md).
+//!
+//! - [`security`]: Host and Origin checks and security headers on every request.
+//! - [`auth`]: session cookie or bearer token.
+//! - [`accounts`], [`rooms`], [`node_routes`]: the route handlers.
+//! - [`ws`]: the live event WebSocket.
+//! - [`assets`]: the embedded web UI.
+//! - [`types`]: JSON shapes; [`error`]: the error answer.
+//!
+//! The API never touches the swarm: it talks to the services in [`crate::NodeState`].
+
+pub mod accounts;
+pub mod assets;
+pub mod auth;
+pub mod error;
+pub mod node_routes;
+pub mod rooms;
+pub mod security;
+pub mod types;
+pub mod ws;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, FromRequest, Request};
+use axum::routing::{delete, get, post};
+use axum::{Router, middleware};
+use serde::de::DeserializeOwned;
+use tokio_util::sync::CancellationToken;
+
+use crate::NodeState;
+use error::ApiError;
+
+/// A JSON body whose rejections answer in the API's error shape.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::Json(value) = axum::Json::<T>::from_request(req, state).await?;
+        Ok(ApiJson(value))
+    }
+}
+
+/// The router with every route and middleware.
+pub fn router(state: Arc<NodeState>) -> Router {
+    let api = Router::new()
+        .route("/accounts", post(accounts::sign_up))
+        .route("/sessions", post(accounts::log_in))
+        .route("/sessions/current", delete(accounts::log_out))
+        .route("/me", get(accounts::me).patch(accounts::update_me))
+        .route("/users", get(accounts::users))
+        .route("/presence", get(accounts::presence))
+        .route("/rooms", get(rooms::list).post(rooms::create))
+        .route("/rooms/{id}", get(rooms::get))
+        .route("/rooms/{id}/messages", get(rooms::messages).post(rooms::post))
+        .route("/node", get(node_routes::node))
+        .route("/node/peers", post(node_routes::dial))
+        .route("/events", get(ws::events))
+        .layer(DefaultBodyLimit::max(state.config.limits.json_body));
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/healthz", get(node_routes::healthz))
+        .route("/metrics", get(node_routes::metrics))
+        .fallback(assets::serve)
+        .layer(middleware::from_fn_with_state(state.clone(), security::guard))
+        .with_state(state)
+}
+
+/// Serves HTTP until `shutdown`, then lets in-flight requests finish (bounded).
+pub async fn serve(listener: tokio::net::TcpListener, state: Arc<NodeState>, shutdown: CancellationToken) {
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let graceful = axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    // WebSockets never end by themselves: give requests a moment, then stop.
+    tokio::select! {
+        result = graceful => {
+            if let Err(e) = result {
+                tracing::error!(error = %e, "HTTP server failed");
+            }
+        }
+        _ = async { shutdown.cancelled().await; tokio::time::sleep(Duration::from_secs(5)).await } => {}
+    }
+}

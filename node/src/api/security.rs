@@ -1,0 +1,73 @@
+//! The local web UI is an attack surface: any page the person visits can make the browser send
+//! requests to 127.0.0.1. This middleware enforces an exact Host allow-list (DNS rebinding), the
+//! node's own Origin on every request that carries one and on every unsafe request authenticated
+//! by cookie (CSRF), and sets the security headers on every answer.
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::error::ApiError;
+use crate::NodeState;
+
+/// The page's Content-Security-Policy: only our own scripts and styles, no inline code.
+pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; \
+media-src 'self' blob:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'";
+
+/// Host header values this node answers to.
+pub fn allowed_hosts(state: &NodeState) -> Vec<String> {
+    let port = state.http_addr.port();
+    let mut hosts = vec![format!("127.0.0.1:{port}"), format!("localhost:{port}"), format!("[::1]:{port}")];
+    if !state.http_addr.ip().is_unspecified() {
+        hosts.push(state.http_addr.to_string());
+    }
+    for host in &state.config.allowed_hosts {
+        hosts.push(if host.contains(':') && !host.starts_with('[') { host.clone() } else { format!("{host}:{port}") });
+    }
+    hosts
+}
+
+fn origin_allowed(origin: &str, hosts: &[String]) -> bool {
+    origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
+        .is_some_and(|host| hosts.iter().any(|h| h.eq_ignore_ascii_case(host)))
+}
+
+/// Rejects foreign Host and Origin headers, then adds the security headers.
+pub async fn guard(State(state): State<Arc<NodeState>>, request: Request, next: Next) -> Response {
+    let hosts = allowed_hosts(&state);
+    let headers = request.headers();
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+    if !hosts.iter().any(|h| h.eq_ignore_ascii_case(host)) {
+        return ApiError::new(StatusCode::FORBIDDEN, "bad_host", "this node does not answer to that host name").into_response();
+    }
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or("");
+        if !origin_allowed(origin, &hosts) {
+            return ApiError::new(StatusCode::FORBIDDEN, "bad_origin", "requests from other sites are refused").into_response();
+        }
+    } else if is_unsafe(request.method()) && uses_cookie_auth(headers) {
+        return ApiError::new(StatusCode::FORBIDDEN, "bad_origin", "a browser request without Origin is refused").into_response();
+    }
+    let mut response = next.run(request).await;
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
+    h.insert("cross-origin-resource-policy", HeaderValue::from_static("same-origin"));
+    response
+}
+
+fn is_unsafe(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+fn uses_cookie_auth(headers: &HeaderMap) -> bool {
+    headers.get(header::AUTHORIZATION).is_none() && super::auth::session_cookie(headers).is_some()
+}

@@ -1,0 +1,99 @@
+//! `GET /api/v1/events`: the live event WebSocket.
+//!
+//! It subscribes to the event bus before sending anything, so nothing published after the
+//! upgrade is missed; a client that falls too far behind is closed (code 1013) and reconnects,
+//! catching up through the history API. Send and receive run together; when one ends, both do.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::response::Response;
+use futures::{SinkExt, StreamExt};
+use serde_json::json;
+use tokio::sync::broadcast::error::RecvError;
+
+use super::auth::Auth;
+use super::types::{MessageJson, UserJson, rfc3339};
+use crate::NodeState;
+use crate::accounts::Session;
+use crate::events::NodeEvent;
+use crate::store::now_ms;
+
+/// GET /api/v1/events
+pub async fn events(State(state): State<Arc<NodeState>>, Auth(session): Auth, upgrade: WebSocketUpgrade) -> Response {
+    upgrade.on_upgrade(move |socket| serve(socket, state, session))
+}
+
+async fn serve(socket: WebSocket, state: Arc<NodeState>, session: Session) {
+    let mut events = state.bus.subscribe();
+    let user = session.user;
+    state.metrics.websocket_clients.inc();
+    let change = state.presence.lock().unwrap_or_else(|e| e.into_inner()).socket_opened(user, now_ms());
+    if let Some(change) = change {
+        state.bus.publish(NodeEvent::Presence { user: change.user, online: true, last_seen: Some(change.last_seen) });
+    }
+    let (mut sink, mut stream) = socket.split();
+    let peers = state.net.peers().await.map(|p| p.len()).unwrap_or(0);
+    let hello = json!({"type": "node.peers", "connected": peers}).to_string();
+    if sink.send(Message::Text(hello.into())).await.is_ok() {
+        let send = async {
+            loop {
+                let frame = match events.recv().await {
+                    Ok(event) => match render(&state, &session, event) {
+                        Some(frame) => frame,
+                        None => continue,
+                    },
+                    Err(RecvError::Lagged(_)) => {
+                        let close = CloseFrame { code: 1013, reason: "fell behind; reconnect and catch up".into() };
+                        let _ = sink.send(Message::Close(Some(close))).await;
+                        break;
+                    }
+                    Err(RecvError::Closed) => break,
+                };
+                if sink.send(Message::Text(frame.into())).await.is_err() {
+                    break;
+                }
+            }
+        };
+        let receive = async {
+            while let Some(Ok(message)) = stream.next().await {
+                if matches!(message, Message::Close(_)) {
+                    break;
+                }
+            }
+        };
+        tokio::select! {
+            _ = send => {}
+            _ = receive => {}
+        }
+    }
+    state.metrics.websocket_clients.dec();
+    let change = state.presence.lock().unwrap_or_else(|e| e.into_inner()).socket_closed(user, now_ms());
+    if let Some(change) = change {
+        state.bus.publish(NodeEvent::Presence { user: change.user, online: false, last_seen: Some(change.last_seen) });
+    }
+}
+
+/// The frame for an event, or `None` when this session may not see it.
+fn render(state: &NodeState, _session: &Session, event: NodeEvent) -> Option<String> {
+    let value = match event {
+        // Only the public room exists yet, and every account is in it.
+        NodeEvent::MessageCreated(row) => json!({"type": "message.created", "message": MessageJson::from(&row)}),
+        NodeEvent::UserUpdated(row) => {
+            let user = UserJson::new(&row, &state.presence.lock().unwrap_or_else(|e| e.into_inner()));
+            json!({"type": "user.updated", "user": user})
+        }
+        NodeEvent::Presence { user, online, last_seen } => json!({
+            "type": "presence",
+            "user_id": hex::encode(user.0),
+            "online": online,
+            "last_seen": last_seen.map(rfc3339),
+        }),
+        NodeEvent::PeerCount(n) => {
+            state.metrics.connected_peers.set(n as i64);
+            json!({"type": "node.peers", "connected": n})
+        }
+    };
+    Some(value.to_string())
+}

@@ -1,0 +1,54 @@
+//! The node's event bus: everything the UI hears live, fanned out to every WebSocket.
+
+use chatly_protocol::AccountId;
+use tokio::sync::broadcast;
+
+use crate::store::messages::MessageRow;
+use crate::store::users::UserRow;
+
+/// Events a client may be told about (each WebSocket filters what its account may see).
+#[derive(Debug, Clone)]
+pub enum NodeEvent {
+    /// A new readable message was stored.
+    MessageCreated(MessageRow),
+    /// An account record arrived or changed.
+    UserUpdated(UserRow),
+    /// An account came online or went offline.
+    Presence {
+        /// Whose presence.
+        user: AccountId,
+        /// Online now.
+        online: bool,
+        /// When last seen online, ms.
+        last_seen: Option<u64>,
+    },
+    /// The number of connected peer nodes changed.
+    PeerCount(usize),
+}
+
+/// How many events a slow WebSocket may lag behind before it is told to reconnect and catch up.
+const CAPACITY: usize = 8192;
+
+/// A cloneable sender; subscribers get every event published after they subscribed.
+#[derive(Debug, Clone)]
+pub struct EventBus {
+    tx: broadcast::Sender<NodeEvent>,
+}
+
+impl Default for EventBus {
+    fn default() -> Self {
+        Self { tx: broadcast::channel(CAPACITY).0 }
+    }
+}
+
+impl EventBus {
+    /// Publishes an event (nobody listening is fine).
+    pub fn publish(&self, event: NodeEvent) {
+        let _ = self.tx.send(event);
+    }
+
+    /// Subscribes to events from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<NodeEvent> {
+        self.tx.subscribe()
+    }
+}

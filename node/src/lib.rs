@@ -1,0 +1,31 @@
+//! Chatly node library: everything behind the `chatly` binary, so tests start real nodes
+//! in-process with [`NodeHandle::spawn`].
+//!
+//! Dependencies point one way: `api -> rooms/accounts -> {net, store, presence} -> {protocol, crypto}`.
+//!
+//! - [`config`]: command line and environment.
+//! - [`node`]: assembling and stopping a node.
+//! - [`net`]: the libp2p swarm behind a handle; LAN discovery.
+//! - [`store`]: SQLite with one writer thread.
+//! - [`accounts`]: sign-up, login, sessions, unlocked keys.
+//! - [`rooms`]: the validation pipeline, ingest, publishing.
+//! - [`presence`]: who is online, as a plain state machine.
+//! - [`events`]: the live event bus.
+//! - [`api`]: HTTP, WebSocket, web UI assets, local web security.
+//! - [`metrics`]: Prometheus metrics.
+//! - [`testnet`]: N meshed nodes on one machine.
+
+pub mod accounts;
+pub mod api;
+pub mod config;
+pub mod events;
+pub mod metrics;
+pub mod net;
+pub mod node;
+pub mod presence;
+pub mod rooms;
+pub mod store;
+pub mod testnet;
+
+pub use config::Config;
+pub use node::{NodeHandle, NodeState};

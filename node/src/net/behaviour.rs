@@ -1,0 +1,154 @@
+//! The composed libp2p behaviour and the swarm builder.
+//!
+//! Gossipsub is configured for a chat mesh (see docs/protocol.md and ../shared/design/libp2p-notes.md):
+//! anonymous publishing with the envelope id as message id (envelopes carry their author's
+//! signature, libp2p's own signing would cost ~4x throughput), `validate_messages()` so nothing is
+//! relayed before the node accepted it, an explicit `max_transmit_size`, and peer scoring that
+//! punishes invalid messages hard but never punishes a quiet topic.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use libp2p::gossipsub::{self, MessageAuthenticity, PeerScoreParams, PeerScoreThresholds, TopicScoreParams, ValidationMode};
+use libp2p::swarm::NetworkBehaviour;
+use libp2p::request_response::{self, ProtocolSupport};
+use libp2p::{StreamProtocol, Swarm, connection_limits, identify, noise, ping, tcp, yamux};
+
+use super::codec::ByteCodec;
+
+use super::{NetConfig, NetError, Topic};
+
+/// Largest gossip frame: one envelope (≤ 60 KiB) plus protobuf framing.
+pub const MAX_TRANSMIT_SIZE: usize = 64 * 1024;
+
+/// Identify protocol version string: nodes of other applications are told apart by it.
+pub const IDENTIFY_PROTOCOL: &str = "/chatly/1.0.0";
+
+/// Peers a node keeps connections with at most.
+pub const MAX_ESTABLISHED: u32 = 256;
+
+/// How long a connection with no open stream stays up. Chat peers must stay connected even
+/// when a room is quiet (libp2p's default closes idle connections after 10 s).
+pub const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// The behaviours every Chatly node runs.
+#[derive(NetworkBehaviour)]
+pub struct Behaviour {
+    /// Connection limits first, so a refused connection never reaches the others.
+    pub limits: connection_limits::Behaviour,
+    /// Message dissemination.
+    pub gossipsub: gossipsub::Behaviour,
+    /// Learns peers' listen addresses and protocol.
+    pub identify: identify::Behaviour,
+    /// Liveness and round-trip times.
+    pub ping: ping::Behaviour,
+    /// History sync: catch-up requests between nodes (docs/protocol.md, "Sync").
+    pub sync: request_response::Behaviour<ByteCodec>,
+}
+
+/// Protocol id of history sync.
+pub const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/chatly/sync/1");
+/// Largest sync request (a summary of what the requester holds).
+pub const MAX_SYNC_REQUEST: usize = 1024 * 1024;
+/// Largest sync response (one page of envelopes).
+pub const MAX_SYNC_RESPONSE: usize = 4 * 1024 * 1024;
+
+/// Builds the swarm: TCP + Noise + Yamux, and QUIC.
+pub fn build_swarm(
+    keypair: libp2p::identity::Keypair,
+    config: &NetConfig,
+    registry: &mut prometheus_client::registry::Registry,
+) -> Result<Swarm<Behaviour>, NetError> {
+    let setup = |e: &dyn std::fmt::Display| NetError::Setup(e.to_string());
+    let gossip_registry = registry.sub_registry_with_prefix("gossipsub");
+    let swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
+        .with_tokio()
+        .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
+        .map_err(|e| setup(&e))?
+        .with_quic()
+        .with_behaviour(|key| {
+            let gossipsub = gossipsub_behaviour(key, config.heartbeat, gossip_registry)?;
+            let identify = identify::Behaviour::new(
+                identify::Config::new(IDENTIFY_PROTOCOL.to_string(), key.public())
+                    .with_agent_version(format!("chatly/{}", env!("CARGO_PKG_VERSION"))),
+            );
+            let limits = connection_limits::Behaviour::new(
+                connection_limits::ConnectionLimits::default()
+                    .with_max_established(Some(MAX_ESTABLISHED))
+                    .with_max_pending_incoming(Some(64))
+                    .with_max_established_per_peer(Some(4)),
+            );
+            let sync = request_response::Behaviour::with_codec(
+                ByteCodec { max_request: MAX_SYNC_REQUEST, max_response: MAX_SYNC_RESPONSE },
+                [(SYNC_PROTOCOL, ProtocolSupport::Full)],
+                request_response::Config::default().with_request_timeout(Duration::from_secs(30)),
+            );
+            Ok(Behaviour { limits, gossipsub, identify, ping: ping::Behaviour::default(), sync })
+        })
+        .map_err(|e| setup(&e))?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(IDLE_CONNECTION_TIMEOUT))
+        .build();
+    Ok(swarm)
+}
+
+fn gossipsub_behaviour(
+    key: &libp2p::identity::Keypair,
+    heartbeat: Duration,
+    registry: &mut prometheus_client::registry::Registry,
+) -> Result<gossipsub::Behaviour, Box<dyn std::error::Error + Send + Sync>> {
+    let _ = key; // anonymous: the node key never signs gossip
+    let config = gossipsub::ConfigBuilder::default()
+        .validation_mode(ValidationMode::None)
+        .validate_messages()
+        .message_id_fn(|message| gossipsub::MessageId::from(chatly_crypto::envelope_id(&message.data).to_vec()))
+        .max_transmit_size(MAX_TRANSMIT_SIZE)
+        .heartbeat_interval(heartbeat)
+        .heartbeat_initial_delay(Duration::from_millis(100))
+        .duplicate_cache_time(Duration::from_secs(120))
+        .build()?;
+    let mut behaviour = gossipsub::Behaviour::new(MessageAuthenticity::Anonymous, config)?
+        .with_metrics(registry, gossipsub::MetricsConfig::default());
+    let (params, thresholds) = score_params();
+    behaviour.with_peer_score(params, thresholds)?;
+    for topic in Topic::ALL {
+        behaviour.subscribe(&gossipsub::IdentTopic::new(topic.name()))?;
+    }
+    Ok(behaviour)
+}
+
+/// Peer scoring for chat: an invalid message costs a lot, a quiet topic costs nothing, many nodes
+/// behind one address (a LAN, a NAT, a test machine) cost nothing.
+pub fn score_params() -> (PeerScoreParams, PeerScoreThresholds) {
+    let topic = TopicScoreParams {
+        topic_weight: 1.0,
+        time_in_mesh_weight: 0.01,
+        time_in_mesh_quantum: Duration::from_secs(1),
+        time_in_mesh_cap: 100.0,
+        first_message_deliveries_weight: 1.0,
+        first_message_deliveries_decay: 0.9,
+        first_message_deliveries_cap: 50.0,
+        // Chat rooms are quiet most of the time: never punish a mesh peer for silence.
+        mesh_message_deliveries_weight: 0.0,
+        mesh_failure_penalty_weight: 0.0,
+        invalid_message_deliveries_weight: -100.0,
+        invalid_message_deliveries_decay: 0.9,
+        ..TopicScoreParams::default()
+    };
+    let topics: HashMap<_, _> = Topic::ALL
+        .into_iter()
+        .map(|t| (gossipsub::IdentTopic::new(t.name()).hash(), topic.clone()))
+        .collect();
+    let params = PeerScoreParams {
+        topics,
+        ip_colocation_factor_weight: 0.0,
+        ..PeerScoreParams::default()
+    };
+    let thresholds = PeerScoreThresholds {
+        gossip_threshold: -100.0,
+        publish_threshold: -500.0,
+        graylist_threshold: -1000.0,
+        accept_px_threshold: 10.0,
+        opportunistic_graft_threshold: 5.0,
+    };
+    (params, thresholds)
+}

@@ -1,0 +1,415 @@
+//! The one task that owns the `Swarm`: a `select!` over swarm events, commands, LAN discovery and
+//! two timers (a wake-up at the gossipsub heartbeat, because gossipsub 0.50 only runs heartbeats
+//! when something polls it, and a redial check for `--peer` addresses).
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use libp2p::core::ConnectedPoint;
+use libp2p::gossipsub::{self, IdentTopic, PublishError};
+use libp2p::multiaddr::Protocol;
+use libp2p::swarm::dial_opts::DialOpts;
+use libp2p::swarm::{ConnectionId, SwarmEvent};
+use libp2p::request_response::{self, OutboundRequestId};
+use libp2p::{Multiaddr, PeerId, Swarm, identify, ping};
+use libp2p::metrics::Recorder;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use super::behaviour::{Behaviour, BehaviourEvent};
+use super::discovery::{self, DiscoveryEvent};
+use super::{Command, NetConfig, NetError, NetEvent, PeerInfo, PeerSource, Topic};
+
+/// First and longest wait between redials of a `--peer` address.
+const REDIAL_MIN: Duration = Duration::from_secs(1);
+const REDIAL_MAX: Duration = Duration::from_secs(30);
+
+/// A connected peer.
+struct Peer {
+    connections: HashMap<ConnectionId, Multiaddr>,
+    source: PeerSource,
+    rtt: Option<Duration>,
+}
+
+/// A `--peer` address kept connected.
+struct StaticPeer {
+    addr: Multiaddr,
+    peer: Option<PeerId>,
+    connected: bool,
+    backoff: Duration,
+    next_dial: Instant,
+}
+
+/// Owns the swarm; see the module docs.
+pub struct EventLoop {
+    swarm: Swarm<Behaviour>,
+    config: NetConfig,
+    commands: mpsc::UnboundedReceiver<Command>,
+    events: mpsc::Sender<NetEvent>,
+    metrics: libp2p::metrics::Metrics,
+    shutdown: CancellationToken,
+    peers: HashMap<PeerId, Peer>,
+    /// Dials in flight and how their address was learned.
+    pending: HashMap<ConnectionId, PeerSource>,
+    statics: Vec<StaticPeer>,
+    discovered: HashSet<PeerId>,
+    listen_addrs: watch::Sender<Vec<Multiaddr>>,
+    /// Sync requests awaiting their answer.
+    requests: HashMap<OutboundRequestId, tokio::sync::oneshot::Sender<Result<Vec<u8>, NetError>>>,
+}
+
+impl EventLoop {
+    pub(crate) fn new(
+        swarm: Swarm<Behaviour>,
+        config: NetConfig,
+        commands: mpsc::UnboundedReceiver<Command>,
+        events: mpsc::Sender<NetEvent>,
+        metrics: libp2p::metrics::Metrics,
+        shutdown: CancellationToken,
+    ) -> Result<Self, NetError> {
+        let now = Instant::now();
+        let statics = config
+            .static_peers
+            .iter()
+            .map(|addr| StaticPeer {
+                addr: addr.clone(),
+                peer: peer_of(addr),
+                connected: false,
+                backoff: REDIAL_MIN,
+                next_dial: now,
+            })
+            .collect();
+        let mut this = Self {
+            swarm,
+            config,
+            commands,
+            events,
+            metrics,
+            shutdown,
+            peers: HashMap::new(),
+            pending: HashMap::new(),
+            statics,
+            discovered: HashSet::new(),
+            listen_addrs: watch::channel(Vec::new()).0,
+            requests: HashMap::new(),
+        };
+        for addr in this.config.listen.clone() {
+            this.swarm
+                .listen_on(addr.clone())
+                .map_err(|e| NetError::Setup(format!("cannot listen on {addr}: {e}")))?;
+        }
+        Ok(this)
+    }
+
+    /// Subscribes to the set of bound listen addresses (each ending in `/p2p/<peer id>`).
+    pub fn listen_addrs(&self) -> watch::Receiver<Vec<Multiaddr>> {
+        self.listen_addrs.subscribe()
+    }
+
+    /// Runs until shutdown.
+    pub async fn run(mut self) {
+        let (discovery, mut found) = if self.config.mdns {
+            match discovery::spawn(*self.swarm.local_peer_id(), self.config.name.clone()) {
+                Ok((handle, rx)) => (Some(handle), rx),
+                Err(e) => {
+                    tracing::warn!(error = %e, "LAN discovery is off: mDNS could not start");
+                    (None, mpsc::channel(1).1)
+                }
+            }
+        } else {
+            (None, mpsc::channel(1).1)
+        };
+        let mut wake = tokio::time::interval(self.config.heartbeat);
+        let mut redial = tokio::time::interval(Duration::from_millis(500));
+        let mut advertised = Vec::new();
+        loop {
+            tokio::select! {
+                event = self.swarm.select_next_some() => self.handle_swarm_event(event),
+                command = self.commands.recv() => match command {
+                    Some(command) => self.handle_command(command),
+                    None => break,
+                },
+                Some(event) = found.recv() => self.handle_discovery_event(event),
+                _ = wake.tick() => {}
+                _ = redial.tick() => self.redial_static_peers(),
+                _ = self.shutdown.cancelled() => break,
+            }
+            if let Some(discovery) = &discovery {
+                let current = self.listen_addrs.borrow().clone();
+                if current != advertised {
+                    discovery.advertise(current.clone());
+                    advertised = current;
+                }
+            }
+        }
+        if let Some(discovery) = discovery {
+            discovery.stop();
+        }
+    }
+
+    fn handle_command(&mut self, command: Command) {
+        match command {
+            Command::Publish { topic, data, reply } => {
+                let result = self
+                    .swarm
+                    .behaviour_mut()
+                    .gossipsub
+                    .publish(IdentTopic::new(topic.name()), data);
+                let _ = reply.send(match result {
+                    Ok(_) | Err(PublishError::Duplicate) => Ok(()),
+                    Err(PublishError::NoPeersSubscribedToTopic) => Err(NetError::NoPeers),
+                    Err(e) => Err(NetError::Publish(e.to_string())),
+                });
+            }
+            Command::Report { id, source, acceptance } => {
+                self.swarm
+                    .behaviour_mut()
+                    .gossipsub
+                    .report_message_validation_result(&id, &source, acceptance);
+            }
+            Command::Dial { addr, source, reply } => {
+                let _ = reply.send(self.dial(addr, source));
+            }
+            Command::Peers { reply } => {
+                let _ = reply.send(self.peer_infos());
+            }
+            Command::ListenAddrs { reply } => {
+                let _ = reply.send(self.listen_addrs.borrow().clone());
+            }
+            Command::Request { peer, data, reply } => {
+                let id = self.swarm.behaviour_mut().sync.send_request(&peer, data);
+                self.requests.insert(id, reply);
+            }
+            Command::Respond { channel, data } => {
+                let _ = self.swarm.behaviour_mut().sync.send_response(channel, data);
+            }
+        }
+    }
+
+    fn dial(&mut self, addr: Multiaddr, source: PeerSource) -> Result<(), NetError> {
+        let opts = match peer_of(&addr) {
+            Some(peer) if peer == *self.swarm.local_peer_id() => {
+                return Err(NetError::Dial { addr: addr.to_string(), reason: "that is this node".into() });
+            }
+            Some(peer) if self.swarm.is_connected(&peer) => return Ok(()),
+            Some(peer) => DialOpts::peer_id(peer).addresses(vec![addr.clone()]).build(),
+            None => DialOpts::unknown_peer_id().address(addr.clone()).build(),
+        };
+        let id = opts.connection_id();
+        self.swarm
+            .dial(opts)
+            .map_err(|e| NetError::Dial { addr: addr.to_string(), reason: e.to_string() })?;
+        self.pending.insert(id, source);
+        Ok(())
+    }
+
+    fn peer_infos(&self) -> Vec<PeerInfo> {
+        let gossipsub = &self.swarm.behaviour().gossipsub;
+        let mut infos: Vec<PeerInfo> = self
+            .peers
+            .iter()
+            .map(|(id, peer)| PeerInfo {
+                peer_id: id.to_string(),
+                addrs: peer.connections.values().map(|a| a.to_string()).collect(),
+                source: peer.source,
+                score: gossipsub.peer_score(id).unwrap_or(0.0),
+                rtt_ms: peer.rtt.map(|d| d.as_secs_f64() * 1000.0),
+            })
+            .collect();
+        infos.sort_by(|a, b| a.peer_id.cmp(&b.peer_id));
+        infos
+    }
+
+    fn handle_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        self.metrics.record(&event);
+        match event {
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(event)) => self.handle_gossip_event(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Ping(ping::Event { peer, result: Ok(rtt), .. })) => {
+                if let Some(p) = self.peers.get_mut(&peer) {
+                    p.rtt = Some(rtt);
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(event)) => {
+                self.metrics.record(&event);
+                if let identify::Event::Received { peer_id, info, .. } = event
+                    && info.protocol_version != super::behaviour::IDENTIFY_PROTOCOL
+                {
+                    tracing::debug!(peer = %peer_id, protocol = %info.protocol_version, "not a Chatly node; disconnecting");
+                    let _ = self.swarm.disconnect_peer_id(peer_id);
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.handle_sync_event(event),
+            SwarmEvent::NewListenAddr { address, .. } => {
+                let full = address.with_p2p(*self.swarm.local_peer_id()).unwrap_or_else(|a| a);
+                self.listen_addrs.send_modify(|addrs| {
+                    if !addrs.contains(&full) {
+                        addrs.push(full);
+                    }
+                });
+            }
+            SwarmEvent::ExpiredListenAddr { address, .. } => {
+                let full = address.with_p2p(*self.swarm.local_peer_id()).unwrap_or_else(|a| a);
+                self.listen_addrs.send_modify(|addrs| addrs.retain(|a| a != &full));
+            }
+            SwarmEvent::ConnectionEstablished { peer_id, connection_id, endpoint, num_established, .. } => {
+                self.on_connected(peer_id, connection_id, &endpoint, num_established.get());
+            }
+            SwarmEvent::ConnectionClosed { peer_id, connection_id, num_established, .. } => {
+                self.on_disconnected(peer_id, connection_id, num_established);
+            }
+            SwarmEvent::OutgoingConnectionError { connection_id, peer_id, error } => {
+                self.pending.remove(&connection_id);
+                tracing::debug!(peer = ?peer_id, error = %error, "dial failed");
+            }
+            _ => {}
+        }
+    }
+
+    fn handle_gossip_event(&mut self, event: gossipsub::Event) {
+        self.metrics.record(&event);
+        if let gossipsub::Event::Message { propagation_source, message_id, message } = event {
+            let Some(topic) = Topic::from_hash(&message.topic) else {
+                self.report_ignore(message_id, propagation_source);
+                return;
+            };
+            let event = NetEvent::Gossip { source: propagation_source, id: message_id.clone(), topic, data: message.data };
+            if self.events.try_send(event).is_err() {
+                // Overloaded: drop rather than stall the swarm. Sync fetches it again later.
+                self.report_ignore(message_id, propagation_source);
+            }
+        }
+    }
+
+    fn handle_sync_event(&mut self, event: request_response::Event<Vec<u8>, Vec<u8>>) {
+        match event {
+            request_response::Event::Message { peer, message, .. } => match message {
+                request_response::Message::Request { request, channel, .. } => {
+                    let event = NetEvent::SyncRequest { peer, data: request, channel };
+                    if self.events.try_send(event).is_err() {
+                        tracing::debug!(%peer, "sync request dropped: the node is busy");
+                    }
+                }
+                request_response::Message::Response { request_id, response } => {
+                    if let Some(reply) = self.requests.remove(&request_id) {
+                        let _ = reply.send(Ok(response));
+                    }
+                }
+            },
+            request_response::Event::OutboundFailure { request_id, error, .. } => {
+                if let Some(reply) = self.requests.remove(&request_id) {
+                    let _ = reply.send(Err(NetError::Request(error.to_string())));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn report_ignore(&mut self, id: gossipsub::MessageId, source: PeerId) {
+        self.swarm.behaviour_mut().gossipsub.report_message_validation_result(
+            &id,
+            &source,
+            gossipsub::MessageAcceptance::Ignore,
+        );
+    }
+
+    fn on_connected(&mut self, peer_id: PeerId, connection: ConnectionId, endpoint: &ConnectedPoint, count: u32) {
+        let static_index = self.statics.iter().position(|s| {
+            s.peer == Some(peer_id) || (s.peer.is_none() && endpoint.is_dialer() && strip_p2p(&s.addr) == strip_p2p(endpoint.get_remote_address()))
+        });
+        let source = match self.pending.remove(&connection) {
+            Some(source) => source,
+            None if static_index.is_some() => PeerSource::Static,
+            None if self.discovered.contains(&peer_id) && endpoint.is_dialer() => PeerSource::Mdns,
+            None => PeerSource::Inbound,
+        };
+        if let Some(i) = static_index {
+            let s = &mut self.statics[i];
+            s.peer = Some(peer_id);
+            s.connected = true;
+            s.backoff = REDIAL_MIN;
+        }
+        let peer = self.peers.entry(peer_id).or_insert(Peer { connections: HashMap::new(), source, rtt: None });
+        peer.connections.insert(connection, endpoint.get_remote_address().clone());
+        if count == 1 {
+            tracing::info!(peer = %peer_id, source = ?peer.source, "peer connected");
+            let _ = self.events.try_send(NetEvent::PeerConnected(peer_id));
+            let _ = self.events.try_send(NetEvent::PeerCount(self.peers.len()));
+        }
+    }
+
+    fn on_disconnected(&mut self, peer_id: PeerId, connection: ConnectionId, remaining: u32) {
+        if let Some(peer) = self.peers.get_mut(&peer_id) {
+            peer.connections.remove(&connection);
+        }
+        if remaining > 0 {
+            return;
+        }
+        self.peers.remove(&peer_id);
+        tracing::info!(peer = %peer_id, "peer disconnected");
+        let now = Instant::now();
+        for s in self.statics.iter_mut().filter(|s| s.peer == Some(peer_id)) {
+            s.connected = false;
+            s.next_dial = now + s.backoff;
+        }
+        let _ = self.events.try_send(NetEvent::PeerCount(self.peers.len()));
+    }
+
+    fn redial_static_peers(&mut self) {
+        let now = Instant::now();
+        for i in 0..self.statics.len() {
+            let s = &self.statics[i];
+            let connected = s.connected || s.peer.is_some_and(|p| self.swarm.is_connected(&p));
+            if connected || s.next_dial > now {
+                continue;
+            }
+            let addr = s.addr.clone();
+            let backoff = (s.backoff * 2).min(REDIAL_MAX);
+            if let Err(e) = self.dial(addr.clone(), PeerSource::Static) {
+                tracing::debug!(%addr, error = %e, "redial failed");
+            }
+            let s = &mut self.statics[i];
+            s.next_dial = now + s.backoff;
+            s.backoff = backoff;
+        }
+    }
+
+    fn handle_discovery_event(&mut self, event: DiscoveryEvent) {
+        match event {
+            DiscoveryEvent::Found { peer, addrs } => {
+                if peer == *self.swarm.local_peer_id() {
+                    return;
+                }
+                let new = self.discovered.insert(peer);
+                if self.swarm.is_connected(&peer) {
+                    return;
+                }
+                if new {
+                    tracing::info!(%peer, "found on the LAN");
+                }
+                let opts = DialOpts::peer_id(peer).addresses(addrs).build();
+                let id = opts.connection_id();
+                if self.swarm.dial(opts).is_ok() {
+                    self.pending.insert(id, PeerSource::Mdns);
+                }
+            }
+            DiscoveryEvent::Gone { peer } => {
+                if self.discovered.remove(&peer) {
+                    tracing::info!(%peer, "left the LAN");
+                }
+            }
+        }
+    }
+}
+
+/// The PeerId at the end of an address, if any.
+pub fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
+    addr.iter().find_map(|p| match p {
+        Protocol::P2p(peer) => Some(peer),
+        _ => None,
+    })
+}
+
+fn strip_p2p(addr: &Multiaddr) -> Multiaddr {
+    addr.iter().filter(|p| !matches!(p, Protocol::P2p(_))).collect()
+}

@@ -1,0 +1,261 @@
+//! The peer-to-peer network: a libp2p swarm owned by one [`EventLoop`] task, driven through a
+//! cloneable [`Handle`], reporting inbound traffic as [`NetEvent`]s.
+//!
+//! - [`behaviour`]: the composed libp2p behaviour (gossipsub, identify, ping, connection limits)
+//!   and the swarm builder.
+//! - [`event_loop`]: the one task that touches the `Swarm`: commands in, events out, redials.
+//! - [`discovery`]: LAN discovery with `mdns-sd`: advertise, browse, report found and gone peers.
+//!
+//! `net` knows topics and bytes; it knows nothing about chat. Every gossip message it hands out
+//! must be answered with [`Handle::report`] (Accept / Reject / Ignore): only accepted messages are
+//! relayed, and rejections lower the forwarding peer's score.
+
+pub mod behaviour;
+pub mod codec;
+pub mod discovery;
+pub mod event_loop;
+
+use std::time::Duration;
+
+use libp2p::gossipsub::{MessageAcceptance, MessageId};
+use libp2p::request_response::ResponseChannel;
+use libp2p::{Multiaddr, PeerId};
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot};
+
+pub use event_loop::EventLoop;
+
+/// The gossip topics. Room ids travel inside envelopes, so a node needs only these few topics
+/// (gossipsub's default filter allows 100); see docs/protocol.md.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Topic {
+    /// Public room messages.
+    Public,
+    /// Account records and presence.
+    Directory,
+    /// Group and direct room traffic, relayed by every node, readable by members only.
+    Rooms,
+}
+
+impl Topic {
+    /// Every topic a node subscribes to.
+    pub const ALL: [Topic; 3] = [Topic::Public, Topic::Directory, Topic::Rooms];
+
+    /// The gossipsub topic string.
+    pub fn name(self) -> &'static str {
+        match self {
+            Topic::Public => "chatly/v1/public",
+            Topic::Directory => "chatly/v1/directory",
+            Topic::Rooms => "chatly/v1/rooms",
+        }
+    }
+
+    fn from_hash(hash: &libp2p::gossipsub::TopicHash) -> Option<Topic> {
+        Topic::ALL.into_iter().find(|t| t.name() == hash.as_str())
+    }
+}
+
+/// How a connected peer was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PeerSource {
+    /// LAN discovery (mDNS).
+    Mdns,
+    /// A `--peer` address from the command line.
+    Static,
+    /// An address given at run time (`POST /api/v1/node/peers`).
+    Dialed,
+    /// It dialed us.
+    Inbound,
+}
+
+/// A connected peer, for the node page.
+#[derive(Debug, Clone, Serialize)]
+pub struct PeerInfo {
+    /// Its PeerId.
+    pub peer_id: String,
+    /// Addresses of the open connections.
+    pub addrs: Vec<String>,
+    /// How it was found.
+    pub source: PeerSource,
+    /// Its gossipsub score as this node sees it (negative after misbehaviour).
+    pub score: f64,
+    /// Last ping round-trip time, ms.
+    pub rtt_ms: Option<f64>,
+}
+
+/// What the network reports to the rest of the node.
+#[derive(Debug)]
+pub enum NetEvent {
+    /// A gossip message awaiting validation: answer with [`Handle::report`].
+    Gossip {
+        /// The peer that forwarded it (punished on Reject).
+        source: PeerId,
+        /// gossipsub's id for it (the envelope id).
+        id: MessageId,
+        /// Which topic.
+        topic: Topic,
+        /// The envelope bytes.
+        data: Vec<u8>,
+    },
+    /// The number of connected peers changed.
+    PeerCount(usize),
+    /// A peer connected (its first connection).
+    PeerConnected(PeerId),
+    /// A peer asks for history: answer with [`Handle::respond`].
+    SyncRequest {
+        /// Who asks.
+        peer: PeerId,
+        /// The request bytes.
+        data: Vec<u8>,
+        /// Where the answer goes.
+        channel: ResponseChannel<Vec<u8>>,
+    },
+}
+
+/// Errors of the network boundary.
+#[derive(Debug, thiserror::Error)]
+pub enum NetError {
+    /// The event loop has stopped.
+    #[error("the network is shut down")]
+    Closed,
+    /// The address cannot be dialed.
+    #[error("cannot dial {addr}: {reason}")]
+    Dial {
+        /// What was dialed.
+        addr: String,
+        /// Why not.
+        reason: String,
+    },
+    /// No peer takes the topic yet: the message is stored and goes out later.
+    #[error("no peer is connected to the topic yet")]
+    NoPeers,
+    /// A request to a peer failed.
+    #[error("request failed: {0}")]
+    Request(String),
+    /// Any other publish failure.
+    #[error("publish failed: {0}")]
+    Publish(String),
+    /// The swarm could not be built or could not listen.
+    #[error("network setup failed: {0}")]
+    Setup(String),
+}
+
+/// Commands from handles to the event loop; each carries its reply channel.
+#[derive(Debug)]
+pub(crate) enum Command {
+    Publish { topic: Topic, data: Vec<u8>, reply: oneshot::Sender<Result<(), NetError>> },
+    Report { id: MessageId, source: PeerId, acceptance: MessageAcceptance },
+    Dial { addr: Multiaddr, source: PeerSource, reply: oneshot::Sender<Result<(), NetError>> },
+    Peers { reply: oneshot::Sender<Vec<PeerInfo>> },
+    ListenAddrs { reply: oneshot::Sender<Vec<Multiaddr>> },
+    Request { peer: PeerId, data: Vec<u8>, reply: oneshot::Sender<Result<Vec<u8>, NetError>> },
+    Respond { channel: ResponseChannel<Vec<u8>>, data: Vec<u8> },
+}
+
+/// A cloneable handle to the network event loop.
+#[derive(Debug, Clone)]
+pub struct Handle {
+    commands: mpsc::UnboundedSender<Command>,
+    peer_id: PeerId,
+}
+
+impl Handle {
+    /// This node's PeerId.
+    pub fn peer_id(&self) -> PeerId {
+        self.peer_id
+    }
+
+    /// Publishes bytes on a topic. `Ok` means a peer's queue took it, not that it was delivered.
+    pub async fn publish(&self, topic: Topic, data: Vec<u8>) -> Result<(), NetError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::Publish { topic, data, reply })?;
+        rx.await.map_err(|_| NetError::Closed)?
+    }
+
+    /// Reports the validation verdict on a gossip message (exactly once per message).
+    pub fn report(&self, id: MessageId, source: PeerId, acceptance: MessageAcceptance) {
+        let _ = self.send(Command::Report { id, source, acceptance });
+    }
+
+    /// Dials an address (with or without a trailing `/p2p/<peer id>`).
+    pub async fn dial(&self, addr: Multiaddr, source: PeerSource) -> Result<(), NetError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::Dial { addr, source, reply })?;
+        rx.await.map_err(|_| NetError::Closed)?
+    }
+
+    /// The connected peers.
+    pub async fn peers(&self) -> Result<Vec<PeerInfo>, NetError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::Peers { reply })?;
+        rx.await.map_err(|_| NetError::Closed)
+    }
+
+    /// The addresses this node listens on, each ending in `/p2p/<peer id>`.
+    pub async fn listen_addrs(&self) -> Result<Vec<Multiaddr>, NetError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::ListenAddrs { reply })?;
+        rx.await.map_err(|_| NetError::Closed)
+    }
+
+    /// Sends a sync request to a connected peer and waits for its answer.
+    pub async fn request(&self, peer: PeerId, data: Vec<u8>) -> Result<Vec<u8>, NetError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::Request { peer, data, reply })?;
+        rx.await.map_err(|_| NetError::Closed)?
+    }
+
+    /// Answers a sync request.
+    pub fn respond(&self, channel: ResponseChannel<Vec<u8>>, data: Vec<u8>) {
+        let _ = self.send(Command::Respond { channel, data });
+    }
+
+    fn send(&self, command: Command) -> Result<(), NetError> {
+        self.commands.send(command).map_err(|_| NetError::Closed)
+    }
+}
+
+/// What the network needs to start.
+#[derive(Debug, Clone)]
+pub struct NetConfig {
+    /// Listen addresses.
+    pub listen: Vec<Multiaddr>,
+    /// Addresses dialed at start and redialed with backoff.
+    pub static_peers: Vec<Multiaddr>,
+    /// LAN discovery on or off.
+    pub mdns: bool,
+    /// Instance name for mDNS (defaults to the PeerId).
+    pub name: Option<String>,
+    /// Gossipsub heartbeat interval.
+    pub heartbeat: Duration,
+}
+
+/// Builds the swarm, starts listening and spawns the event loop.
+pub async fn spawn(
+    keypair: libp2p::identity::Keypair,
+    config: NetConfig,
+    registry: &mut prometheus_client::registry::Registry,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> Result<Network, NetError> {
+    let peer_id = keypair.public().to_peer_id();
+    let swarm = behaviour::build_swarm(keypair, &config, registry)?;
+    let metrics = libp2p::metrics::Metrics::new(registry.sub_registry_with_prefix("libp2p"));
+    let (commands, command_rx) = mpsc::unbounded_channel();
+    let (events, event_rx) = mpsc::channel(4096);
+    let event_loop = EventLoop::new(swarm, config, command_rx, events, metrics, shutdown)?;
+    let listen_addrs = event_loop.listen_addrs();
+    tokio::spawn(event_loop.run());
+    Ok(Network { handle: Handle { commands, peer_id }, events: event_rx, listen_addrs })
+}
+
+/// A started network.
+#[derive(Debug)]
+pub struct Network {
+    /// Commands in.
+    pub handle: Handle,
+    /// Inbound traffic out.
+    pub events: mpsc::Receiver<NetEvent>,
+    /// The bound listen addresses, as they change.
+    pub listen_addrs: tokio::sync::watch::Receiver<Vec<Multiaddr>>,
+}

@@ -1,0 +1,147 @@
+//! The one validation pipeline every envelope passes, from gossip, sync or a local user
+//! (docs/protocol.md, "Validation pipeline"):
+//!
+//! [`check`] runs the steps that need no database: structure, signature, kind rules, clock skew
+//! and (live gossip only) the per-author rate limit. [`apply`] runs inside a store transaction:
+//! duplicate and equivocation detection, then the envelope and the rows derived from it.
+
+use chatly_protocol::{Content, Kind, MAX_CLOCK_SKEW_MS, RoomId};
+use rusqlite::Transaction;
+
+use super::ratelimit::RateLimiter;
+use super::seal::{self, Rejection, Verified};
+use crate::events::NodeEvent;
+use crate::store::envelopes::{self, EnvelopeRow, InsertOutcome};
+use crate::store::messages::{self, MessageRow};
+use crate::store::users::{self, UserRow};
+use crate::store::StoreError;
+
+/// What an envelope turns into once stored.
+#[derive(Debug, Clone)]
+pub enum Derived {
+    /// A readable message.
+    Message(MessageRow),
+    /// A directory entry.
+    User(UserRow),
+    /// Nothing readable (kept for sync and later use).
+    Nothing,
+}
+
+/// An envelope that passed the stateless checks.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    /// The verified envelope.
+    pub verified: Verified,
+    /// Its derived row.
+    pub derived: Derived,
+}
+
+/// The result of storing a checked envelope.
+#[derive(Debug, Clone)]
+pub enum Applied {
+    /// New: stored; the event to publish, if any.
+    Stored(Option<NodeEvent>),
+    /// Already held: ignore.
+    Duplicate,
+    /// Same author and sequence, other content: recorded; reject.
+    Equivocation,
+}
+
+/// Structure, signature, kind rules, clock skew and the optional rate limit.
+pub fn check(bytes: Vec<u8>, now_ms: u64, rate: Option<&mut RateLimiter<[u8; 32]>>) -> Result<Checked, Rejection> {
+    let verified = seal::open(bytes)?;
+    let header = &verified.envelope.header;
+    let derived = match header.kind {
+        Kind::AccountRecord => {
+            if header.room != RoomId::DIRECTORY {
+                return Err(Rejection::Invalid("account record outside the directory".into()));
+            }
+            let record = seal::check_account_record(&verified.envelope)?;
+            Derived::User(UserRow {
+                user_id: header.author.0,
+                username: record.username,
+                display_name: record.display_name,
+                bio: record.bio,
+                avatar: record.avatar.map(|f| hex::encode(f.id)),
+                node_public: record.node_public,
+                dh_public: record.dh_public,
+                prekey_public: record.prekey_public,
+                version: header.seq,
+            })
+        }
+        Kind::Content => {
+            if header.room != RoomId::PUBLIC {
+                return Err(Rejection::Invalid("plaintext content outside the public room".into()));
+            }
+            let content = Content::decode(&verified.envelope.body).map_err(|e| Rejection::Invalid(format!("content: {e}")))?;
+            derive_content(&verified, content)
+        }
+        // Kinds this build does not process yet are not the sender's fault: drop them unpunished.
+        other => return Err(Rejection::Ignored(format!("kind {other:?} is not handled by this node"))),
+    };
+    if header.timestamp_ms > now_ms + MAX_CLOCK_SKEW_MS {
+        return Err(Rejection::Ignored("timestamp too far in the future".into()));
+    }
+    if let Some(rate) = rate
+        && !rate.allow(&header.author.0, now_ms)
+    {
+        return Err(Rejection::Ignored("author over its rate limit".into()));
+    }
+    Ok(Checked { verified, derived })
+}
+
+fn derive_content(verified: &Verified, content: Content) -> Derived {
+    let header = &verified.envelope.header;
+    match content {
+        Content::Message { text, files, reply_to } => {
+            let files = serde_json::Value::Array(
+                files
+                    .iter()
+                    .map(|f| serde_json::json!({"id": hex::encode(f.id), "name": f.name, "size": f.size, "mime": f.mime}))
+                    .collect(),
+            );
+            Derived::Message(MessageRow {
+                id: verified.id.0,
+                room: header.room.0,
+                author: header.author.0,
+                text,
+                files: files.to_string(),
+                reply_to: reply_to.map(|r| r.0),
+                sent_at: header.timestamp_ms,
+                edited_at: None,
+                deleted: false,
+            })
+        }
+        // Edits, deletions and reactions are stored as envelopes; their views come with issue 5.
+        Content::Edit { .. } | Content::Delete { .. } | Content::Reaction { .. } => Derived::Nothing,
+    }
+}
+
+/// Stores a checked envelope and its derived rows in the caller's transaction.
+pub fn apply(txn: &Transaction<'_>, checked: &Checked, now_ms: u64) -> Result<Applied, StoreError> {
+    let verified = &checked.verified;
+    let header = &verified.envelope.header;
+    let row = EnvelopeRow {
+        id: verified.id.0,
+        room: header.room.0,
+        author: header.author.0,
+        seq: header.seq,
+        kind: header.kind as u8,
+        ts: header.timestamp_ms,
+        bytes: verified.bytes.clone(),
+    };
+    match envelopes::insert(txn, &row, now_ms)? {
+        InsertOutcome::Duplicate => return Ok(Applied::Duplicate),
+        InsertOutcome::Equivocation => return Ok(Applied::Equivocation),
+        InsertOutcome::Inserted => {}
+    }
+    let event = match &checked.derived {
+        Derived::Message(message) => {
+            messages::insert(txn, message)?;
+            Some(NodeEvent::MessageCreated(message.clone()))
+        }
+        Derived::User(user) => users::upsert(txn, user, now_ms)?.then(|| NodeEvent::UserUpdated(user.clone())),
+        Derived::Nothing => None,
+    };
+    Ok(Applied::Stored(event))
+}

@@ -1,0 +1,145 @@
+//! Raw envelopes exactly as received: what sync serves and what history is rebuilt from.
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+use super::{StoreError, blob};
+
+/// One stored envelope.
+#[derive(Debug, Clone)]
+pub struct EnvelopeRow {
+    /// Envelope id (hash of its bytes).
+    pub id: [u8; 32],
+    /// Room id.
+    pub room: [u8; 16],
+    /// Author account id.
+    pub author: [u8; 32],
+    /// Author's sequence number in the room.
+    pub seq: u64,
+    /// Envelope kind byte.
+    pub kind: u8,
+    /// Author's timestamp, ms.
+    pub ts: u64,
+    /// The envelope's bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// What inserting an envelope did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InsertOutcome {
+    /// New: stored.
+    Inserted,
+    /// Already held (same id).
+    Duplicate,
+    /// Another envelope holds this (room, author, seq): recorded as evidence, not stored.
+    Equivocation,
+}
+
+/// Inserts an envelope, detecting duplicates and equivocation.
+pub fn insert(txn: &Transaction<'_>, row: &EnvelopeRow, now: u64) -> Result<InsertOutcome, StoreError> {
+    let existing: Option<[u8; 32]> = txn
+        .query_row(
+            "SELECT id FROM envelopes WHERE room = ?1 AND author = ?2 AND seq = ?3",
+            params![row.room, row.author, row.seq as i64],
+            |r| blob(r, 0),
+        )
+        .optional()?;
+    match existing {
+        Some(id) if id == row.id => Ok(InsertOutcome::Duplicate),
+        Some(kept) => {
+            txn.execute(
+                "INSERT OR IGNORE INTO equivocations (room, author, seq, kept_id, rejected_id, detected_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![row.room, row.author, row.seq as i64, kept, row.id, now as i64],
+            )?;
+            Ok(InsertOutcome::Equivocation)
+        }
+        None => {
+            let inserted = txn.execute(
+                "INSERT OR IGNORE INTO envelopes (id, room, author, seq, kind, ts, bytes, received_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![row.id, row.room, row.author, row.seq as i64, row.kind, row.ts as i64, row.bytes, now as i64],
+            )?;
+            Ok(if inserted == 1 { InsertOutcome::Inserted } else { InsertOutcome::Duplicate })
+        }
+    }
+}
+
+/// Whether an envelope with this id is held.
+pub fn contains(conn: &Connection, id: &[u8; 32]) -> Result<bool, StoreError> {
+    Ok(conn
+        .query_row("SELECT 1 FROM envelopes WHERE id = ?1", [id], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+/// The author's newest envelope in a room: (seq, id).
+pub fn head(conn: &Connection, room: &[u8; 16], author: &[u8; 32]) -> Result<Option<(u64, [u8; 32])>, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT seq, id FROM envelopes WHERE room = ?1 AND author = ?2 ORDER BY seq DESC LIMIT 1",
+            params![room, author],
+            |r| Ok((r.get::<_, i64>(0)? as u64, blob(r, 1)?)),
+        )
+        .optional()?)
+}
+
+/// How many equivocations were recorded (for metrics and tests).
+pub fn equivocation_count(conn: &Connection) -> Result<u64, StoreError> {
+    Ok(conn.query_row("SELECT count(*) FROM equivocations", [], |r| r.get::<_, i64>(0))? as u64)
+}
+
+/// Every envelope of a room in (author, seq) order: used by tests and diagnostics.
+pub fn count_in_room(conn: &Connection, room: &[u8; 16]) -> Result<u64, StoreError> {
+    Ok(conn.query_row("SELECT count(*) FROM envelopes WHERE room = ?1", [room], |r| r.get::<_, i64>(0))? as u64)
+}
+
+/// The bytes of one envelope.
+pub fn bytes(conn: &Connection, id: &[u8; 32]) -> Result<Option<Vec<u8>>, StoreError> {
+    Ok(conn
+        .query_row("SELECT bytes FROM envelopes WHERE id = ?1", [id], |r| r.get(0))
+        .optional()?)
+}
+
+/// For each (room, author) held: the highest sequence number held with no gap below it.
+pub fn contiguous_heads(conn: &Connection) -> Result<Vec<([u8; 16], [u8; 32], u64)>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT room, author, max(seq), count(*) FROM envelopes GROUP BY room, author")?;
+    let groups = stmt
+        .query_map([], |r| Ok((blob::<16>(r, 0)?, blob::<32>(r, 1)?, r.get::<_, i64>(2)? as u64, r.get::<_, i64>(3)? as u64)))?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut heads = Vec::with_capacity(groups.len());
+    for (room, author, max, count) in groups {
+        // Sequence numbers start at 1, so no gap means count == max; otherwise find the first gap.
+        let head = if count == max { max } else { first_gap(conn, &room, &author)? };
+        heads.push((room, author, head));
+    }
+    Ok(heads)
+}
+
+fn first_gap(conn: &Connection, room: &[u8; 16], author: &[u8; 32]) -> Result<u64, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT seq FROM envelopes WHERE room = ?1 AND author = ?2 ORDER BY seq")?;
+    let mut expected = 1u64;
+    for seq in stmt.query_map(params![room, author], |r| r.get::<_, i64>(0))? {
+        if seq? as u64 != expected {
+            break;
+        }
+        expected += 1;
+    }
+    Ok(expected - 1)
+}
+
+/// Envelopes of (room, author) after `after`, in sequence order, at most `limit`.
+pub fn after(conn: &Connection, room: &[u8; 16], author: &[u8; 32], after: u64, limit: usize) -> Result<Vec<Vec<u8>>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT bytes FROM envelopes WHERE room = ?1 AND author = ?2 AND seq > ?3 ORDER BY seq LIMIT ?4")?;
+    let rows = stmt.query_map(params![room, author, after as i64, limit as i64], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Every (room, author) held with its highest sequence number; the directory first, so account
+/// records arrive before the messages of their authors.
+pub fn authors(conn: &Connection) -> Result<Vec<([u8; 16], [u8; 32], u64)>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT room, author, max(seq) FROM envelopes GROUP BY room, author ORDER BY room = x'ffffffffffffffffffffffffffffffff' DESC, room, author",
+    )?;
+    let rows = stmt.query_map([], |r| Ok((blob::<16>(r, 0)?, blob::<32>(r, 1)?, r.get::<_, i64>(2)? as u64)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}

@@ -1,0 +1,273 @@
+//! The SQLite store: one writer thread, several readers, numbered migrations.
+//!
+//! - [`Store::write`] sends a closure to the single writer thread. The writer drains every job
+//!   that is waiting, runs each inside its own savepoint of **one** transaction, commits once
+//!   (`synchronous=FULL`), and only then answers each job: group commit. A job's failure rolls back
+//!   its savepoint only.
+//! - [`Store::read`] runs a closure on a pooled read connection on a blocking thread (WAL lets
+//!   readers run beside the writer).
+//! - Row types and queries live in the submodules: [`accounts`], [`envelopes`], [`messages`],
+//!   [`users`]. The store knows rows; it knows nothing of the network.
+
+pub mod accounts;
+pub mod envelopes;
+pub mod messages;
+pub mod users;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use rusqlite::{Connection, OpenFlags, Transaction};
+use tokio::sync::{mpsc, oneshot};
+
+/// Numbered migrations, applied in order; `PRAGMA user_version` records how many ran.
+const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_init.sql")];
+
+/// How many read connections the pool keeps.
+const READERS: usize = 4;
+
+/// Most jobs folded into one transaction: bounds the latency of the first job in a batch.
+const MAX_BATCH: usize = 512;
+
+/// Errors of the store boundary.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite said no.
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The database file is not a Chatly database or is damaged.
+    #[error("the database at {path} is damaged or not a Chatly database: {reason}")]
+    Corrupt {
+        /// Which file.
+        path: String,
+        /// What SQLite reported.
+        reason: String,
+    },
+    /// The database was written by a newer Chatly.
+    #[error("the database has schema version {found}, newer than this Chatly understands ({known})")]
+    TooNew {
+        /// Schema version in the file.
+        found: usize,
+        /// Newest this build knows.
+        known: usize,
+    },
+    /// The writer thread is gone (the node is shutting down).
+    #[error("the store is closed")]
+    Closed,
+    /// A stored row could not be decoded.
+    #[error("bad row: {0}")]
+    BadRow(String),
+}
+
+type Job = Box<dyn FnOnce(&Transaction<'_>) -> Box<dyn FnOnce(bool) + Send> + Send>;
+
+/// A cheap, cloneable handle to the store.
+#[derive(Clone)]
+pub struct Store {
+    jobs: mpsc::UnboundedSender<Job>,
+    readers: Arc<Mutex<Vec<Connection>>>,
+    path: Arc<std::path::PathBuf>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path`, checks it and migrates it.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let mut writer = open_connection(path, false)?;
+        check_integrity(&writer, path)?;
+        migrate(&mut writer)?;
+        let readers = (0..READERS)
+            .map(|_| open_connection(path, true))
+            .collect::<Result<Vec<_>, _>>()?;
+        let (jobs, rx) = mpsc::unbounded_channel();
+        std::thread::Builder::new()
+            .name("chatly-store-writer".into())
+            .spawn(move || writer_loop(writer, rx))
+            .map_err(|e| StoreError::BadRow(format!("cannot start the writer thread: {e}")))?;
+        Ok(Store {
+            jobs,
+            readers: Arc::new(Mutex::new(readers)),
+            path: Arc::new(path.to_path_buf()),
+        })
+    }
+
+    /// Runs `f` in the writer's next transaction and answers once that transaction committed.
+    pub async fn write<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<R, StoreError> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move |txn| {
+            let result = run_in_savepoint(txn, f);
+            Box::new(move |committed: bool| {
+                let answer = match (result, committed) {
+                    (Ok(value), true) => Ok(value),
+                    (Ok(_), false) => Err(StoreError::Closed),
+                    (Err(e), _) => Err(e),
+                };
+                let _ = tx.send(answer);
+            })
+        });
+        self.jobs.send(job).map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Runs `f` on a read connection on a blocking thread.
+    pub async fn read<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+    {
+        let readers = self.readers.clone();
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let pooled = readers.lock().map_err(|_| StoreError::Closed)?.pop();
+            let conn = match pooled {
+                Some(conn) => conn,
+                None => open_connection(&path, true)?,
+            };
+            let result = f(&conn);
+            if let Ok(mut pool) = readers.lock()
+                && pool.len() < READERS
+            {
+                pool.push(conn);
+            }
+            result
+        })
+        .await
+        .map_err(|_| StoreError::Closed)?
+    }
+}
+
+fn run_in_savepoint<R>(
+    txn: &Transaction<'_>,
+    f: impl FnOnce(&Transaction<'_>) -> Result<R, StoreError>,
+) -> Result<R, StoreError> {
+    txn.execute_batch("SAVEPOINT job")?;
+    match f(txn) {
+        Ok(value) => {
+            txn.execute_batch("RELEASE job")?;
+            Ok(value)
+        }
+        Err(e) => {
+            txn.execute_batch("ROLLBACK TO job; RELEASE job")?;
+            Err(e)
+        }
+    }
+}
+
+fn writer_loop(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<Job>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while rx.blocking_recv().map(|job| batch.push(job)).is_some() {
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let mut answers = Vec::with_capacity(batch.len());
+        let committed = match conn.transaction() {
+            Ok(txn) => {
+                for job in batch.drain(..) {
+                    answers.push(job(&txn));
+                }
+                match txn.commit() {
+                    Ok(()) => true,
+                    Err(e) => {
+                        tracing::error!(error = %e, "store commit failed");
+                        false
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "store could not begin a transaction");
+                batch.clear();
+                false
+            }
+        };
+        for answer in answers {
+            answer(committed);
+        }
+    }
+}
+
+fn open_connection(path: &Path, read_only: bool) -> Result<Connection, StoreError> {
+    let flags = if read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    };
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| corrupt(path, e))?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    if !read_only {
+        // WAL: readers never block the writer. FULL: a commit survives power loss, so an
+        // acknowledged message is durable; group commit pays for it.
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| corrupt(path, e))?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+    }
+    Ok(conn)
+}
+
+fn corrupt(path: &Path, e: rusqlite::Error) -> StoreError {
+    StoreError::Corrupt {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    }
+}
+
+fn check_integrity(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    let verdict: String = conn
+        .query_row("PRAGMA quick_check", [], |row| row.get(0))
+        .map_err(|e| corrupt(path, e))?;
+    if verdict != "ok" {
+        return Err(StoreError::Corrupt {
+            path: path.display().to_string(),
+            reason: verdict,
+        });
+    }
+    Ok(())
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let applied: usize = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    if applied > MIGRATIONS.len() {
+        return Err(StoreError::TooNew {
+            found: applied,
+            known: MIGRATIONS.len(),
+        });
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
+        let txn = conn.transaction()?;
+        txn.execute_batch(sql)?;
+        txn.pragma_update(None, "user_version", index + 1)?;
+        txn.commit()?;
+    }
+    Ok(())
+}
+
+/// Milliseconds since the Unix epoch, the time unit of every stored timestamp.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Reads a fixed-size blob column.
+pub(crate) fn blob<const N: usize>(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<[u8; N]> {
+    let bytes: Vec<u8> = row.get(idx)?;
+    bytes.try_into().map_err(|_| {
+        rusqlite::Error::FromSqlConversionFailure(
+            idx,
+            rusqlite::types::Type::Blob,
+            format!("expected {N} bytes").into(),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests;

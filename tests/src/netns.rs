@@ -1,0 +1,107 @@
+//! Network namespaces joined by a bridge: several "hosts" on one machine, for LAN tests.
+//!
+//! Needs root and iproute2 (CI runs as root). Every name carries this process's id, and
+//! everything created is removed on drop, even when the test fails.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use anyhow::{Context, Result, bail};
+
+/// The subnet of the test LAN; the bridge (the test process's side) is .254.
+pub const SUBNET: &str = "10.231.0";
+
+/// A bridge and N namespaces, each with one veth on the bridge.
+pub struct Lan {
+    tag: String,
+    /// Namespace names, host 1 first.
+    pub hosts: Vec<String>,
+}
+
+/// Whether this machine can run namespace tests (root and the `ip` tool).
+pub fn available() -> bool {
+    let root = Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0")).unwrap_or(false);
+    root && Command::new("ip").arg("-V").output().is_ok_and(|o| o.status.success())
+}
+
+fn ip(args: &[&str]) -> Result<()> {
+    let out = Command::new("ip").args(args).output().context("running ip")?;
+    if !out.status.success() {
+        bail!("ip {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(())
+}
+
+impl Lan {
+    /// Creates the bridge and `n` namespaces at `SUBNET.1` .. `SUBNET.n`.
+    pub fn create(n: usize) -> Result<Lan> {
+        let tag = format!("{}", std::process::id() % 100_000);
+        let mut lan = Lan { tag: tag.clone(), hosts: Vec::new() };
+        let bridge = lan.bridge();
+        ip(&["link", "add", &bridge, "type", "bridge", "mcast_snooping", "0"])?;
+        ip(&["addr", "add", &format!("{SUBNET}.254/24"), "dev", &bridge])?;
+        ip(&["link", "set", &bridge, "up"])?;
+        for i in 1..=n {
+            let ns = format!("chatly{tag}h{i}");
+            let veth = format!("cv{tag}h{i}");
+            ip(&["netns", "add", &ns])?;
+            lan.hosts.push(ns.clone());
+            ip(&["link", "add", &veth, "type", "veth", "peer", "name", "eth0", "netns", &ns])?;
+            ip(&["link", "set", &veth, "master", &bridge, "up"])?;
+            ip(&["-n", &ns, "addr", "add", &format!("{SUBNET}.{i}/24"), "dev", "eth0"])?;
+            ip(&["-n", &ns, "link", "set", "eth0", "up", "multicast", "on"])?;
+            ip(&["-n", &ns, "link", "set", "lo", "up"])?;
+            ip(&["-n", &ns, "route", "add", "224.0.0.0/4", "dev", "eth0"])?;
+        }
+        Ok(lan)
+    }
+
+    fn bridge(&self) -> String {
+        format!("cbr{}", self.tag)
+    }
+
+    /// The IP address of host `i` (1-based).
+    pub fn host_ip(&self, i: usize) -> String {
+        format!("{SUBNET}.{i}")
+    }
+
+    /// Runs the chatly binary in host `i`'s namespace with `args`; stdout is piped.
+    pub fn spawn_chatly(&self, i: usize, args: &[String]) -> Result<Child> {
+        let ns = &self.hosts[i - 1];
+        Command::new("ip")
+            .args(["netns", "exec", ns])
+            .arg(chatly_bin()?)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("starting chatly in a namespace")
+    }
+
+    /// Brings host `i`'s link down (partition) or up.
+    pub fn set_link(&self, i: usize, up: bool) -> Result<()> {
+        ip(&["link", "set", &format!("cv{}h{i}", self.tag), if up { "up" } else { "down" }])
+    }
+}
+
+impl Drop for Lan {
+    fn drop(&mut self) {
+        for (i, ns) in self.hosts.iter().enumerate() {
+            let _ = ip(&["link", "del", &format!("cv{}h{}", self.tag, i + 1)]);
+            let _ = ip(&["netns", "del", ns]);
+        }
+        let _ = ip(&["link", "del", &self.bridge()]);
+    }
+}
+
+/// The `chatly` binary: `$CHATLY_BIN`, else `target/<profile>/chatly` beside this test binary.
+pub fn chatly_bin() -> Result<PathBuf> {
+    if let Some(bin) = std::env::var_os("CHATLY_BIN") {
+        return Ok(PathBuf::from(bin));
+    }
+    let exe = std::env::current_exe()?;
+    let profile_dir = exe.parent().and_then(|deps| deps.parent()).context("test binary location")?;
+    let bin = profile_dir.join("chatly");
+    anyhow::ensure!(bin.exists(), "{} not found: run `cargo build -p chatly-node` first", bin.display());
+    Ok(bin)
+}
