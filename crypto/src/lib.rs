@@ -1,1 +1,71 @@
-//! placeholder
+//! Chatly cryptography: keys, labelled signatures, hashing, password hashing and key wrapping.
+//!
+//! Pure: bytes in, bytes out; no IO beyond the OS random number generator, no async. The
+//! argon2 functions are slow by design and belong on a blocking thread. Every signature, hash,
+//! key derivation and AEAD names its purpose with a label (docs/protocol.md,
+//! "Domain-separation labels").
+//!
+//! Module map:
+//! - `sign`: [`IdentityKey`] (ed25519), [`verify`], [`verify_batch`].
+//! - `dh`: [`DhKey`] (X25519) and [`dh`], which refuses non-contributory results.
+//! - `hash`: [`derive_key`], [`envelope_id`], [`direct_room_id`], [`fingerprint`].
+//! - [`password`]: argon2id PHC strings for login.
+//! - [`wrap`]: [`wrap::MasterKey`], wrapping it under a password, and [`wrap::seal`] /
+//!   [`wrap::open`] for sealing data under a key.
+//! - `error`: [`CryptoError`], the one error type.
+//! - here: [`random_bytes`] and [`labelled`], used by all of the above.
+
+#![deny(missing_docs)]
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+mod dh;
+mod error;
+mod hash;
+pub mod password;
+mod sign;
+pub mod wrap;
+
+pub use dh::{DhKey, dh};
+pub use error::CryptoError;
+pub use hash::{
+    LABEL_DIRECT_ROOM, LABEL_ENVELOPE_ID, LABEL_FINGERPRINT, derive_key, direct_room_id,
+    envelope_id, fingerprint,
+};
+pub use sign::{IdentityKey, SignedItem, verify, verify_batch};
+pub use zeroize::Zeroizing;
+
+/// `N` bytes from the operating system's secure random number generator.
+///
+/// Panics if the OS generator fails. That is practically impossible on the platforms Chatly
+/// runs on (Linux `getrandom(2)` blocks until seeded and does not fail), and there is no safe
+/// fallback: returning predictable bytes would silently create guessable keys, and returning a
+/// `Result` would put an error path that never runs on every key generation. A panic stops the
+/// operation before any key exists.
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut out = [0u8; N];
+    if let Err(e) = getrandom::fill(&mut out) {
+        panic!(
+            "the OS random number generator failed ({e}); refusing to continue without secure randomness"
+        );
+    }
+    out
+}
+
+/// The bytes actually signed for `payload` under `label`: `u8(len(label)) || label || payload`.
+/// The length prefix keeps label and payload apart, so no (label, payload) pair can be read as
+/// another.
+///
+/// Labels are the constants of docs/protocol.md, all well under 255 bytes; a longer label is a
+/// programming error, caught by a debug assertion.
+pub fn labelled(label: &str, payload: &[u8]) -> Vec<u8> {
+    debug_assert!(
+        label.len() <= usize::from(u8::MAX),
+        "label longer than 255 bytes"
+    );
+    let len = u8::try_from(label.len()).unwrap_or(u8::MAX);
+    let mut out = Vec::with_capacity(1 + label.len() + payload.len());
+    out.push(len);
+    out.extend_from_slice(label.as_bytes());
+    out.extend_from_slice(payload);
+    out
+}
