@@ -27,6 +27,7 @@ mod envelope;
 mod error;
 mod ids;
 pub mod labels;
+pub mod sync;
 
 pub use account::{
     AccountRecord, MAX_BIO_CHARS, MAX_DISPLAY_NAME_CHARS, USERNAME_MAX, USERNAME_MIN,
