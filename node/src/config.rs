@@ -133,10 +133,18 @@ impl Config {
         let data_dir = args.data_dir.unwrap_or_else(default_data_dir);
         let mut listen = args.listen;
         if listen.is_empty() {
-            listen.push("/ip4/0.0.0.0/tcp/0".parse().expect("valid literal multiaddr"));
+            listen.push(
+                "/ip4/0.0.0.0/tcp/0"
+                    .parse()
+                    .expect("valid literal multiaddr"),
+            );
         }
         if args.quic && !listen.iter().any(is_quic) {
-            listen.push("/ip4/0.0.0.0/udp/0/quic-v1".parse().expect("valid literal multiaddr"));
+            listen.push(
+                "/ip4/0.0.0.0/udp/0/quic-v1"
+                    .parse()
+                    .expect("valid literal multiaddr"),
+            );
         }
         Self {
             data_dir,
@@ -156,7 +164,11 @@ impl Config {
         Self {
             data_dir,
             http: "127.0.0.1:0".parse().expect("valid literal socket address"),
-            listen: vec!["/ip4/127.0.0.1/tcp/0".parse().expect("valid literal multiaddr")],
+            listen: vec![
+                "/ip4/127.0.0.1/tcp/0"
+                    .parse()
+                    .expect("valid literal multiaddr"),
+            ],
             peers: Vec::new(),
             mdns: false,
             name: None,
@@ -168,7 +180,8 @@ impl Config {
 }
 
 fn is_quic(addr: &Multiaddr) -> bool {
-    addr.iter().any(|p| matches!(p, libp2p::multiaddr::Protocol::QuicV1))
+    addr.iter()
+        .any(|p| matches!(p, libp2p::multiaddr::Protocol::QuicV1))
 }
 
 /// `$XDG_DATA_HOME/chatly`, else `~/.local/share/chatly`, else `./chatly-data`.

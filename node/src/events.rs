@@ -37,7 +37,9 @@ pub struct EventBus {
 
 impl Default for EventBus {
     fn default() -> Self {
-        Self { tx: broadcast::channel(CAPACITY).0 }
+        Self {
+            tx: broadcast::channel(CAPACITY).0,
+        }
     }
 }
 

@@ -8,7 +8,10 @@ use chatly::config::{Cli, Command, Config};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("chatly=info,warn")))
+        .with_env_filter(
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new("chatly=info,warn")),
+        )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();

@@ -41,13 +41,37 @@ impl Metrics {
         let sync_rounds = Counter::default();
         let sync_envelopes = Counter::default();
         let chatly = registry.sub_registry_with_prefix("chatly");
-        chatly.register("messages_in", "Envelopes accepted from the network", messages_in.clone());
-        chatly.register("messages_out", "Envelopes published by local accounts", messages_out.clone());
-        chatly.register("validations", "Validation verdicts on received envelopes", validations.clone());
-        chatly.register("websocket_clients", "Open event WebSockets", websocket_clients.clone());
-        chatly.register("connected_peers", "Connected peer nodes", connected_peers.clone());
+        chatly.register(
+            "messages_in",
+            "Envelopes accepted from the network",
+            messages_in.clone(),
+        );
+        chatly.register(
+            "messages_out",
+            "Envelopes published by local accounts",
+            messages_out.clone(),
+        );
+        chatly.register(
+            "validations",
+            "Validation verdicts on received envelopes",
+            validations.clone(),
+        );
+        chatly.register(
+            "websocket_clients",
+            "Open event WebSockets",
+            websocket_clients.clone(),
+        );
+        chatly.register(
+            "connected_peers",
+            "Connected peer nodes",
+            connected_peers.clone(),
+        );
         chatly.register("sync_rounds", "Sync rounds completed", sync_rounds.clone());
-        chatly.register("sync_envelopes", "Envelopes stored from sync", sync_envelopes.clone());
+        chatly.register(
+            "sync_envelopes",
+            "Envelopes stored from sync",
+            sync_envelopes.clone(),
+        );
         Self {
             registry: Mutex::new(registry),
             messages_in,
@@ -62,7 +86,9 @@ impl Metrics {
 
     /// Counts one validation verdict.
     pub fn validation_result(&self, result: &str) {
-        self.validations.get_or_create(&vec![("result".to_string(), result.to_string())]).inc();
+        self.validations
+            .get_or_create(&vec![("result".to_string(), result.to_string())])
+            .inc();
     }
 
     /// Counts a rejection from the stateless checks.

@@ -70,8 +70,12 @@ pub struct NodeHandle {
 impl NodeHandle {
     /// Starts a node.
     pub async fn spawn(config: Config) -> Result<NodeHandle, StartError> {
-        std::fs::create_dir_all(&config.data_dir)
-            .map_err(|e| StartError::Io(format!("cannot create the data dir {}: {e}", config.data_dir.display())))?;
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+            StartError::Io(format!(
+                "cannot create the data dir {}: {e}",
+                config.data_dir.display()
+            ))
+        })?;
         let keypair = load_or_create_key(&config.data_dir.join("node.key"))?;
         let node_key = node_identity(&keypair)?;
         let store = Store::open(&config.data_dir.join("chatly.db"))?;
@@ -87,17 +91,30 @@ impl NodeHandle {
         let network = net::spawn(keypair, net_config, &mut registry, shutdown.clone()).await?;
         let metrics = Arc::new(Metrics::new(registry));
         let bus = EventBus::default();
-        let rooms = Arc::new(Rooms::new(store.clone(), network.handle.clone(), bus.clone(), metrics.clone(), node_key));
+        let rooms = Arc::new(Rooms::new(
+            store.clone(),
+            network.handle.clone(),
+            bus.clone(),
+            metrics.clone(),
+            node_key,
+        ));
         tokio::spawn(rooms::run_ingest(
             network.events,
             rooms.clone(),
-            (config.limits.author_rate_per_sec, config.limits.author_burst),
+            (
+                config.limits.author_rate_per_sec,
+                config.limits.author_burst,
+            ),
         ));
         tokio::spawn(rooms::sync::run_periodic(rooms.clone(), shutdown.clone()));
         let listener = tokio::net::TcpListener::bind(config.http)
             .await
-            .map_err(|e| StartError::Io(format!("cannot listen for HTTP on {}: {e}", config.http)))?;
-        let http_addr = listener.local_addr().map_err(|e| StartError::Io(e.to_string()))?;
+            .map_err(|e| {
+                StartError::Io(format!("cannot listen for HTTP on {}: {e}", config.http))
+            })?;
+        let http_addr = listener
+            .local_addr()
+            .map_err(|e| StartError::Io(e.to_string()))?;
         let state = Arc::new(NodeState {
             accounts: Accounts::new(store.clone(), config.limits.clone()),
             config,
@@ -140,18 +157,23 @@ impl NodeHandle {
 
 fn load_or_create_key(path: &Path) -> Result<Keypair, StartError> {
     match std::fs::read(path) {
-        Ok(bytes) => Keypair::from_protobuf_encoding(&bytes)
-            .map_err(|e| StartError::Io(format!("the node key {} is damaged: {e}", path.display()))),
+        Ok(bytes) => Keypair::from_protobuf_encoding(&bytes).map_err(|e| {
+            StartError::Io(format!("the node key {} is damaged: {e}", path.display()))
+        }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let keypair = Keypair::generate_ed25519();
             let bytes = keypair
                 .to_protobuf_encoding()
                 .map_err(|e| StartError::Io(format!("cannot encode the node key: {e}")))?;
-            write_private(path, &bytes)
-                .map_err(|e| StartError::Io(format!("cannot write the node key {}: {e}", path.display())))?;
+            write_private(path, &bytes).map_err(|e| {
+                StartError::Io(format!("cannot write the node key {}: {e}", path.display()))
+            })?;
             Ok(keypair)
         }
-        Err(e) => Err(StartError::Io(format!("cannot read the node key {}: {e}", path.display()))),
+        Err(e) => Err(StartError::Io(format!(
+            "cannot read the node key {}: {e}",
+            path.display()
+        ))),
     }
 }
 

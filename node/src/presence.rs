@@ -32,7 +32,11 @@ impl Presence {
         let count = self.sockets.entry(user).or_insert(0);
         *count += 1;
         self.last_seen.insert(user, now_ms);
-        (*count == 1).then_some(Change { user, online: true, last_seen: now_ms })
+        (*count == 1).then_some(Change {
+            user,
+            online: true,
+            last_seen: now_ms,
+        })
     }
 
     /// A WebSocket of `user` closed.
@@ -44,12 +48,19 @@ impl Presence {
             return None;
         }
         self.sockets.remove(&user);
-        Some(Change { user, online: false, last_seen: now_ms })
+        Some(Change {
+            user,
+            online: false,
+            last_seen: now_ms,
+        })
     }
 
     /// Whether `user` is online, and when last seen.
     pub fn status(&self, user: &AccountId) -> (bool, Option<u64>) {
-        (self.sockets.contains_key(user), self.last_seen.get(user).copied())
+        (
+            self.sockets.contains_key(user),
+            self.last_seen.get(user).copied(),
+        )
     }
 
     /// Everyone online.
@@ -66,12 +77,30 @@ mod tests {
     fn online_while_any_socket_is_open() {
         let mut p = Presence::default();
         let alice = AccountId([1; 32]);
-        assert_eq!(p.socket_opened(alice, 10), Some(Change { user: alice, online: true, last_seen: 10 }));
+        assert_eq!(
+            p.socket_opened(alice, 10),
+            Some(Change {
+                user: alice,
+                online: true,
+                last_seen: 10
+            })
+        );
         assert_eq!(p.socket_opened(alice, 20), None);
         assert_eq!(p.socket_closed(alice, 30), None);
         assert!(p.status(&alice).0);
-        assert_eq!(p.socket_closed(alice, 40), Some(Change { user: alice, online: false, last_seen: 40 }));
+        assert_eq!(
+            p.socket_closed(alice, 40),
+            Some(Change {
+                user: alice,
+                online: false,
+                last_seen: 40
+            })
+        );
         assert_eq!(p.status(&alice), (false, Some(40)));
-        assert_eq!(p.socket_closed(alice, 50), None, "an unknown close changes nothing");
+        assert_eq!(
+            p.socket_closed(alice, 50),
+            None,
+            "an unknown close changes nothing"
+        );
     }
 }

@@ -14,7 +14,9 @@ pub async fn run_node(config: Config) -> anyhow::Result<()> {
     if !config.http.ip().is_loopback() {
         tracing::warn!(addr = %config.http, "the web UI is reachable from other machines: anyone who can reach it can try to log in");
     }
-    let node = NodeHandle::spawn(config).await.context("the node could not start")?;
+    let node = NodeHandle::spawn(config)
+        .await
+        .context("the node could not start")?;
     announce(&node);
     shutdown_signal().await;
     eprintln!("Shutting down…");
@@ -28,7 +30,9 @@ pub async fn run(args: TestnetArgs) -> anyhow::Result<()> {
     let (root, _temp) = match args.data_dir {
         Some(dir) => (dir, None),
         None => {
-            let temp = tempfile::Builder::new().prefix("chatly-testnet-").tempdir()?;
+            let temp = tempfile::Builder::new()
+                .prefix("chatly-testnet-")
+                .tempdir()?;
             (temp.path().to_path_buf(), Some(temp))
         }
     };
@@ -36,18 +40,32 @@ pub async fn run(args: TestnetArgs) -> anyhow::Result<()> {
     let mut addrs: Vec<Multiaddr> = Vec::new();
     for i in 0..args.nodes {
         let mut config = Config::local(root.join(format!("node{}", i + 1)));
-        let port = args.base_port.checked_add(i as u16).context("--base-port too high for that many nodes")?;
+        let port = args
+            .base_port
+            .checked_add(i as u16)
+            .context("--base-port too high for that many nodes")?;
         config.http.set_port(port);
         config.peers = addrs.clone();
         config.name = Some(format!("node{}", i + 1));
-        let mut node = NodeHandle::spawn(config).await.with_context(|| format!("node {} could not start", i + 1))?;
+        let mut node = NodeHandle::spawn(config)
+            .await
+            .with_context(|| format!("node {} could not start", i + 1))?;
         let listening = node.wait_listening().await;
         addrs.extend(listening.into_iter().take(1));
         nodes.push(node);
     }
-    println!("Chatly testnet: {} nodes, data in {}", nodes.len(), root.display());
+    println!(
+        "Chatly testnet: {} nodes, data in {}",
+        nodes.len(),
+        root.display()
+    );
     for (i, node) in nodes.iter().enumerate() {
-        println!("node{}: Chatly UI: {}  Peer id: {}", i + 1, node.ui_url(), node.peer_id);
+        println!(
+            "node{}: Chatly UI: {}  Peer id: {}",
+            i + 1,
+            node.ui_url(),
+            node.peer_id
+        );
     }
     let _ = std::io::stdout().flush();
     shutdown_signal().await;

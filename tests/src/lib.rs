@@ -65,7 +65,12 @@ impl TestNode {
     pub async fn start(peers: Vec<Multiaddr>) -> Result<TestNode> {
         let temp = tempfile::Builder::new().prefix("chatly-test-").tempdir()?;
         let dir = temp.path().to_path_buf();
-        let mut node = TestNode { handle: None, dir, peers, _temp: Some(temp) };
+        let mut node = TestNode {
+            handle: None,
+            dir,
+            peers,
+            _temp: Some(temp),
+        };
         node.restart().await?;
         Ok(node)
     }
@@ -94,7 +99,12 @@ impl TestNode {
 
     /// Its first listen address (with `/p2p/<peer id>`).
     pub fn addr(&self) -> Multiaddr {
-        self.running().listen_addrs.borrow().first().cloned().expect("listening")
+        self.running()
+            .listen_addrs
+            .borrow()
+            .first()
+            .cloned()
+            .expect("listening")
     }
 
     /// Its data directory.
@@ -110,7 +120,12 @@ impl TestNode {
     /// Signs up and logs in; returns the logged-in client.
     pub async fn account(&self, username: &str, password: &str) -> Result<Client> {
         let client = self.client();
-        let (status, body) = client.post("/api/v1/accounts", json!({"username": username, "password": password})).await?;
+        let (status, body) = client
+            .post(
+                "/api/v1/accounts",
+                json!({"username": username, "password": password}),
+            )
+            .await?;
         anyhow::ensure!(status == 201, "sign up {username}: {status} {body}");
         client.log_in(username, password).await
     }
@@ -149,7 +164,12 @@ pub struct Client {
 impl Client {
     /// A client of the node at `base`.
     pub fn new(base: String, token: Option<String>) -> Self {
-        Self { base, token, user_id: None, http: reqwest::Client::new() }
+        Self {
+            base,
+            token,
+            user_id: None,
+            http: reqwest::Client::new(),
+        }
     }
 
     async fn send(&self, request: reqwest::RequestBuilder) -> Result<(u16, Value)> {
@@ -160,28 +180,40 @@ impl Client {
         let response = request.send().await?;
         let status = response.status().as_u16();
         let text = response.text().await?;
-        let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
         Ok((status, body))
     }
 
     /// GET a path.
     pub async fn get(&self, path: &str) -> Result<(u16, Value)> {
-        self.send(self.http.get(format!("{}{path}", self.base))).await
+        self.send(self.http.get(format!("{}{path}", self.base)))
+            .await
     }
 
     /// POST JSON to a path.
     pub async fn post(&self, path: &str, body: Value) -> Result<(u16, Value)> {
-        self.send(self.http.post(format!("{}{path}", self.base)).json(&body)).await
+        self.send(self.http.post(format!("{}{path}", self.base)).json(&body))
+            .await
     }
 
     /// DELETE a path.
     pub async fn delete(&self, path: &str) -> Result<(u16, Value)> {
-        self.send(self.http.delete(format!("{}{path}", self.base))).await
+        self.send(self.http.delete(format!("{}{path}", self.base)))
+            .await
     }
 
     /// Logs in; returns a client carrying the token.
     pub async fn log_in(&self, username: &str, password: &str) -> Result<Client> {
-        let (status, body) = self.post("/api/v1/sessions", json!({"username": username, "password": password})).await?;
+        let (status, body) = self
+            .post(
+                "/api/v1/sessions",
+                json!({"username": username, "password": password}),
+            )
+            .await?;
         anyhow::ensure!(status == 200, "log in {username}: {status} {body}");
         let mut client = Client::new(self.base.clone(), body["token"].as_str().map(String::from));
         client.user_id = body["user"]["id"].as_str().map(String::from);
@@ -190,7 +222,12 @@ impl Client {
 
     /// Posts a message; returns it.
     pub async fn say(&self, room: &str, text: &str) -> Result<Value> {
-        let (status, body) = self.post(&format!("/api/v1/rooms/{room}/messages"), json!({"text": text})).await?;
+        let (status, body) = self
+            .post(
+                &format!("/api/v1/rooms/{room}/messages"),
+                json!({"text": text}),
+            )
+            .await?;
         anyhow::ensure!(status == 201, "post: {status} {body}");
         Ok(body)
     }
@@ -207,7 +244,10 @@ impl Client {
             let (status, body) = self.get(&path).await?;
             anyhow::ensure!(status == 200, "history: {status} {body}");
             let page = body["messages"].as_array().cloned().unwrap_or_default();
-            before = page.first().and_then(|m| m["id"].as_str()).map(String::from);
+            before = page
+                .first()
+                .and_then(|m| m["id"].as_str())
+                .map(String::from);
             let more = body["has_more"].as_bool().unwrap_or(false);
             let mut merged = page;
             merged.extend(all);
@@ -220,16 +260,26 @@ impl Client {
 
     /// Texts of a room's history.
     pub async fn texts(&self, room: &str) -> Result<Vec<String>> {
-        Ok(self.history(room).await?.iter().filter_map(|m| m["text"].as_str().map(String::from)).collect())
+        Ok(self
+            .history(room)
+            .await?
+            .iter()
+            .filter_map(|m| m["text"].as_str().map(String::from))
+            .collect())
     }
 
     /// Opens the event WebSocket.
     pub async fn events(&self) -> Result<Events> {
         use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-        let url = format!("{}/api/v1/events", self.base.replacen("http://", "ws://", 1));
+        let url = format!(
+            "{}/api/v1/events",
+            self.base.replacen("http://", "ws://", 1)
+        );
         let mut request = url.into_client_request()?;
         if let Some(token) = &self.token {
-            request.headers_mut().insert("authorization", format!("Bearer {token}").parse()?);
+            request
+                .headers_mut()
+                .insert("authorization", format!("Bearer {token}").parse()?);
         }
         let (socket, _) = tokio_tungstenite::connect_async(request).await?;
         Ok(Events { socket })
@@ -238,12 +288,19 @@ impl Client {
 
 /// The live event WebSocket of one client.
 pub struct Events {
-    socket: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+    socket: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
 }
 
 impl Events {
     /// The next event of `kind` that satisfies `matches`, within `timeout`.
-    pub async fn expect(&mut self, kind: &str, timeout: Duration, matches: impl Fn(&Value) -> bool) -> Result<Value> {
+    pub async fn expect(
+        &mut self,
+        kind: &str,
+        timeout: Duration,
+        matches: impl Fn(&Value) -> bool,
+    ) -> Result<Value> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let frame = tokio::time::timeout_at(deadline, self.socket.next())
@@ -263,7 +320,8 @@ impl Events {
     pub async fn drain(&mut self, window: Duration) -> Vec<Value> {
         let mut out = Vec::new();
         let deadline = tokio::time::Instant::now() + window;
-        while let Ok(Some(Ok(frame))) = tokio::time::timeout_at(deadline, self.socket.next()).await {
+        while let Ok(Some(Ok(frame))) = tokio::time::timeout_at(deadline, self.socket.next()).await
+        {
             if let tokio_tungstenite::tungstenite::Message::Text(text) = frame
                 && let Ok(event) = serde_json::from_str(&text)
             {
@@ -282,7 +340,10 @@ pub fn dir_contains(dir: &Path, needle: &[u8]) -> Result<bool> {
             if dir_contains(&path, needle)? {
                 return Ok(true);
             }
-        } else if std::fs::read(&path)?.windows(needle.len()).any(|w| w == needle) {
+        } else if std::fs::read(&path)?
+            .windows(needle.len())
+            .any(|w| w == needle)
+        {
             return Ok(true);
         }
     }

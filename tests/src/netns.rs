@@ -20,14 +20,28 @@ pub struct Lan {
 
 /// Whether this machine can run namespace tests (root and the `ip` tool).
 pub fn available() -> bool {
-    let root = Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0")).unwrap_or(false);
-    root && Command::new("ip").arg("-V").output().is_ok_and(|o| o.status.success())
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.starts_with(b"0"))
+        .unwrap_or(false);
+    root && Command::new("ip")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 fn ip(args: &[&str]) -> Result<()> {
-    let out = Command::new("ip").args(args).output().context("running ip")?;
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .context("running ip")?;
     if !out.status.success() {
-        bail!("ip {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "ip {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     Ok(())
 }
@@ -36,9 +50,20 @@ impl Lan {
     /// Creates the bridge and `n` namespaces at `SUBNET.1` .. `SUBNET.n`.
     pub fn create(n: usize) -> Result<Lan> {
         let tag = format!("{}", std::process::id() % 100_000);
-        let mut lan = Lan { tag: tag.clone(), hosts: Vec::new() };
+        let mut lan = Lan {
+            tag: tag.clone(),
+            hosts: Vec::new(),
+        };
         let bridge = lan.bridge();
-        ip(&["link", "add", &bridge, "type", "bridge", "mcast_snooping", "0"])?;
+        ip(&[
+            "link",
+            "add",
+            &bridge,
+            "type",
+            "bridge",
+            "mcast_snooping",
+            "0",
+        ])?;
         ip(&["addr", "add", &format!("{SUBNET}.254/24"), "dev", &bridge])?;
         ip(&["link", "set", &bridge, "up"])?;
         for i in 1..=n {
@@ -46,9 +71,19 @@ impl Lan {
             let veth = format!("cv{tag}h{i}");
             ip(&["netns", "add", &ns])?;
             lan.hosts.push(ns.clone());
-            ip(&["link", "add", &veth, "type", "veth", "peer", "name", "eth0", "netns", &ns])?;
+            ip(&[
+                "link", "add", &veth, "type", "veth", "peer", "name", "eth0", "netns", &ns,
+            ])?;
             ip(&["link", "set", &veth, "master", &bridge, "up"])?;
-            ip(&["-n", &ns, "addr", "add", &format!("{SUBNET}.{i}/24"), "dev", "eth0"])?;
+            ip(&[
+                "-n",
+                &ns,
+                "addr",
+                "add",
+                &format!("{SUBNET}.{i}/24"),
+                "dev",
+                "eth0",
+            ])?;
             ip(&["-n", &ns, "link", "set", "eth0", "up", "multicast", "on"])?;
             ip(&["-n", &ns, "link", "set", "lo", "up"])?;
             ip(&["-n", &ns, "route", "add", "224.0.0.0/4", "dev", "eth0"])?;
@@ -80,7 +115,12 @@ impl Lan {
 
     /// Brings host `i`'s link down (partition) or up.
     pub fn set_link(&self, i: usize, up: bool) -> Result<()> {
-        ip(&["link", "set", &format!("cv{}h{i}", self.tag), if up { "up" } else { "down" }])
+        ip(&[
+            "link",
+            "set",
+            &format!("cv{}h{i}", self.tag),
+            if up { "up" } else { "down" },
+        ])
     }
 }
 
@@ -100,8 +140,15 @@ pub fn chatly_bin() -> Result<PathBuf> {
         return Ok(PathBuf::from(bin));
     }
     let exe = std::env::current_exe()?;
-    let profile_dir = exe.parent().and_then(|deps| deps.parent()).context("test binary location")?;
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .context("test binary location")?;
     let bin = profile_dir.join("chatly");
-    anyhow::ensure!(bin.exists(), "{} not found: run `cargo build -p chatly-node` first", bin.display());
+    anyhow::ensure!(
+        bin.exists(),
+        "{} not found: run `cargo build -p chatly-node` first",
+        bin.display()
+    );
     Ok(bin)
 }

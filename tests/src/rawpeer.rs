@@ -30,15 +30,32 @@ impl RawPeer {
         let config = gossipsub::ConfigBuilder::default()
             .validation_mode(ValidationMode::None)
             // A fresh id per publish, so the same bytes can be sent again.
-            .message_id_fn(|_| gossipsub::MessageId::from(COUNTER.fetch_add(1, Ordering::Relaxed).to_be_bytes().to_vec()))
+            .message_id_fn(|_| {
+                gossipsub::MessageId::from(
+                    COUNTER
+                        .fetch_add(1, Ordering::Relaxed)
+                        .to_be_bytes()
+                        .to_vec(),
+                )
+            })
             .max_transmit_size(256 * 1024)
             .heartbeat_interval(Duration::from_millis(200))
             .build()
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         let mut swarm = libp2p::SwarmBuilder::with_new_identity()
             .with_tokio()
-            .with_tcp(tcp::Config::default(), noise::Config::new, yamux::Config::default)?
-            .with_behaviour(|_| gossipsub::Behaviour::<gossipsub::IdentityTransform, gossipsub::AllowAllSubscriptionFilter>::new(MessageAuthenticity::Anonymous, config).expect("gossipsub"))?
+            .with_tcp(
+                tcp::Config::default(),
+                noise::Config::new,
+                yamux::Config::default,
+            )?
+            .with_behaviour(|_| {
+                gossipsub::Behaviour::<
+                    gossipsub::IdentityTransform,
+                    gossipsub::AllowAllSubscriptionFilter,
+                >::new(MessageAuthenticity::Anonymous, config)
+                .expect("gossipsub")
+            })?
             .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(300)))
             .build();
         for topic in topics {
@@ -76,14 +93,20 @@ impl RawPeer {
     /// Publishes raw bytes on a topic.
     pub async fn publish(&self, topic: &str, data: Vec<u8>) -> Result<()> {
         let (reply, rx) = oneshot::channel();
-        self.commands.send(Command::Publish(topic.into(), data, reply)).ok().context("raw peer stopped")?;
+        self.commands
+            .send(Command::Publish(topic.into(), data, reply))
+            .ok()
+            .context("raw peer stopped")?;
         rx.await?.map_err(|e| anyhow::anyhow!("publish: {e}"))
     }
 
     /// How many connected peers are subscribed to `topic`.
     pub async fn subscribers(&self, topic: &str) -> Result<usize> {
         let (reply, rx) = oneshot::channel();
-        self.commands.send(Command::Subscribers(topic.into(), reply)).ok().context("raw peer stopped")?;
+        self.commands
+            .send(Command::Subscribers(topic.into(), reply))
+            .ok()
+            .context("raw peer stopped")?;
         Ok(rx.await?)
     }
 }

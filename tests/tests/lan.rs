@@ -33,8 +33,15 @@ async fn nodes_on_a_lan_find_each_other_with_mdns_and_chat() -> anyhow::Result<(
     for i in 1..=3 {
         let http = format!("{}:7420", lan.host_ip(i));
         let args: Vec<String> = [
-            "run", "--data-dir", &data.path().join(format!("n{i}")).display().to_string(),
-            "--http", &http, "--listen", "/ip4/0.0.0.0/tcp/4001", "--name", &format!("host{i}"),
+            "run",
+            "--data-dir",
+            &data.path().join(format!("n{i}")).display().to_string(),
+            "--http",
+            &http,
+            "--listen",
+            "/ip4/0.0.0.0/tcp/4001",
+            "--name",
+            &format!("host{i}"),
         ]
         .iter()
         .map(|s| s.to_string())
@@ -58,27 +65,51 @@ async fn nodes_on_a_lan_find_each_other_with_mdns_and_chat() -> anyhow::Result<(
     let mut users = Vec::new();
     for (i, client) in clients.iter().enumerate() {
         let name = ["alice", "bob", "carol"][i];
-        wait_for("the node to answer", PATIENCE, || async { client.get("/healthz").await.ok().filter(|(s, _)| *s == 200) }).await?;
-        let (status, body) = client.post("/api/v1/accounts", json!({"username": name, "password": "lan party!"})).await?;
+        wait_for("the node to answer", PATIENCE, || async {
+            client.get("/healthz").await.ok().filter(|(s, _)| *s == 200)
+        })
+        .await?;
+        let (status, body) = client
+            .post(
+                "/api/v1/accounts",
+                json!({"username": name, "password": "lan party!"}),
+            )
+            .await?;
         assert_eq!(status, 201, "{body}");
         users.push(client.log_in(name, "lan party!").await?);
     }
     for user in &users {
-        wait_for("each node to find the two others on the LAN", PATIENCE, || async {
-            let (_, node) = user.get("/api/v1/node").await.ok()?;
-            let peers = node["peers"].as_array()?;
-            (peers.len() == 2).then_some(())
-        })
+        wait_for(
+            "each node to find the two others on the LAN",
+            PATIENCE,
+            || async {
+                let (_, node) = user.get("/api/v1/node").await.ok()?;
+                let peers = node["peers"].as_array()?;
+                (peers.len() == 2).then_some(())
+            },
+        )
         .await?;
     }
     let (_, node) = users[0].get("/api/v1/node").await?;
-    let sources: Vec<&str> = node["peers"].as_array().unwrap().iter().filter_map(|p| p["source"].as_str()).collect();
-    assert!(sources.contains(&"mdns"), "at least one link was dialed from an mDNS find: {sources:?}");
+    let sources: Vec<&str> = node["peers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["source"].as_str())
+        .collect();
+    assert!(
+        sources.contains(&"mdns"),
+        "at least one link was dialed from an mDNS find: {sources:?}"
+    );
 
     users[0].say("public", "hello over the LAN").await?;
     for user in &users[1..] {
         wait_for("the message to cross the LAN", PATIENCE, || async {
-            user.texts("public").await.ok()?.contains(&"hello over the LAN".to_string()).then_some(())
+            user.texts("public")
+                .await
+                .ok()?
+                .contains(&"hello over the LAN".to_string())
+                .then_some(())
         })
         .await?;
     }

@@ -17,7 +17,10 @@ pub struct FailureLimiter {
 impl FailureLimiter {
     /// A limiter allowing `max` failures per minute per key.
     pub fn new(max: usize) -> Self {
-        Self { max, failures: Mutex::new(HashMap::new()) }
+        Self {
+            max,
+            failures: Mutex::new(HashMap::new()),
+        }
     }
 
     /// `Err(retry_after)` while any of `keys` is over its limit.
@@ -26,7 +29,10 @@ impl FailureLimiter {
         let mut wait = Duration::ZERO;
         for key in keys {
             if let Some(times) = failures.get_mut(*key) {
-                while times.front().is_some_and(|t| now.duration_since(*t) >= WINDOW) {
+                while times
+                    .front()
+                    .is_some_and(|t| now.duration_since(*t) >= WINDOW)
+                {
                     times.pop_front();
                 }
                 if times.len() >= self.max
@@ -36,17 +42,28 @@ impl FailureLimiter {
                 }
             }
         }
-        if wait.is_zero() { Ok(()) } else { Err(wait.max(Duration::from_secs(1))) }
+        if wait.is_zero() {
+            Ok(())
+        } else {
+            Err(wait.max(Duration::from_secs(1)))
+        }
     }
 
     /// Records one failure for each key.
     pub fn record_failure(&self, keys: &[&str], now: Instant) {
         let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
         if failures.len() > 100_000 {
-            failures.retain(|_, times| times.back().is_some_and(|t| now.duration_since(*t) < WINDOW));
+            failures.retain(|_, times| {
+                times
+                    .back()
+                    .is_some_and(|t| now.duration_since(*t) < WINDOW)
+            });
         }
         for key in keys {
-            failures.entry((*key).to_string()).or_default().push_back(now);
+            failures
+                .entry((*key).to_string())
+                .or_default()
+                .push_back(now);
         }
     }
 }
@@ -60,12 +77,22 @@ mod tests {
         let limiter = FailureLimiter::new(5);
         let t0 = Instant::now();
         for i in 0..5 {
-            assert!(limiter.check(&["alice"], t0 + Duration::from_secs(i)).is_ok());
+            assert!(
+                limiter
+                    .check(&["alice"], t0 + Duration::from_secs(i))
+                    .is_ok()
+            );
             limiter.record_failure(&["alice"], t0 + Duration::from_secs(i));
         }
-        let wait = limiter.check(&["alice"], t0 + Duration::from_secs(5)).unwrap_err();
+        let wait = limiter
+            .check(&["alice"], t0 + Duration::from_secs(5))
+            .unwrap_err();
         assert_eq!(wait, Duration::from_secs(55));
         assert!(limiter.check(&["bob"], t0 + Duration::from_secs(5)).is_ok());
-        assert!(limiter.check(&["alice"], t0 + Duration::from_secs(61)).is_ok());
+        assert!(
+            limiter
+                .check(&["alice"], t0 + Duration::from_secs(61))
+                .is_ok()
+        );
     }
 }

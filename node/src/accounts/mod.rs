@@ -112,18 +112,32 @@ impl Accounts {
     }
 
     /// Creates an account; returns its unlocked keys (the caller publishes its account record).
-    pub async fn sign_up(&self, username: &str, password: &str) -> Result<Arc<UnlockedKeys>, AccountError> {
+    pub async fn sign_up(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<Arc<UnlockedKeys>, AccountError> {
         chatly_protocol::validate_username(username).map_err(|_| AccountError::BadUsername)?;
         check_password(password)?;
         let name = username.to_string();
-        if self.store.read(move |c| rows::account_by_username(c, &name)).await?.is_some() {
+        if self
+            .store
+            .read(move |c| rows::account_by_username(c, &name))
+            .await?
+            .is_some()
+        {
             return Err(AccountError::UsernameTaken);
         }
-        let (password, params) = (zeroize::Zeroizing::new(password.to_string()), self.wrap_params);
+        let (password, params) = (
+            zeroize::Zeroizing::new(password.to_string()),
+            self.wrap_params,
+        );
         let (keys, row) = blocking(move || {
             let keys = UnlockedKeys::generate(now_ms());
-            let phc = chatly_crypto::password::hash_password(&password).map_err(|e| AccountError::Keys(e.to_string()))?;
-            let wrapped = wrap::wrap_master(&password, &keys.master, params).map_err(|e| AccountError::Keys(e.to_string()))?;
+            let phc = chatly_crypto::password::hash_password(&password)
+                .map_err(|e| AccountError::Keys(e.to_string()))?;
+            let wrapped = wrap::wrap_master(&password, &keys.master, params)
+                .map_err(|e| AccountError::Keys(e.to_string()))?;
             let row = LocalAccountRow {
                 user_id: keys.account_id().0,
                 username: String::new(),
@@ -134,8 +148,14 @@ impl Accounts {
             Ok((keys, row))
         })
         .await?;
-        let row = LocalAccountRow { username: username.to_string(), ..row };
-        let inserted = self.store.write(move |txn| rows::insert_account(txn, &row, now_ms())).await?;
+        let row = LocalAccountRow {
+            username: username.to_string(),
+            ..row
+        };
+        let inserted = self
+            .store
+            .write(move |txn| rows::insert_account(txn, &row, now_ms()))
+            .await?;
         if !inserted {
             return Err(AccountError::UsernameTaken);
         }
@@ -143,12 +163,23 @@ impl Accounts {
     }
 
     /// Verifies a password and opens a session.
-    pub async fn log_in(&self, username: &str, password: &str, remember: bool, client: &str) -> Result<Login, AccountError> {
+    pub async fn log_in(
+        &self,
+        username: &str,
+        password: &str,
+        remember: bool,
+        client: &str,
+    ) -> Result<Login, AccountError> {
         let limit_keys = [format!("account:{username}"), format!("client:{client}")];
         let limit_keys: Vec<&str> = limit_keys.iter().map(String::as_str).collect();
-        self.limiter.check(&limit_keys, Instant::now()).map_err(AccountError::RateLimited)?;
+        self.limiter
+            .check(&limit_keys, Instant::now())
+            .map_err(AccountError::RateLimited)?;
         let name = username.to_string();
-        let row = self.store.read(move |c| rows::account_by_username(c, &name)).await?;
+        let row = self
+            .store
+            .read(move |c| rows::account_by_username(c, &name))
+            .await?;
         let password = zeroize::Zeroizing::new(password.to_string());
         let verified = blocking(move || {
             let Some(row) = row else {
@@ -159,9 +190,12 @@ impl Accounts {
             if !chatly_crypto::password::verify_password(&password, &row.password_phc) {
                 return Ok(None);
             }
-            let wrapped = WrappedKey::from_bytes(&row.wrapped_master).map_err(|e| AccountError::Keys(e.to_string()))?;
-            let master = wrap::unwrap_master(&password, &wrapped).map_err(|e| AccountError::Keys(e.to_string()))?;
-            let keys = UnlockedKeys::open(master, &row.sealed_keys).map_err(|e| AccountError::Keys(e.to_string()))?;
+            let wrapped = WrappedKey::from_bytes(&row.wrapped_master)
+                .map_err(|e| AccountError::Keys(e.to_string()))?;
+            let master = wrap::unwrap_master(&password, &wrapped)
+                .map_err(|e| AccountError::Keys(e.to_string()))?;
+            let keys = UnlockedKeys::open(master, &row.sealed_keys)
+                .map_err(|e| AccountError::Keys(e.to_string()))?;
             Ok(Some(keys))
         })
         .await?;
@@ -173,11 +207,19 @@ impl Accounts {
         self.open_session(keys, remember).await
     }
 
-    async fn open_session(&self, keys: Arc<UnlockedKeys>, remember: bool) -> Result<Login, AccountError> {
+    async fn open_session(
+        &self,
+        keys: Arc<UnlockedKeys>,
+        remember: bool,
+    ) -> Result<Login, AccountError> {
         let token: [u8; 32] = chatly_crypto::random_bytes();
         let id = chatly_crypto::derive_key(SESSION_ID_LABEL, &token);
         let session_key = chatly_crypto::derive_key(SESSION_WRAP_LABEL, &token);
-        let ttl = if remember { self.limits.remembered_session_ttl } else { self.limits.session_ttl };
+        let ttl = if remember {
+            self.limits.remembered_session_ttl
+        } else {
+            self.limits.session_ttl
+        };
         let row = SessionRow {
             id,
             user_id: keys.account_id().0,
@@ -185,10 +227,16 @@ impl Accounts {
             persistent: remember,
             expires_at: now_ms() + ttl.as_millis() as u64,
         };
-        self.store.write(move |txn| rows::insert_session(txn, &row, now_ms())).await?;
+        self.store
+            .write(move |txn| rows::insert_session(txn, &row, now_ms()))
+            .await?;
         Ok(Login {
             token: hex::encode(token),
-            session: Session { user: keys.account_id(), id, keys },
+            session: Session {
+                user: keys.account_id(),
+                id,
+                keys,
+            },
             persistent: remember,
             ttl,
         })
@@ -222,31 +270,49 @@ impl Accounts {
                 .and_then(|bytes| <[u8; 32]>::try_from(bytes.as_slice()).ok())
                 .map(|bytes| MasterKey::from_bytes(&bytes))
                 .ok_or(AccountError::Unauthorized)?;
-            UnlockedKeys::open(master, &account.sealed_keys).map_err(|e| AccountError::Keys(e.to_string()))
+            UnlockedKeys::open(master, &account.sealed_keys)
+                .map_err(|e| AccountError::Keys(e.to_string()))
         })
         .await?;
-        Ok(Session { user, id, keys: self.unlock(keys) })
+        Ok(Session {
+            user,
+            id,
+            keys: self.unlock(keys),
+        })
     }
 
     /// Ends a session; the account's keys leave memory when its last session ends.
     pub async fn log_out(&self, session: &Session) -> Result<(), AccountError> {
         let id = session.id;
-        let left = self.store.write(move |txn| rows::delete_session(txn, &id)).await?;
+        let left = self
+            .store
+            .write(move |txn| rows::delete_session(txn, &id))
+            .await?;
         if let Some((user, 0)) = left {
-            self.vault.lock().unwrap_or_else(|e| e.into_inner()).remove(&AccountId(user));
+            self.vault
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&AccountId(user));
         }
         Ok(())
     }
 
     /// The keys of an unlocked account.
     pub fn unlocked(&self, user: &AccountId) -> Option<Arc<UnlockedKeys>> {
-        self.vault.lock().unwrap_or_else(|e| e.into_inner()).get(user).cloned()
+        self.vault
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(user)
+            .cloned()
     }
 
     /// Puts keys in the vault, or returns the copy already there.
     fn unlock(&self, keys: UnlockedKeys) -> Arc<UnlockedKeys> {
         let mut vault = self.vault.lock().unwrap_or_else(|e| e.into_inner());
-        vault.entry(keys.account_id()).or_insert_with(|| Arc::new(keys)).clone()
+        vault
+            .entry(keys.account_id())
+            .or_insert_with(|| Arc::new(keys))
+            .clone()
     }
 }
 
@@ -260,10 +326,14 @@ fn check_password(password: &str) -> Result<(), AccountError> {
 /// A PHC string for a password nobody has, verified when the username does not exist.
 fn dummy_phc() -> &'static str {
     static DUMMY: OnceLock<String> = OnceLock::new();
-    DUMMY.get_or_init(|| chatly_crypto::password::hash_password("chatly-no-such-account").unwrap_or_default())
+    DUMMY.get_or_init(|| {
+        chatly_crypto::password::hash_password("chatly-no-such-account").unwrap_or_default()
+    })
 }
 
-async fn blocking<R: Send + 'static>(f: impl FnOnce() -> Result<R, AccountError> + Send + 'static) -> Result<R, AccountError> {
+async fn blocking<R: Send + 'static>(
+    f: impl FnOnce() -> Result<R, AccountError> + Send + 'static,
+) -> Result<R, AccountError> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| AccountError::Keys(format!("key task failed: {e}")))?

@@ -10,10 +10,10 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::ApiJson;
 use super::auth::{self, Auth};
 use super::error::ApiError;
 use super::types::UserJson;
-use super::ApiJson;
 use crate::NodeState;
 use crate::accounts::AccountError;
 use crate::rooms::Profile;
@@ -28,15 +28,33 @@ pub struct SignUp {
 }
 
 /// POST /api/v1/accounts
-pub async fn sign_up(State(state): State<Arc<NodeState>>, ApiJson(body): ApiJson<SignUp>) -> Result<Response, ApiError> {
-    let display_name = body.display_name.map(|d| d.trim().to_string()).filter(|d| !d.is_empty()).unwrap_or_else(|| body.username.clone());
+pub async fn sign_up(
+    State(state): State<Arc<NodeState>>,
+    ApiJson(body): ApiJson<SignUp>,
+) -> Result<Response, ApiError> {
+    let display_name = body
+        .display_name
+        .map(|d| d.trim().to_string())
+        .filter(|d| !d.is_empty())
+        .unwrap_or_else(|| body.username.clone());
     if display_name.chars().count() > MAX_DISPLAY_NAME_CHARS {
         return Err(AccountError::BadDisplayName.into());
     }
-    let keys = state.accounts.sign_up(&body.username, &body.password).await?;
-    let profile = Profile { username: body.username, display_name, bio: String::new() };
+    let keys = state
+        .accounts
+        .sign_up(&body.username, &body.password)
+        .await?;
+    let profile = Profile {
+        username: body.username,
+        display_name,
+        bio: String::new(),
+    };
     let row = state.rooms.publish_profile(&keys, &profile).await?;
-    Ok((StatusCode::CREATED, Json(json!({"user": user_json(&state, &row)}))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"user": user_json(&state, &row)})),
+    )
+        .into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -53,22 +71,48 @@ pub async fn log_in(
     ConnectInfo(client): ConnectInfo<SocketAddr>,
     ApiJson(body): ApiJson<LogIn>,
 ) -> Result<Response, ApiError> {
-    let login = state.accounts.log_in(&body.username, &body.password, body.remember_me, &client.ip().to_string()).await?;
-    let user = state.rooms.user(login.session.user).await?.ok_or_else(|| ApiError::internal("a local account has no directory entry"))?;
+    let login = state
+        .accounts
+        .log_in(
+            &body.username,
+            &body.password,
+            body.remember_me,
+            &client.ip().to_string(),
+        )
+        .await?;
+    let user = state
+        .rooms
+        .user(login.session.user)
+        .await?
+        .ok_or_else(|| ApiError::internal("a local account has no directory entry"))?;
     let cookie = auth::set_cookie(&login.token, login.persistent.then_some(login.ttl));
     let body = json!({"token": login.token, "user": user_json(&state, &user)});
     Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())
 }
 
 /// DELETE /api/v1/sessions/current
-pub async fn log_out(State(state): State<Arc<NodeState>>, Auth(session): Auth) -> Result<Response, ApiError> {
+pub async fn log_out(
+    State(state): State<Arc<NodeState>>,
+    Auth(session): Auth,
+) -> Result<Response, ApiError> {
     state.accounts.log_out(&session).await?;
-    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, auth::clear_cookie())]).into_response())
+    Ok((
+        StatusCode::NO_CONTENT,
+        [(header::SET_COOKIE, auth::clear_cookie())],
+    )
+        .into_response())
 }
 
 /// GET /api/v1/me
-pub async fn me(State(state): State<Arc<NodeState>>, Auth(session): Auth) -> Result<Json<UserJson>, ApiError> {
-    let user = state.rooms.user(session.user).await?.ok_or_else(|| ApiError::not_found("no such account"))?;
+pub async fn me(
+    State(state): State<Arc<NodeState>>,
+    Auth(session): Auth,
+) -> Result<Json<UserJson>, ApiError> {
+    let user = state
+        .rooms
+        .user(session.user)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such account"))?;
     Ok(Json(user_json(&state, &user)))
 }
 
@@ -79,35 +123,75 @@ pub struct ProfilePatch {
 }
 
 /// PATCH /api/v1/me
-pub async fn update_me(State(state): State<Arc<NodeState>>, Auth(session): Auth, ApiJson(patch): ApiJson<ProfilePatch>) -> Result<Json<UserJson>, ApiError> {
-    let current = state.rooms.user(session.user).await?.ok_or_else(|| ApiError::not_found("no such account"))?;
-    let display_name = patch.display_name.map(|d| d.trim().to_string()).unwrap_or(current.display_name);
+pub async fn update_me(
+    State(state): State<Arc<NodeState>>,
+    Auth(session): Auth,
+    ApiJson(patch): ApiJson<ProfilePatch>,
+) -> Result<Json<UserJson>, ApiError> {
+    let current = state
+        .rooms
+        .user(session.user)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such account"))?;
+    let display_name = patch
+        .display_name
+        .map(|d| d.trim().to_string())
+        .unwrap_or(current.display_name);
     if display_name.is_empty() || display_name.chars().count() > MAX_DISPLAY_NAME_CHARS {
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_display_name", "a display name is 1 to 64 characters"));
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_display_name",
+            "a display name is 1 to 64 characters",
+        ));
     }
     let bio = patch.bio.unwrap_or(current.bio);
     if bio.chars().count() > MAX_BIO_CHARS {
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_bio", "a bio is at most 280 characters"));
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_bio",
+            "a bio is at most 280 characters",
+        ));
     }
-    let profile = Profile { username: current.username, display_name, bio };
+    let profile = Profile {
+        username: current.username,
+        display_name,
+        bio,
+    };
     let row = state.rooms.publish_profile(&session.keys, &profile).await?;
     Ok(Json(user_json(&state, &row)))
 }
 
 /// GET /api/v1/users
-pub async fn users(State(state): State<Arc<NodeState>>, _auth: Auth) -> Result<Json<Vec<UserJson>>, ApiError> {
+pub async fn users(
+    State(state): State<Arc<NodeState>>,
+    _auth: Auth,
+) -> Result<Json<Vec<UserJson>>, ApiError> {
     let rows = state.store.read(crate::store::users::all).await?;
     let presence = state.presence.lock().unwrap_or_else(|e| e.into_inner());
-    Ok(Json(rows.iter().map(|row| UserJson::new(row, &presence)).collect()))
+    Ok(Json(
+        rows.iter()
+            .map(|row| UserJson::new(row, &presence))
+            .collect(),
+    ))
 }
 
 /// GET /api/v1/presence
 pub async fn presence(State(state): State<Arc<NodeState>>, _auth: Auth) -> Json<serde_json::Value> {
-    let online: Vec<String> = state.presence.lock().unwrap_or_else(|e| e.into_inner()).online().iter().map(|id: &AccountId| hex::encode(id.0)).collect();
+    let online: Vec<String> = state
+        .presence
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .online()
+        .iter()
+        .map(|id: &AccountId| hex::encode(id.0))
+        .collect();
     Json(json!({"online_count": online.len(), "online": online}))
 }
 
 /// A directory row as `User`.
 pub fn user_json(state: &NodeState, row: &UserRow) -> UserJson {
-    UserJson::new(row, &state.presence.lock().unwrap_or_else(|e| e.into_inner()))
+    UserJson::new(
+        row,
+        &state.presence.lock().unwrap_or_else(|e| e.into_inner()),
+    )
 }

@@ -20,8 +20,16 @@ pub async fn serve(uri: Uri) -> Response {
     match WebUi::get(path) {
         Some(file) => {
             let mime = mime_guess::from_path(path).first_or_octet_stream();
-            let cache = if path == "index.html" { "no-cache" } else { "no-cache" };
-            ([(header::CONTENT_TYPE, mime.as_ref().to_string()), (header::CACHE_CONTROL, cache.to_string())], file.data).into_response()
+            // Always revalidate: a new binary must never run against a stale cached script.
+            let cache = "no-cache";
+            (
+                [
+                    (header::CONTENT_TYPE, mime.as_ref().to_string()),
+                    (header::CACHE_CONTROL, cache.to_string()),
+                ],
+                file.data,
+            )
+                .into_response()
         }
         None => (StatusCode::NOT_FOUND, "not found").into_response(),
     }

@@ -19,7 +19,10 @@ pub struct Auth(pub Session);
 impl FromRequestParts<Arc<NodeState>> for Auth {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &Arc<NodeState>) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<NodeState>,
+    ) -> Result<Self, Self::Rejection> {
         let token = bearer(&parts.headers)
             .or_else(|| session_cookie(&parts.headers))
             .ok_or_else(ApiError::unauthorized)?;
@@ -29,7 +32,9 @@ impl FromRequestParts<Arc<NodeState>> for Auth {
 
 fn bearer(headers: &HeaderMap) -> Option<String> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer "))?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))?;
     Some(token.trim().to_string())
 }
 

@@ -23,7 +23,12 @@ pub struct ApiError {
 impl ApiError {
     /// An error with a status, code and message.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), retry_after: None }
+        Self {
+            status,
+            code,
+            message: message.into(),
+            retry_after: None,
+        }
     }
 
     /// 400.
@@ -44,7 +49,11 @@ impl ApiError {
     /// 500, logging the cause.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "something went wrong on this node; see its log")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "something went wrong on this node; see its log",
+        )
     }
 }
 
@@ -71,11 +80,23 @@ impl From<AccountError> for ApiError {
     fn from(e: AccountError) -> Self {
         let message = e.to_string();
         match e {
-            AccountError::UsernameTaken => ApiError::new(StatusCode::CONFLICT, "username_taken", message),
-            AccountError::BadUsername => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_username", message),
-            AccountError::BadPassword => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_password", message),
-            AccountError::BadDisplayName => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_display_name", message),
-            AccountError::BadCredentials => ApiError::new(StatusCode::UNAUTHORIZED, "bad_credentials", message),
+            AccountError::UsernameTaken => {
+                ApiError::new(StatusCode::CONFLICT, "username_taken", message)
+            }
+            AccountError::BadUsername => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_username", message)
+            }
+            AccountError::BadPassword => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_password", message)
+            }
+            AccountError::BadDisplayName => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "bad_display_name",
+                message,
+            ),
+            AccountError::BadCredentials => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "bad_credentials", message)
+            }
             AccountError::RateLimited(wait) => ApiError {
                 retry_after: Some(wait),
                 ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message)
@@ -90,7 +111,11 @@ impl From<AccountError> for ApiError {
 impl From<RoomError> for ApiError {
     fn from(e: RoomError) -> Self {
         match e {
-            RoomError::Rejected(why) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_message", format!("{why:?}")),
+            RoomError::Rejected(why) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_message",
+                format!("{why:?}"),
+            ),
             RoomError::Conflict => ApiError::new(StatusCode::CONFLICT, "conflict", "try again"),
             RoomError::Store(e) => ApiError::internal(e),
         }
@@ -101,10 +126,14 @@ impl From<axum::extract::rejection::JsonRejection> for ApiError {
     fn from(e: axum::extract::rejection::JsonRejection) -> Self {
         use axum::extract::rejection::JsonRejection as R;
         match e {
-            R::BytesRejection(b) if b.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", "the request body is too large")
+            R::BytesRejection(b) if b.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                "the request body is too large",
+            ),
+            R::JsonDataError(e) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_json", e.body_text())
             }
-            R::JsonDataError(e) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_json", e.body_text()),
             other => ApiError::bad_request("bad_json", other.body_text()),
         }
     }

@@ -56,7 +56,10 @@ pub fn router(state: Arc<NodeState>) -> Router {
         .route("/presence", get(accounts::presence))
         .route("/rooms", get(rooms::list).post(rooms::create))
         .route("/rooms/{id}", get(rooms::get))
-        .route("/rooms/{id}/messages", get(rooms::messages).post(rooms::post))
+        .route(
+            "/rooms/{id}/messages",
+            get(rooms::messages).post(rooms::post),
+        )
         .route("/node", get(node_routes::node))
         .route("/node/peers", post(node_routes::dial))
         .route("/events", get(ws::events))
@@ -66,14 +69,22 @@ pub fn router(state: Arc<NodeState>) -> Router {
         .route("/healthz", get(node_routes::healthz))
         .route("/metrics", get(node_routes::metrics))
         .fallback(assets::serve)
-        .layer(middleware::from_fn_with_state(state.clone(), security::guard))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            security::guard,
+        ))
         .with_state(state)
 }
 
 /// Serves HTTP until `shutdown`, then lets in-flight requests finish (bounded).
-pub async fn serve(listener: tokio::net::TcpListener, state: Arc<NodeState>, shutdown: CancellationToken) {
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: Arc<NodeState>,
+    shutdown: CancellationToken,
+) {
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    let graceful = axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    let graceful =
+        axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
     // WebSockets never end by themselves: give requests a moment, then stop.
     tokio::select! {
         result = graceful => {

@@ -18,9 +18,19 @@ use crate::NodeState;
 use crate::net::PeerSource;
 
 /// GET /api/v1/node
-pub async fn node(State(state): State<Arc<NodeState>>, _auth: Auth) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn node(
+    State(state): State<Arc<NodeState>>,
+    _auth: Auth,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let peers = state.net.peers().await.map_err(ApiError::internal)?;
-    let listen: Vec<String> = state.net.listen_addrs().await.map_err(ApiError::internal)?.iter().map(|a| a.to_string()).collect();
+    let listen: Vec<String> = state
+        .net
+        .listen_addrs()
+        .await
+        .map_err(ApiError::internal)?
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
     Ok(Json(json!({
         "peer_id": state.net.peer_id().to_string(),
         "version": env!("CARGO_PKG_VERSION"),
@@ -37,9 +47,17 @@ pub struct Dial {
 }
 
 /// POST /api/v1/node/peers
-pub async fn dial(State(state): State<Arc<NodeState>>, _auth: Auth, ApiJson(body): ApiJson<Dial>) -> Result<StatusCode, ApiError> {
-    let addr = Multiaddr::from_str(body.addr.trim())
-        .map_err(|e| ApiError::bad_request("bad_address", format!("not a multiaddr ({e}); for example /ip4/192.168.1.20/tcp/4001")))?;
+pub async fn dial(
+    State(state): State<Arc<NodeState>>,
+    _auth: Auth,
+    ApiJson(body): ApiJson<Dial>,
+) -> Result<StatusCode, ApiError> {
+    let addr = Multiaddr::from_str(body.addr.trim()).map_err(|e| {
+        ApiError::bad_request(
+            "bad_address",
+            format!("not a multiaddr ({e}); for example /ip4/192.168.1.20/tcp/4001"),
+        )
+    })?;
     state
         .net
         .dial(addr, PeerSource::Dialed)
@@ -56,5 +74,11 @@ pub async fn healthz() -> &'static str {
 /// GET /metrics
 pub async fn metrics(State(state): State<Arc<NodeState>>) -> impl IntoResponse {
     let body = state.metrics.render();
-    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body)
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        body,
+    )
 }

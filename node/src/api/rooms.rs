@@ -33,7 +33,10 @@ async fn public_room(state: &NodeState) -> Result<RoomJson, ApiError> {
     let (members, last) = state
         .store
         .read(|c| {
-            let members = crate::store::users::all(c)?.iter().map(|u| hex::encode(u.user_id)).collect::<Vec<_>>();
+            let members = crate::store::users::all(c)?
+                .iter()
+                .map(|u| hex::encode(u.user_id))
+                .collect::<Vec<_>>();
             Ok((members, messages::last(c, &RoomId::PUBLIC.0)?))
         })
         .await?;
@@ -51,19 +54,30 @@ async fn public_room(state: &NodeState) -> Result<RoomJson, ApiError> {
 }
 
 /// GET /api/v1/rooms
-pub async fn list(State(state): State<Arc<NodeState>>, _auth: Auth) -> Result<Json<Vec<RoomJson>>, ApiError> {
+pub async fn list(
+    State(state): State<Arc<NodeState>>,
+    _auth: Auth,
+) -> Result<Json<Vec<RoomJson>>, ApiError> {
     Ok(Json(vec![public_room(&state).await?]))
 }
 
 /// GET /api/v1/rooms/{id}
-pub async fn get(State(state): State<Arc<NodeState>>, _auth: Auth, Path(id): Path<String>) -> Result<Json<RoomJson>, ApiError> {
+pub async fn get(
+    State(state): State<Arc<NodeState>>,
+    _auth: Auth,
+    Path(id): Path<String>,
+) -> Result<Json<RoomJson>, ApiError> {
     readable_room(&id)?;
     Ok(Json(public_room(&state).await?))
 }
 
 /// POST /api/v1/rooms (group and direct rooms come with end-to-end encryption)
 pub async fn create(_auth: Auth) -> ApiError {
-    ApiError::new(StatusCode::NOT_IMPLEMENTED, "not_implemented", "group and direct rooms are not available on this node yet")
+    ApiError::new(
+        StatusCode::NOT_IMPLEMENTED,
+        "not_implemented",
+        "group and direct rooms are not available on this node yet",
+    )
 }
 
 #[derive(Debug, Deserialize)]
@@ -82,7 +96,10 @@ pub async fn messages(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let room = readable_room(&id)?;
     let limit = query.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
-    let parse = |s: &str| EnvelopeId::from_hex(s).map_err(|_| ApiError::bad_request("bad_message_id", "not a message id"));
+    let parse = |s: &str| {
+        EnvelopeId::from_hex(s)
+            .map_err(|_| ApiError::bad_request("bad_message_id", "not a message id"))
+    };
     let before = query.before.as_deref().map(parse).transpose()?;
     let after = query.after.as_deref().map(parse).transpose()?;
     let page = state
@@ -114,20 +131,40 @@ pub async fn post(
 ) -> Result<(StatusCode, Json<MessageJson>), ApiError> {
     readable_room(&id)?;
     if body.text.len() > MAX_TEXT_LEN {
-        return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "message_too_large", "a message holds at most 16 KiB of text; send longer text as a file"));
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "message_too_large",
+            "a message holds at most 16 KiB of text; send longer text as a file",
+        ));
     }
     if body.text.trim().is_empty() && body.files.is_empty() {
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "empty_message", "write something first"));
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "empty_message",
+            "write something first",
+        ));
     }
     if !body.files.is_empty() {
-        return Err(ApiError::new(StatusCode::NOT_IMPLEMENTED, "not_implemented", "file sharing is not available on this node yet"));
+        return Err(ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "not_implemented",
+            "file sharing is not available on this node yet",
+        ));
     }
     let reply_to = body
         .reply_to
         .as_deref()
-        .map(|r| EnvelopeId::from_hex(r).map_err(|_| ApiError::bad_request("bad_message_id", "reply_to is not a message id")))
+        .map(|r| {
+            EnvelopeId::from_hex(r).map_err(|_| {
+                ApiError::bad_request("bad_message_id", "reply_to is not a message id")
+            })
+        })
         .transpose()?;
-    let content = Content::Message { text: body.text, files: Vec::new(), reply_to };
+    let content = Content::Message {
+        text: body.text,
+        files: Vec::new(),
+        reply_to,
+    };
     let row = state.rooms.post_public(&session.keys, content).await?;
     Ok((StatusCode::CREATED, Json(MessageJson::from(&row))))
 }

@@ -20,12 +20,20 @@ media-src 'self' blob:; connect-src 'self'; frame-ancestors 'none'; base-uri 'no
 /// Host header values this node answers to.
 pub fn allowed_hosts(state: &NodeState) -> Vec<String> {
     let port = state.http_addr.port();
-    let mut hosts = vec![format!("127.0.0.1:{port}"), format!("localhost:{port}"), format!("[::1]:{port}")];
+    let mut hosts = vec![
+        format!("127.0.0.1:{port}"),
+        format!("localhost:{port}"),
+        format!("[::1]:{port}"),
+    ];
     if !state.http_addr.ip().is_unspecified() {
         hosts.push(state.http_addr.to_string());
     }
     for host in &state.config.allowed_hosts {
-        hosts.push(if host.contains(':') && !host.starts_with('[') { host.clone() } else { format!("{host}:{port}") });
+        hosts.push(if host.contains(':') && !host.starts_with('[') {
+            host.clone()
+        } else {
+            format!("{host}:{port}")
+        });
     }
     hosts
 }
@@ -41,26 +49,59 @@ fn origin_allowed(origin: &str, hosts: &[String]) -> bool {
 pub async fn guard(State(state): State<Arc<NodeState>>, request: Request, next: Next) -> Response {
     let hosts = allowed_hosts(&state);
     let headers = request.headers();
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
     if !hosts.iter().any(|h| h.eq_ignore_ascii_case(host)) {
-        return ApiError::new(StatusCode::FORBIDDEN, "bad_host", "this node does not answer to that host name").into_response();
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "bad_host",
+            "this node does not answer to that host name",
+        )
+        .into_response();
     }
     if let Some(origin) = headers.get(header::ORIGIN) {
         let origin = origin.to_str().unwrap_or("");
         if !origin_allowed(origin, &hosts) {
-            return ApiError::new(StatusCode::FORBIDDEN, "bad_origin", "requests from other sites are refused").into_response();
+            return ApiError::new(
+                StatusCode::FORBIDDEN,
+                "bad_origin",
+                "requests from other sites are refused",
+            )
+            .into_response();
         }
     } else if is_unsafe(request.method()) && uses_cookie_auth(headers) {
-        return ApiError::new(StatusCode::FORBIDDEN, "bad_origin", "a browser request without Origin is refused").into_response();
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "bad_origin",
+            "a browser request without Origin is refused",
+        )
+        .into_response();
     }
     let mut response = next.run(request).await;
     let h = response.headers_mut();
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    h.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
-    h.insert("cross-origin-resource-policy", HeaderValue::from_static("same-origin"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        "cross-origin-opener-policy",
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(
+        "cross-origin-resource-policy",
+        HeaderValue::from_static("same-origin"),
+    );
     response
 }
 

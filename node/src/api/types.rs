@@ -33,7 +33,9 @@ impl UserJson {
             display_name: row.display_name.clone(),
             avatar: row.avatar.clone(),
             bio: row.bio.clone(),
-            node_id: node_peer_id(&row.node_public).map(|p| p.to_string()).unwrap_or_default(),
+            node_id: node_peer_id(&row.node_public)
+                .map(|p| p.to_string())
+                .unwrap_or_default(),
             online,
             last_seen: last_seen.map(rfc3339),
             fingerprint: chatly_crypto::fingerprint(&row.user_id),
@@ -62,7 +64,11 @@ impl From<&MessageRow> for MessageJson {
             id: hex::encode(row.id),
             room_id: RoomId(row.room).to_api(),
             author: hex::encode(row.author),
-            text: if row.deleted { String::new() } else { row.text.clone() },
+            text: if row.deleted {
+                String::new()
+            } else {
+                row.text.clone()
+            },
             files: serde_json::from_str(&row.files).unwrap_or(Value::Array(Vec::new())),
             reply_to: row.reply_to.map(hex::encode),
             sent_at: rfc3339(row.sent_at),
@@ -92,6 +98,9 @@ pub fn rfc3339(ms: u64) -> String {
     let nanos = i128::from(ms) * 1_000_000;
     time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_default()
 }

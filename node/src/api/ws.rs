@@ -21,7 +21,11 @@ use crate::events::NodeEvent;
 use crate::store::now_ms;
 
 /// GET /api/v1/events
-pub async fn events(State(state): State<Arc<NodeState>>, Auth(session): Auth, upgrade: WebSocketUpgrade) -> Response {
+pub async fn events(
+    State(state): State<Arc<NodeState>>,
+    Auth(session): Auth,
+    upgrade: WebSocketUpgrade,
+) -> Response {
     upgrade.on_upgrade(move |socket| serve(socket, state, session))
 }
 
@@ -29,9 +33,17 @@ async fn serve(socket: WebSocket, state: Arc<NodeState>, session: Session) {
     let mut events = state.bus.subscribe();
     let user = session.user;
     state.metrics.websocket_clients.inc();
-    let change = state.presence.lock().unwrap_or_else(|e| e.into_inner()).socket_opened(user, now_ms());
+    let change = state
+        .presence
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .socket_opened(user, now_ms());
     if let Some(change) = change {
-        state.bus.publish(NodeEvent::Presence { user: change.user, online: true, last_seen: Some(change.last_seen) });
+        state.bus.publish(NodeEvent::Presence {
+            user: change.user,
+            online: true,
+            last_seen: Some(change.last_seen),
+        });
     }
     let (mut sink, mut stream) = socket.split();
     let peers = state.net.peers().await.map(|p| p.len()).unwrap_or(0);
@@ -45,7 +57,10 @@ async fn serve(socket: WebSocket, state: Arc<NodeState>, session: Session) {
                         None => continue,
                     },
                     Err(RecvError::Lagged(_)) => {
-                        let close = CloseFrame { code: 1013, reason: "fell behind; reconnect and catch up".into() };
+                        let close = CloseFrame {
+                            code: 1013,
+                            reason: "fell behind; reconnect and catch up".into(),
+                        };
                         let _ = sink.send(Message::Close(Some(close))).await;
                         break;
                     }
@@ -69,9 +84,17 @@ async fn serve(socket: WebSocket, state: Arc<NodeState>, session: Session) {
         }
     }
     state.metrics.websocket_clients.dec();
-    let change = state.presence.lock().unwrap_or_else(|e| e.into_inner()).socket_closed(user, now_ms());
+    let change = state
+        .presence
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .socket_closed(user, now_ms());
     if let Some(change) = change {
-        state.bus.publish(NodeEvent::Presence { user: change.user, online: false, last_seen: Some(change.last_seen) });
+        state.bus.publish(NodeEvent::Presence {
+            user: change.user,
+            online: false,
+            last_seen: Some(change.last_seen),
+        });
     }
 }
 
@@ -79,12 +102,21 @@ async fn serve(socket: WebSocket, state: Arc<NodeState>, session: Session) {
 fn render(state: &NodeState, _session: &Session, event: NodeEvent) -> Option<String> {
     let value = match event {
         // Only the public room exists yet, and every account is in it.
-        NodeEvent::MessageCreated(row) => json!({"type": "message.created", "message": MessageJson::from(&row)}),
+        NodeEvent::MessageCreated(row) => {
+            json!({"type": "message.created", "message": MessageJson::from(&row)})
+        }
         NodeEvent::UserUpdated(row) => {
-            let user = UserJson::new(&row, &state.presence.lock().unwrap_or_else(|e| e.into_inner()));
+            let user = UserJson::new(
+                &row,
+                &state.presence.lock().unwrap_or_else(|e| e.into_inner()),
+            );
             json!({"type": "user.updated", "user": user})
         }
-        NodeEvent::Presence { user, online, last_seen } => json!({
+        NodeEvent::Presence {
+            user,
+            online,
+            last_seen,
+        } => json!({
             "type": "presence",
             "user_id": hex::encode(user.0),
             "online": online,

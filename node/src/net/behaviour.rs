@@ -9,9 +9,12 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use libp2p::gossipsub::{self, MessageAuthenticity, PeerScoreParams, PeerScoreThresholds, TopicScoreParams, ValidationMode};
-use libp2p::swarm::NetworkBehaviour;
+use libp2p::gossipsub::{
+    self, MessageAuthenticity, PeerScoreParams, PeerScoreThresholds, TopicScoreParams,
+    ValidationMode,
+};
 use libp2p::request_response::{self, ProtocolSupport};
+use libp2p::swarm::NetworkBehaviour;
 use libp2p::{StreamProtocol, Swarm, connection_limits, identify, noise, ping, tcp, yamux};
 
 use super::codec::ByteCodec;
@@ -63,7 +66,11 @@ pub fn build_swarm(
     let gossip_registry = registry.sub_registry_with_prefix("gossipsub");
     let swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
         .with_tokio()
-        .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
+        .with_tcp(
+            tcp::Config::default().nodelay(true),
+            noise::Config::new,
+            yamux::Config::default,
+        )
         .map_err(|e| setup(&e))?
         .with_quic()
         .with_behaviour(|key| {
@@ -79,11 +86,20 @@ pub fn build_swarm(
                     .with_max_established_per_peer(Some(4)),
             );
             let sync = request_response::Behaviour::with_codec(
-                ByteCodec { max_request: MAX_SYNC_REQUEST, max_response: MAX_SYNC_RESPONSE },
+                ByteCodec {
+                    max_request: MAX_SYNC_REQUEST,
+                    max_response: MAX_SYNC_RESPONSE,
+                },
                 [(SYNC_PROTOCOL, ProtocolSupport::Full)],
                 request_response::Config::default().with_request_timeout(Duration::from_secs(30)),
             );
-            Ok(Behaviour { limits, gossipsub, identify, ping: ping::Behaviour::default(), sync })
+            Ok(Behaviour {
+                limits,
+                gossipsub,
+                identify,
+                ping: ping::Behaviour::default(),
+                sync,
+            })
         })
         .map_err(|e| setup(&e))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(IDLE_CONNECTION_TIMEOUT))
@@ -100,7 +116,9 @@ fn gossipsub_behaviour(
     let config = gossipsub::ConfigBuilder::default()
         .validation_mode(ValidationMode::None)
         .validate_messages()
-        .message_id_fn(|message| gossipsub::MessageId::from(chatly_crypto::envelope_id(&message.data).to_vec()))
+        .message_id_fn(|message| {
+            gossipsub::MessageId::from(chatly_crypto::envelope_id(&message.data).to_vec())
+        })
         .max_transmit_size(MAX_TRANSMIT_SIZE)
         .heartbeat_interval(heartbeat)
         .heartbeat_initial_delay(Duration::from_millis(100))

@@ -49,12 +49,24 @@ pub struct DiscoveryHandle {
 impl DiscoveryHandle {
     /// (Re-)announces this node with its current listen addresses.
     pub fn advertise(&self, addrs: Vec<Multiaddr>) {
-        let concrete: Vec<Multiaddr> = addrs.into_iter().filter(is_lan_dialable).take(MAX_ADDRS).collect();
-        let Some(port) = concrete.iter().find_map(tcp_port) else { return };
+        let concrete: Vec<Multiaddr> = addrs
+            .into_iter()
+            .filter(is_lan_dialable)
+            .take(MAX_ADDRS)
+            .collect();
+        let Some(port) = concrete.iter().find_map(tcp_port) else {
+            return;
+        };
         let mut txt = vec![(TXT_PEER.to_string(), self.peer.to_string())];
-        txt.extend(concrete.iter().enumerate().map(|(i, a)| (format!("{TXT_ADDR}{i}"), a.to_string())));
+        txt.extend(
+            concrete
+                .iter()
+                .enumerate()
+                .map(|(i, a)| (format!("{TXT_ADDR}{i}"), a.to_string())),
+        );
         let host = format!("{}.local.", self.instance);
-        let info = ServiceInfo::new(SERVICE_TYPE, &self.instance, &host, "", port, &txt[..]).map(ServiceInfo::enable_addr_auto);
+        let info = ServiceInfo::new(SERVICE_TYPE, &self.instance, &host, "", port, &txt[..])
+            .map(ServiceInfo::enable_addr_auto);
         match info {
             Ok(info) => {
                 if let Err(e) = self.daemon.register(info) {
@@ -76,7 +88,10 @@ impl DiscoveryHandle {
 }
 
 /// Starts the mDNS daemon, browses for other nodes and returns their events.
-pub fn spawn(peer: PeerId, name: Option<String>) -> Result<(DiscoveryHandle, mpsc::Receiver<DiscoveryEvent>), mdns_sd::Error> {
+pub fn spawn(
+    peer: PeerId,
+    name: Option<String>,
+) -> Result<(DiscoveryHandle, mpsc::Receiver<DiscoveryEvent>), mdns_sd::Error> {
     let daemon = ServiceDaemon::new()?;
     let browse = daemon.browse(SERVICE_TYPE)?;
     let (tx, rx) = mpsc::channel(256);
@@ -85,7 +100,10 @@ pub fn spawn(peer: PeerId, name: Option<String>) -> Result<(DiscoveryHandle, mps
         .spawn(move || {
             while let Ok(event) = browse.recv() {
                 let event = match event {
-                    ServiceEvent::ServiceResolved(info) => found(&info.txt_properties, info.get_addresses_v4().into_iter().collect()),
+                    ServiceEvent::ServiceResolved(info) => found(
+                        &info.txt_properties,
+                        info.get_addresses_v4().into_iter().collect(),
+                    ),
                     ServiceEvent::ServiceRemoved(_, fullname) => gone(&fullname),
                     _ => None,
                 };
@@ -99,21 +117,42 @@ pub fn spawn(peer: PeerId, name: Option<String>) -> Result<(DiscoveryHandle, mps
         .map_err(|e| mdns_sd::Error::Msg(e.to_string()))?;
     // The instance name is the PeerId (unique, ≤ 63 bytes); a node name, if any, rides in front.
     let instance = match name {
-        Some(name) => format!("{}-{peer}", sanitize(&name)).chars().rev().take(63).collect::<Vec<_>>().into_iter().rev().collect(),
+        Some(name) => format!("{}-{peer}", sanitize(&name))
+            .chars()
+            .rev()
+            .take(63)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect(),
         None => peer.to_string(),
     };
-    Ok((DiscoveryHandle { daemon, peer, instance }, rx))
+    Ok((
+        DiscoveryHandle {
+            daemon,
+            peer,
+            instance,
+        },
+        rx,
+    ))
 }
 
 /// Turns a resolved announcement into dialable addresses: the announced addresses, keeping only
 /// those whose IP is one mDNS saw the announcement come from (or, if none match, the announced
 /// port at the resolved IPs).
-fn found(txt: &mdns_sd::TxtProperties, resolved: Vec<std::net::Ipv4Addr>) -> Option<DiscoveryEvent> {
+fn found(
+    txt: &mdns_sd::TxtProperties,
+    resolved: Vec<std::net::Ipv4Addr>,
+) -> Option<DiscoveryEvent> {
     let peer = PeerId::from_str(txt.get_property_val_str(TXT_PEER)?).ok()?;
     let announced: Vec<Multiaddr> = (0..MAX_ADDRS)
         .filter_map(|i| txt.get_property_val_str(&format!("{TXT_ADDR}{i}")))
         .filter_map(|s| Multiaddr::from_str(s).ok())
-        .map(|a| a.iter().filter(|p| !matches!(p, Protocol::P2p(_))).collect())
+        .map(|a| {
+            a.iter()
+                .filter(|p| !matches!(p, Protocol::P2p(_)))
+                .collect()
+        })
         .collect();
     let mut addrs: Vec<Multiaddr> = announced
         .iter()
@@ -123,7 +162,14 @@ fn found(txt: &mdns_sd::TxtProperties, resolved: Vec<std::net::Ipv4Addr>) -> Opt
     if addrs.is_empty()
         && let Some(port) = announced.iter().find_map(tcp_port)
     {
-        addrs = resolved.iter().map(|ip| Multiaddr::empty().with(Protocol::Ip4(*ip)).with(Protocol::Tcp(port))).collect();
+        addrs = resolved
+            .iter()
+            .map(|ip| {
+                Multiaddr::empty()
+                    .with(Protocol::Ip4(*ip))
+                    .with(Protocol::Tcp(port))
+            })
+            .collect();
     }
     (!addrs.is_empty()).then_some(DiscoveryEvent::Found { peer, addrs })
 }
@@ -131,7 +177,9 @@ fn found(txt: &mdns_sd::TxtProperties, resolved: Vec<std::net::Ipv4Addr>) -> Opt
 fn gone(fullname: &str) -> Option<DiscoveryEvent> {
     let instance = fullname.strip_suffix(SERVICE_TYPE)?.trim_end_matches('.');
     let peer_text = instance.rsplit('-').next()?;
-    Some(DiscoveryEvent::Gone { peer: PeerId::from_str(peer_text).ok()? })
+    Some(DiscoveryEvent::Gone {
+        peer: PeerId::from_str(peer_text).ok()?,
+    })
 }
 
 fn is_lan_dialable(addr: &Multiaddr) -> bool {
@@ -149,5 +197,8 @@ fn tcp_port(addr: &Multiaddr) -> Option<u16> {
 }
 
 fn sanitize(name: &str) -> String {
-    name.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').take(16).collect()
+    name.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .take(16)
+        .collect()
 }

@@ -8,12 +8,12 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use libp2p::core::ConnectedPoint;
 use libp2p::gossipsub::{self, IdentTopic, PublishError};
+use libp2p::metrics::Recorder;
 use libp2p::multiaddr::Protocol;
+use libp2p::request_response::{self, OutboundRequestId};
 use libp2p::swarm::dial_opts::DialOpts;
 use libp2p::swarm::{ConnectionId, SwarmEvent};
-use libp2p::request_response::{self, OutboundRequestId};
 use libp2p::{Multiaddr, PeerId, Swarm, identify, ping};
-use libp2p::metrics::Recorder;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -162,13 +162,21 @@ impl EventLoop {
                     Err(e) => Err(NetError::Publish(e.to_string())),
                 });
             }
-            Command::Report { id, source, acceptance } => {
+            Command::Report {
+                id,
+                source,
+                acceptance,
+            } => {
                 self.swarm
                     .behaviour_mut()
                     .gossipsub
                     .report_message_validation_result(&id, &source, acceptance);
             }
-            Command::Dial { addr, source, reply } => {
+            Command::Dial {
+                addr,
+                source,
+                reply,
+            } => {
                 let _ = reply.send(self.dial(addr, source));
             }
             Command::Peers { reply } => {
@@ -190,16 +198,22 @@ impl EventLoop {
     fn dial(&mut self, addr: Multiaddr, source: PeerSource) -> Result<(), NetError> {
         let opts = match peer_of(&addr) {
             Some(peer) if peer == *self.swarm.local_peer_id() => {
-                return Err(NetError::Dial { addr: addr.to_string(), reason: "that is this node".into() });
+                return Err(NetError::Dial {
+                    addr: addr.to_string(),
+                    reason: "that is this node".into(),
+                });
             }
             Some(peer) if self.swarm.is_connected(&peer) => return Ok(()),
-            Some(peer) => DialOpts::peer_id(peer).addresses(vec![addr.clone()]).build(),
+            Some(peer) => DialOpts::peer_id(peer)
+                .addresses(vec![addr.clone()])
+                .build(),
             None => DialOpts::unknown_peer_id().address(addr.clone()).build(),
         };
         let id = opts.connection_id();
-        self.swarm
-            .dial(opts)
-            .map_err(|e| NetError::Dial { addr: addr.to_string(), reason: e.to_string() })?;
+        self.swarm.dial(opts).map_err(|e| NetError::Dial {
+            addr: addr.to_string(),
+            reason: e.to_string(),
+        })?;
         self.pending.insert(id, source);
         Ok(())
     }
@@ -224,8 +238,14 @@ impl EventLoop {
     fn handle_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
         self.metrics.record(&event);
         match event {
-            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(event)) => self.handle_gossip_event(event),
-            SwarmEvent::Behaviour(BehaviourEvent::Ping(ping::Event { peer, result: Ok(rtt), .. })) => {
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(event)) => {
+                self.handle_gossip_event(event)
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Ping(ping::Event {
+                peer,
+                result: Ok(rtt),
+                ..
+            })) => {
                 if let Some(p) = self.peers.get_mut(&peer) {
                     p.rtt = Some(rtt);
                 }
@@ -241,7 +261,9 @@ impl EventLoop {
             }
             SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.handle_sync_event(event),
             SwarmEvent::NewListenAddr { address, .. } => {
-                let full = address.with_p2p(*self.swarm.local_peer_id()).unwrap_or_else(|a| a);
+                let full = address
+                    .with_p2p(*self.swarm.local_peer_id())
+                    .unwrap_or_else(|a| a);
                 self.listen_addrs.send_modify(|addrs| {
                     if !addrs.contains(&full) {
                         addrs.push(full);
@@ -249,16 +271,34 @@ impl EventLoop {
                 });
             }
             SwarmEvent::ExpiredListenAddr { address, .. } => {
-                let full = address.with_p2p(*self.swarm.local_peer_id()).unwrap_or_else(|a| a);
-                self.listen_addrs.send_modify(|addrs| addrs.retain(|a| a != &full));
+                let full = address
+                    .with_p2p(*self.swarm.local_peer_id())
+                    .unwrap_or_else(|a| a);
+                self.listen_addrs
+                    .send_modify(|addrs| addrs.retain(|a| a != &full));
             }
-            SwarmEvent::ConnectionEstablished { peer_id, connection_id, endpoint, num_established, .. } => {
+            SwarmEvent::ConnectionEstablished {
+                peer_id,
+                connection_id,
+                endpoint,
+                num_established,
+                ..
+            } => {
                 self.on_connected(peer_id, connection_id, &endpoint, num_established.get());
             }
-            SwarmEvent::ConnectionClosed { peer_id, connection_id, num_established, .. } => {
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                connection_id,
+                num_established,
+                ..
+            } => {
                 self.on_disconnected(peer_id, connection_id, num_established);
             }
-            SwarmEvent::OutgoingConnectionError { connection_id, peer_id, error } => {
+            SwarmEvent::OutgoingConnectionError {
+                connection_id,
+                peer_id,
+                error,
+            } => {
                 self.pending.remove(&connection_id);
                 tracing::debug!(peer = ?peer_id, error = %error, "dial failed");
             }
@@ -268,12 +308,22 @@ impl EventLoop {
 
     fn handle_gossip_event(&mut self, event: gossipsub::Event) {
         self.metrics.record(&event);
-        if let gossipsub::Event::Message { propagation_source, message_id, message } = event {
+        if let gossipsub::Event::Message {
+            propagation_source,
+            message_id,
+            message,
+        } = event
+        {
             let Some(topic) = Topic::from_hash(&message.topic) else {
                 self.report_ignore(message_id, propagation_source);
                 return;
             };
-            let event = NetEvent::Gossip { source: propagation_source, id: message_id.clone(), topic, data: message.data };
+            let event = NetEvent::Gossip {
+                source: propagation_source,
+                id: message_id.clone(),
+                topic,
+                data: message.data,
+            };
             if self.events.try_send(event).is_err() {
                 // Overloaded: drop rather than stall the swarm. Sync fetches it again later.
                 self.report_ignore(message_id, propagation_source);
@@ -284,19 +334,30 @@ impl EventLoop {
     fn handle_sync_event(&mut self, event: request_response::Event<Vec<u8>, Vec<u8>>) {
         match event {
             request_response::Event::Message { peer, message, .. } => match message {
-                request_response::Message::Request { request, channel, .. } => {
-                    let event = NetEvent::SyncRequest { peer, data: request, channel };
+                request_response::Message::Request {
+                    request, channel, ..
+                } => {
+                    let event = NetEvent::SyncRequest {
+                        peer,
+                        data: request,
+                        channel,
+                    };
                     if self.events.try_send(event).is_err() {
                         tracing::debug!(%peer, "sync request dropped: the node is busy");
                     }
                 }
-                request_response::Message::Response { request_id, response } => {
+                request_response::Message::Response {
+                    request_id,
+                    response,
+                } => {
                     if let Some(reply) = self.requests.remove(&request_id) {
                         let _ = reply.send(Ok(response));
                     }
                 }
             },
-            request_response::Event::OutboundFailure { request_id, error, .. } => {
+            request_response::Event::OutboundFailure {
+                request_id, error, ..
+            } => {
                 if let Some(reply) = self.requests.remove(&request_id) {
                     let _ = reply.send(Err(NetError::Request(error.to_string())));
                 }
@@ -306,16 +367,24 @@ impl EventLoop {
     }
 
     fn report_ignore(&mut self, id: gossipsub::MessageId, source: PeerId) {
-        self.swarm.behaviour_mut().gossipsub.report_message_validation_result(
-            &id,
-            &source,
-            gossipsub::MessageAcceptance::Ignore,
-        );
+        self.swarm
+            .behaviour_mut()
+            .gossipsub
+            .report_message_validation_result(&id, &source, gossipsub::MessageAcceptance::Ignore);
     }
 
-    fn on_connected(&mut self, peer_id: PeerId, connection: ConnectionId, endpoint: &ConnectedPoint, count: u32) {
+    fn on_connected(
+        &mut self,
+        peer_id: PeerId,
+        connection: ConnectionId,
+        endpoint: &ConnectedPoint,
+        count: u32,
+    ) {
         let static_index = self.statics.iter().position(|s| {
-            s.peer == Some(peer_id) || (s.peer.is_none() && endpoint.is_dialer() && strip_p2p(&s.addr) == strip_p2p(endpoint.get_remote_address()))
+            s.peer == Some(peer_id)
+                || (s.peer.is_none()
+                    && endpoint.is_dialer()
+                    && strip_p2p(&s.addr) == strip_p2p(endpoint.get_remote_address()))
         });
         let source = match self.pending.remove(&connection) {
             Some(source) => source,
@@ -329,8 +398,13 @@ impl EventLoop {
             s.connected = true;
             s.backoff = REDIAL_MIN;
         }
-        let peer = self.peers.entry(peer_id).or_insert(Peer { connections: HashMap::new(), source, rtt: None });
-        peer.connections.insert(connection, endpoint.get_remote_address().clone());
+        let peer = self.peers.entry(peer_id).or_insert(Peer {
+            connections: HashMap::new(),
+            source,
+            rtt: None,
+        });
+        peer.connections
+            .insert(connection, endpoint.get_remote_address().clone());
         if count == 1 {
             tracing::info!(peer = %peer_id, source = ?peer.source, "peer connected");
             let _ = self.events.try_send(NetEvent::PeerConnected(peer_id));
@@ -411,5 +485,7 @@ pub fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
 }
 
 fn strip_p2p(addr: &Multiaddr) -> Multiaddr {
-    addr.iter().filter(|p| !matches!(p, Protocol::P2p(_))).collect()
+    addr.iter()
+        .filter(|p| !matches!(p, Protocol::P2p(_)))
+        .collect()
 }

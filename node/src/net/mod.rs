@@ -144,13 +144,36 @@ pub enum NetError {
 /// Commands from handles to the event loop; each carries its reply channel.
 #[derive(Debug)]
 pub(crate) enum Command {
-    Publish { topic: Topic, data: Vec<u8>, reply: oneshot::Sender<Result<(), NetError>> },
-    Report { id: MessageId, source: PeerId, acceptance: MessageAcceptance },
-    Dial { addr: Multiaddr, source: PeerSource, reply: oneshot::Sender<Result<(), NetError>> },
-    Peers { reply: oneshot::Sender<Vec<PeerInfo>> },
-    ListenAddrs { reply: oneshot::Sender<Vec<Multiaddr>> },
-    Request { peer: PeerId, data: Vec<u8>, reply: oneshot::Sender<Result<Vec<u8>, NetError>> },
-    Respond { channel: ResponseChannel<Vec<u8>>, data: Vec<u8> },
+    Publish {
+        topic: Topic,
+        data: Vec<u8>,
+        reply: oneshot::Sender<Result<(), NetError>>,
+    },
+    Report {
+        id: MessageId,
+        source: PeerId,
+        acceptance: MessageAcceptance,
+    },
+    Dial {
+        addr: Multiaddr,
+        source: PeerSource,
+        reply: oneshot::Sender<Result<(), NetError>>,
+    },
+    Peers {
+        reply: oneshot::Sender<Vec<PeerInfo>>,
+    },
+    ListenAddrs {
+        reply: oneshot::Sender<Vec<Multiaddr>>,
+    },
+    Request {
+        peer: PeerId,
+        data: Vec<u8>,
+        reply: oneshot::Sender<Result<Vec<u8>, NetError>>,
+    },
+    Respond {
+        channel: ResponseChannel<Vec<u8>>,
+        data: Vec<u8>,
+    },
 }
 
 /// A cloneable handle to the network event loop.
@@ -175,13 +198,21 @@ impl Handle {
 
     /// Reports the validation verdict on a gossip message (exactly once per message).
     pub fn report(&self, id: MessageId, source: PeerId, acceptance: MessageAcceptance) {
-        let _ = self.send(Command::Report { id, source, acceptance });
+        let _ = self.send(Command::Report {
+            id,
+            source,
+            acceptance,
+        });
     }
 
     /// Dials an address (with or without a trailing `/p2p/<peer id>`).
     pub async fn dial(&self, addr: Multiaddr, source: PeerSource) -> Result<(), NetError> {
         let (reply, rx) = oneshot::channel();
-        self.send(Command::Dial { addr, source, reply })?;
+        self.send(Command::Dial {
+            addr,
+            source,
+            reply,
+        })?;
         rx.await.map_err(|_| NetError::Closed)?
     }
 
@@ -246,7 +277,11 @@ pub async fn spawn(
     let event_loop = EventLoop::new(swarm, config, command_rx, events, metrics, shutdown)?;
     let listen_addrs = event_loop.listen_addrs();
     tokio::spawn(event_loop.run());
-    Ok(Network { handle: Handle { commands, peer_id }, events: event_rx, listen_addrs })
+    Ok(Network {
+        handle: Handle { commands, peer_id },
+        events: event_rx,
+        listen_addrs,
+    })
 }
 
 /// A started network.

@@ -47,6 +47,9 @@ pub enum RoomError {
     Conflict,
 }
 
+/// Held while a local author signs and stores its next envelope in one room.
+type AuthorLock = Arc<tokio::sync::Mutex<()>>;
+
 /// The rooms service.
 pub struct Rooms {
     store: Store,
@@ -55,39 +58,87 @@ pub struct Rooms {
     metrics: Arc<Metrics>,
     node_key: IdentityKey,
     /// Serialises local publishing per (room, author) so sequence numbers never collide.
-    author_locks: Mutex<HashMap<(RoomId, AccountId), Arc<tokio::sync::Mutex<()>>>>,
+    author_locks: Mutex<HashMap<(RoomId, AccountId), AuthorLock>>,
 }
 
 impl Rooms {
     /// The service; `node_key` co-signs account records.
-    pub fn new(store: Store, net: net::Handle, bus: EventBus, metrics: Arc<Metrics>, node_key: IdentityKey) -> Self {
-        Self { store, net, bus, metrics, node_key, author_locks: Mutex::new(HashMap::new()) }
+    pub fn new(
+        store: Store,
+        net: net::Handle,
+        bus: EventBus,
+        metrics: Arc<Metrics>,
+        node_key: IdentityKey,
+    ) -> Self {
+        Self {
+            store,
+            net,
+            bus,
+            metrics,
+            node_key,
+            author_locks: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Posts content to the public room as a local account; durable before it returns.
-    pub async fn post_public(&self, keys: &UnlockedKeys, content: Content) -> Result<MessageRow, RoomError> {
-        let body = content.encode().map_err(|e| RoomError::Rejected(Rejection::Invalid(e.to_string())))?;
+    pub async fn post_public(
+        &self,
+        keys: &UnlockedKeys,
+        content: Content,
+    ) -> Result<MessageRow, RoomError> {
+        let body = content
+            .encode()
+            .map_err(|e| RoomError::Rejected(Rejection::Invalid(e.to_string())))?;
         let checked = self
-            .publish_local(keys.account_id(), RoomId::PUBLIC, Topic::Public, |seq, prev, now| {
-                seal::seal(&keys.identity, Header::plain(Kind::Content, RoomId::PUBLIC, keys.account_id(), seq, prev, now), body)
-            })
+            .publish_local(
+                keys.account_id(),
+                RoomId::PUBLIC,
+                Topic::Public,
+                |seq, prev, now| {
+                    seal::seal(
+                        &keys.identity,
+                        Header::plain(
+                            Kind::Content,
+                            RoomId::PUBLIC,
+                            keys.account_id(),
+                            seq,
+                            prev,
+                            now,
+                        ),
+                        body,
+                    )
+                },
+            )
             .await?;
         match checked.derived {
             Derived::Message(row) => Ok(row),
-            _ => Err(RoomError::Rejected(Rejection::Invalid("not a message".into()))),
+            _ => Err(RoomError::Rejected(Rejection::Invalid(
+                "not a message".into(),
+            ))),
         }
     }
 
     /// Publishes a new version of a local account's record.
-    pub async fn publish_profile(&self, keys: &UnlockedKeys, profile: &Profile) -> Result<UserRow, RoomError> {
+    pub async fn publish_profile(
+        &self,
+        keys: &UnlockedKeys,
+        profile: &Profile,
+    ) -> Result<UserRow, RoomError> {
         let checked = self
-            .publish_local(keys.account_id(), RoomId::DIRECTORY, Topic::Directory, |seq, prev, now| {
-                seal::account_record(keys, &self.node_key, profile, seq, prev, now)
-            })
+            .publish_local(
+                keys.account_id(),
+                RoomId::DIRECTORY,
+                Topic::Directory,
+                |seq, prev, now| {
+                    seal::account_record(keys, &self.node_key, profile, seq, prev, now)
+                },
+            )
             .await?;
         match checked.derived {
             Derived::User(row) => Ok(row),
-            _ => Err(RoomError::Rejected(Rejection::Invalid("not an account record".into()))),
+            _ => Err(RoomError::Rejected(Rejection::Invalid(
+                "not an account record".into(),
+            ))),
         }
     }
 
@@ -108,23 +159,33 @@ impl Rooms {
             .or_default()
             .clone();
         let _guard = lock.lock().await;
-        let head = self.store.read(move |c| envelopes::head(c, &room.0, &author.0)).await?;
+        let head = self
+            .store
+            .read(move |c| envelopes::head(c, &room.0, &author.0))
+            .await?;
         let (seq, prev) = head.map_or((1, EnvelopeId::ZERO), |(seq, id)| (seq + 1, EnvelopeId(id)));
         let now = now_ms();
         let verified = build(seq, prev, now).map_err(RoomError::Rejected)?;
         let checked = pipeline::check(verified.bytes, now, None).map_err(RoomError::Rejected)?;
         let stored = checked.clone();
-        let applied = self.store.write(move |txn| pipeline::apply(txn, &stored, now)).await?;
+        let applied = self
+            .store
+            .write(move |txn| pipeline::apply(txn, &stored, now))
+            .await?;
         match applied {
             Applied::Stored(event) => {
                 if let Some(event) = event {
-                    self.bus.publish(event);
+                    self.bus.publish(*event);
                 }
             }
             Applied::Duplicate | Applied::Equivocation => return Err(RoomError::Conflict),
         }
         self.metrics.messages_out.inc();
-        match self.net.publish(topic, checked.verified.bytes.clone()).await {
+        match self
+            .net
+            .publish(topic, checked.verified.bytes.clone())
+            .await
+        {
             Ok(()) | Err(NetError::NoPeers) => {}
             Err(e) => tracing::warn!(error = %e, "publish failed; the envelope is stored"),
         }
@@ -149,7 +210,9 @@ pub async fn run_ingest(
         let mut gossip = Vec::new();
         for event in batch.drain(..) {
             match event {
-                NetEvent::Gossip { source, id, data, .. } => gossip.push((source, id, data)),
+                NetEvent::Gossip {
+                    source, id, data, ..
+                } => gossip.push((source, id, data)),
                 NetEvent::PeerCount(n) => rooms.bus.publish(NodeEvent::PeerCount(n)),
                 NetEvent::PeerConnected(peer) => {
                     let rooms = rooms.clone();
@@ -159,7 +222,11 @@ pub async fn run_ingest(
                         }
                     });
                 }
-                NetEvent::SyncRequest { peer, data, channel } => {
+                NetEvent::SyncRequest {
+                    peer,
+                    data,
+                    channel,
+                } => {
                     let rooms = rooms.clone();
                     tokio::spawn(async move { rooms.serve_sync(peer, data, channel).await });
                 }
@@ -171,7 +238,11 @@ pub async fn run_ingest(
     }
 }
 
-async fn ingest_gossip(rooms: &Rooms, gossip: Vec<(libp2p::PeerId, libp2p::gossipsub::MessageId, Vec<u8>)>, limiter: &Arc<Mutex<RateLimiter<[u8; 32]>>>) {
+async fn ingest_gossip(
+    rooms: &Rooms,
+    gossip: Vec<(libp2p::PeerId, libp2p::gossipsub::MessageId, Vec<u8>)>,
+    limiter: &Arc<Mutex<RateLimiter<[u8; 32]>>>,
+) {
     let now = now_ms();
     let mut accepted = Vec::new();
     // Signature checks are CPU work: do them off the async runtime.
@@ -204,7 +275,12 @@ async fn ingest_gossip(rooms: &Rooms, gossip: Vec<(libp2p::PeerId, libp2p::gossi
     let items: Vec<Checked> = accepted.iter().map(|(_, _, c)| c.clone()).collect();
     let outcome = rooms
         .store
-        .write(move |txn| items.iter().map(|c| pipeline::apply(txn, c, now)).collect::<Result<Vec<_>, _>>())
+        .write(move |txn| {
+            items
+                .iter()
+                .map(|c| pipeline::apply(txn, c, now))
+                .collect::<Result<Vec<_>, _>>()
+        })
         .await;
     let applied = match outcome {
         Ok(applied) => applied,
@@ -221,7 +297,7 @@ async fn ingest_gossip(rooms: &Rooms, gossip: Vec<(libp2p::PeerId, libp2p::gossi
             Applied::Stored(event) => {
                 rooms.metrics.messages_in.inc();
                 if let Some(event) = event {
-                    rooms.bus.publish(event);
+                    rooms.bus.publish(*event);
                 }
                 MessageAcceptance::Accept
             }

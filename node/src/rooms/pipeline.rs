@@ -11,10 +11,10 @@ use rusqlite::Transaction;
 use super::ratelimit::RateLimiter;
 use super::seal::{self, Rejection, Verified};
 use crate::events::NodeEvent;
+use crate::store::StoreError;
 use crate::store::envelopes::{self, EnvelopeRow, InsertOutcome};
 use crate::store::messages::{self, MessageRow};
 use crate::store::users::{self, UserRow};
-use crate::store::StoreError;
 
 /// What an envelope turns into once stored.
 #[derive(Debug, Clone)]
@@ -40,7 +40,7 @@ pub struct Checked {
 #[derive(Debug, Clone)]
 pub enum Applied {
     /// New: stored; the event to publish, if any.
-    Stored(Option<NodeEvent>),
+    Stored(Option<Box<NodeEvent>>),
     /// Already held: ignore.
     Duplicate,
     /// Same author and sequence, other content: recorded; reject.
@@ -48,13 +48,19 @@ pub enum Applied {
 }
 
 /// Structure, signature, kind rules, clock skew and the optional rate limit.
-pub fn check(bytes: Vec<u8>, now_ms: u64, rate: Option<&mut RateLimiter<[u8; 32]>>) -> Result<Checked, Rejection> {
+pub fn check(
+    bytes: Vec<u8>,
+    now_ms: u64,
+    rate: Option<&mut RateLimiter<[u8; 32]>>,
+) -> Result<Checked, Rejection> {
     let verified = seal::open(bytes)?;
     let header = &verified.envelope.header;
     let derived = match header.kind {
         Kind::AccountRecord => {
             if header.room != RoomId::DIRECTORY {
-                return Err(Rejection::Invalid("account record outside the directory".into()));
+                return Err(Rejection::Invalid(
+                    "account record outside the directory".into(),
+                ));
             }
             let record = seal::check_account_record(&verified.envelope)?;
             Derived::User(UserRow {
@@ -71,13 +77,20 @@ pub fn check(bytes: Vec<u8>, now_ms: u64, rate: Option<&mut RateLimiter<[u8; 32]
         }
         Kind::Content => {
             if header.room != RoomId::PUBLIC {
-                return Err(Rejection::Invalid("plaintext content outside the public room".into()));
+                return Err(Rejection::Invalid(
+                    "plaintext content outside the public room".into(),
+                ));
             }
-            let content = Content::decode(&verified.envelope.body).map_err(|e| Rejection::Invalid(format!("content: {e}")))?;
+            let content = Content::decode(&verified.envelope.body)
+                .map_err(|e| Rejection::Invalid(format!("content: {e}")))?;
             derive_content(&verified, content)
         }
         // Kinds this build does not process yet are not the sender's fault: drop them unpunished.
-        other => return Err(Rejection::Ignored(format!("kind {other:?} is not handled by this node"))),
+        other => {
+            return Err(Rejection::Ignored(format!(
+                "kind {other:?} is not handled by this node"
+            )));
+        }
     };
     if header.timestamp_ms > now_ms + MAX_CLOCK_SKEW_MS {
         return Err(Rejection::Ignored("timestamp too far in the future".into()));
@@ -93,7 +106,11 @@ pub fn check(bytes: Vec<u8>, now_ms: u64, rate: Option<&mut RateLimiter<[u8; 32]
 fn derive_content(verified: &Verified, content: Content) -> Derived {
     let header = &verified.envelope.header;
     match content {
-        Content::Message { text, files, reply_to } => {
+        Content::Message {
+            text,
+            files,
+            reply_to,
+        } => {
             let files = serde_json::Value::Array(
                 files
                     .iter()
@@ -113,7 +130,9 @@ fn derive_content(verified: &Verified, content: Content) -> Derived {
             })
         }
         // Edits, deletions and reactions are stored as envelopes; their views come with issue 5.
-        Content::Edit { .. } | Content::Delete { .. } | Content::Reaction { .. } => Derived::Nothing,
+        Content::Edit { .. } | Content::Delete { .. } | Content::Reaction { .. } => {
+            Derived::Nothing
+        }
     }
 }
 
@@ -138,9 +157,10 @@ pub fn apply(txn: &Transaction<'_>, checked: &Checked, now_ms: u64) -> Result<Ap
     let event = match &checked.derived {
         Derived::Message(message) => {
             messages::insert(txn, message)?;
-            Some(NodeEvent::MessageCreated(message.clone()))
+            Some(Box::new(NodeEvent::MessageCreated(message.clone())))
         }
-        Derived::User(user) => users::upsert(txn, user, now_ms)?.then(|| NodeEvent::UserUpdated(user.clone())),
+        Derived::User(user) => users::upsert(txn, user, now_ms)?
+            .then(|| Box::new(NodeEvent::UserUpdated(user.clone()))),
         Derived::Nothing => None,
     };
     Ok(Applied::Stored(event))

@@ -14,16 +14,24 @@ pub struct RateLimiter<K> {
 impl<K: Hash + Eq + Clone> RateLimiter<K> {
     /// `rate` tokens per second, at most `burst` saved up.
     pub fn new(rate_per_sec: f64, burst: f64) -> Self {
-        Self { rate_per_ms: rate_per_sec / 1000.0, burst, buckets: HashMap::new() }
+        Self {
+            rate_per_ms: rate_per_sec / 1000.0,
+            burst,
+            buckets: HashMap::new(),
+        }
     }
 
     /// Takes one token for `key`; `false` when its bucket is empty.
     pub fn allow(&mut self, key: &K, now_ms: u64) -> bool {
         if self.buckets.len() > 100_000 {
             let full_after = (self.burst / self.rate_per_ms) as u64;
-            self.buckets.retain(|_, (_, at)| now_ms.saturating_sub(*at) < full_after);
+            self.buckets
+                .retain(|_, (_, at)| now_ms.saturating_sub(*at) < full_after);
         }
-        let (tokens, at) = self.buckets.entry(key.clone()).or_insert((self.burst, now_ms));
+        let (tokens, at) = self
+            .buckets
+            .entry(key.clone())
+            .or_insert((self.burst, now_ms));
         *tokens = (*tokens + now_ms.saturating_sub(*at) as f64 * self.rate_per_ms).min(self.burst);
         *at = now_ms;
         if *tokens >= 1.0 {

@@ -29,21 +29,40 @@ pub enum Rejection {
 
 /// Decodes an envelope and verifies its author's signature.
 pub fn open(bytes: Vec<u8>) -> Result<Verified, Rejection> {
-    let envelope = Envelope::decode(&bytes).map_err(|e| Rejection::Invalid(format!("malformed envelope: {e}")))?;
-    chatly_crypto::verify(&envelope.header.author.0, LABEL_ENVELOPE, Envelope::signed_part(&bytes), &envelope.signature)
-        .map_err(|_| Rejection::Invalid("bad author signature".into()))?;
+    let envelope = Envelope::decode(&bytes)
+        .map_err(|e| Rejection::Invalid(format!("malformed envelope: {e}")))?;
+    chatly_crypto::verify(
+        &envelope.header.author.0,
+        LABEL_ENVELOPE,
+        Envelope::signed_part(&bytes),
+        &envelope.signature,
+    )
+    .map_err(|_| Rejection::Invalid("bad author signature".into()))?;
     let id = EnvelopeId(chatly_crypto::envelope_id(&bytes));
-    Ok(Verified { id, envelope, bytes })
+    Ok(Verified {
+        id,
+        envelope,
+        bytes,
+    })
 }
 
 /// Signs a header and body into an envelope.
 pub fn seal(identity: &IdentityKey, header: Header, body: Vec<u8>) -> Result<Verified, Rejection> {
-    let signed = chatly_protocol::signing_bytes(&header, &body).map_err(|e| Rejection::Invalid(e.to_string()))?;
+    let signed = chatly_protocol::signing_bytes(&header, &body)
+        .map_err(|e| Rejection::Invalid(e.to_string()))?;
     let signature = identity.sign(LABEL_ENVELOPE, &signed);
-    let envelope = Envelope { header, body, signature };
+    let envelope = Envelope {
+        header,
+        body,
+        signature,
+    };
     let bytes = envelope.encode();
     let id = EnvelopeId(chatly_crypto::envelope_id(&bytes));
-    Ok(Verified { id, envelope, bytes })
+    Ok(Verified {
+        id,
+        envelope,
+        bytes,
+    })
 }
 
 /// What an account says about itself in its record.
@@ -80,9 +99,19 @@ pub fn account_record(
         node_signature: [0; 64],
     };
     record.prekey_signature = keys.identity.sign(LABEL_PREKEY, &record.prekey_payload());
-    record.node_signature = node_key.sign(LABEL_ACCOUNT_COSIGN, &record.cosign_payload(&author, seq));
-    let body = record.encode().map_err(|e| Rejection::Invalid(e.to_string()))?;
-    let header = Header::plain(Kind::AccountRecord, RoomId::DIRECTORY, author, seq, prev, now_ms);
+    record.node_signature =
+        node_key.sign(LABEL_ACCOUNT_COSIGN, &record.cosign_payload(&author, seq));
+    let body = record
+        .encode()
+        .map_err(|e| Rejection::Invalid(e.to_string()))?;
+    let header = Header::plain(
+        Kind::AccountRecord,
+        RoomId::DIRECTORY,
+        author,
+        seq,
+        prev,
+        now_ms,
+    );
     seal(&keys.identity, header, body)
 }
 
@@ -91,8 +120,13 @@ pub fn check_account_record(envelope: &Envelope) -> Result<AccountRecord, Reject
     let invalid = |why: &str| Rejection::Invalid(format!("account record: {why}"));
     let record = AccountRecord::decode(&envelope.body).map_err(|e| invalid(&e.to_string()))?;
     let author: &AccountId = &envelope.header.author;
-    chatly_crypto::verify(&author.0, LABEL_PREKEY, &record.prekey_payload(), &record.prekey_signature)
-        .map_err(|_| invalid("bad prekey signature"))?;
+    chatly_crypto::verify(
+        &author.0,
+        LABEL_PREKEY,
+        &record.prekey_payload(),
+        &record.prekey_signature,
+    )
+    .map_err(|_| invalid("bad prekey signature"))?;
     chatly_crypto::verify(
         &record.node_public,
         LABEL_ACCOUNT_COSIGN,

@@ -36,11 +36,32 @@ impl Rooms {
     pub async fn sync_with(&self, peer: PeerId) -> Result<RoundStats, String> {
         let mut stats = RoundStats::default();
         while stats.pages < MAX_PAGES_PER_ROUND {
-            let heads = self.store.read(envelopes::contiguous_heads).await.map_err(|e| e.to_string())?;
-            let have = heads.into_iter().map(|(room, author, seq)| Have { room: RoomId(room), author: AccountId(author), seq }).collect();
-            let request = FetchRequest { max_bytes: MAX_PAGE_BYTES as u32, have }.encode().map_err(|e| e.to_string())?;
-            let answer = self.net.request(peer, request).await.map_err(|e| e.to_string())?;
-            let page = Page::decode(&answer).map_err(|e| format!("malformed sync page from {peer}: {e}"))?;
+            let heads = self
+                .store
+                .read(envelopes::contiguous_heads)
+                .await
+                .map_err(|e| e.to_string())?;
+            let have = heads
+                .into_iter()
+                .map(|(room, author, seq)| Have {
+                    room: RoomId(room),
+                    author: AccountId(author),
+                    seq,
+                })
+                .collect();
+            let request = FetchRequest {
+                max_bytes: MAX_PAGE_BYTES as u32,
+                have,
+            }
+            .encode()
+            .map_err(|e| e.to_string())?;
+            let answer = self
+                .net
+                .request(peer, request)
+                .await
+                .map_err(|e| e.to_string())?;
+            let page = Page::decode(&answer)
+                .map_err(|e| format!("malformed sync page from {peer}: {e}"))?;
             stats.pages += 1;
             let (stored, rejected) = self.ingest_page(page.envelopes).await?;
             stats.stored += stored;
@@ -59,14 +80,26 @@ impl Rooms {
 
     async fn ingest_page(&self, page: Vec<Vec<u8>>) -> Result<(usize, usize), String> {
         let now = now_ms();
-        let checked = tokio::task::spawn_blocking(move || page.into_iter().map(|bytes| pipeline::check(bytes, now, None)).collect::<Vec<_>>())
-            .await
-            .map_err(|e| e.to_string())?;
-        let rejected = checked.iter().filter(|c| matches!(c, Err(super::Rejection::Invalid(_)))).count();
+        let checked = tokio::task::spawn_blocking(move || {
+            page.into_iter()
+                .map(|bytes| pipeline::check(bytes, now, None))
+                .collect::<Vec<_>>()
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+        let rejected = checked
+            .iter()
+            .filter(|c| matches!(c, Err(super::Rejection::Invalid(_))))
+            .count();
         let valid: Vec<_> = checked.into_iter().filter_map(Result::ok).collect();
         let applied = self
             .store
-            .write(move |txn| valid.iter().map(|c| pipeline::apply(txn, c, now)).collect::<Result<Vec<_>, _>>())
+            .write(move |txn| {
+                valid
+                    .iter()
+                    .map(|c| pipeline::apply(txn, c, now))
+                    .collect::<Result<Vec<_>, _>>()
+            })
             .await
             .map_err(|e| e.to_string())?;
         let mut stored = 0;
@@ -74,7 +107,7 @@ impl Rooms {
             if let Applied::Stored(event) = outcome {
                 stored += 1;
                 if let Some(event) = event {
-                    self.bus.publish(event);
+                    self.bus.publish(*event);
                 }
             }
         }
@@ -91,7 +124,11 @@ impl Rooms {
             }
         };
         let budget = (request.max_bytes as usize).min(MAX_PAGE_BYTES);
-        let have: HashMap<([u8; 16], [u8; 32]), u64> = request.have.iter().map(|h| ((h.room.0, h.author.0), h.seq)).collect();
+        let have: HashMap<([u8; 16], [u8; 32]), u64> = request
+            .have
+            .iter()
+            .map(|h| ((h.room.0, h.author.0), h.seq))
+            .collect();
         let page = self
             .store
             .read(move |c| {
@@ -107,8 +144,15 @@ impl Rooms {
                         more = true;
                         break;
                     }
-                    for envelope in envelopes::after(c, &room, &author, from, MAX_PAGE_ENVELOPES - envelopes.len())? {
-                        if bytes + envelope.len() > budget || envelopes.len() >= MAX_PAGE_ENVELOPES {
+                    for envelope in envelopes::after(
+                        c,
+                        &room,
+                        &author,
+                        from,
+                        MAX_PAGE_ENVELOPES - envelopes.len(),
+                    )? {
+                        if bytes + envelope.len() > budget || envelopes.len() >= MAX_PAGE_ENVELOPES
+                        {
                             more = true;
                             break;
                         }
@@ -137,7 +181,10 @@ pub const PERIODIC_SYNC: std::time::Duration = std::time::Duration::from_secs(30
 const PEERS_PER_ROUND: usize = 3;
 
 /// Runs a sync round with a few connected peers every [`PERIODIC_SYNC`], until the token fires.
-pub async fn run_periodic(rooms: std::sync::Arc<Rooms>, shutdown: tokio_util::sync::CancellationToken) {
+pub async fn run_periodic(
+    rooms: std::sync::Arc<Rooms>,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
     let mut tick = tokio::time::interval(PERIODIC_SYNC);
     tick.tick().await;
     loop {
@@ -145,7 +192,9 @@ pub async fn run_periodic(rooms: std::sync::Arc<Rooms>, shutdown: tokio_util::sy
             _ = tick.tick() => {}
             _ = shutdown.cancelled() => return,
         }
-        let Ok(peers) = rooms.net.peers().await else { return };
+        let Ok(peers) = rooms.net.peers().await else {
+            return;
+        };
         // Rotate through peers so every one is asked now and then.
         let offset = (now_ms() / PERIODIC_SYNC.as_millis() as u64) as usize;
         let count = peers.len();

@@ -35,7 +35,11 @@ pub struct SessionRow {
 }
 
 /// Inserts a new account; `Ok(false)` when the username is taken.
-pub fn insert_account(txn: &Transaction<'_>, row: &LocalAccountRow, now: u64) -> Result<bool, StoreError> {
+pub fn insert_account(
+    txn: &Transaction<'_>,
+    row: &LocalAccountRow,
+    now: u64,
+) -> Result<bool, StoreError> {
     let inserted = txn.execute(
         "INSERT INTO local_accounts (user_id, username, password_phc, wrapped_master, sealed_keys, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
@@ -57,15 +61,25 @@ fn account_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<LocalAccountRow
 const ACCOUNT_COLUMNS: &str = "user_id, username, password_phc, wrapped_master, sealed_keys";
 
 /// The local account with this username.
-pub fn account_by_username(conn: &Connection, username: &str) -> Result<Option<LocalAccountRow>, StoreError> {
+pub fn account_by_username(
+    conn: &Connection,
+    username: &str,
+) -> Result<Option<LocalAccountRow>, StoreError> {
     let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM local_accounts WHERE username = ?1");
-    Ok(conn.query_row(&sql, [username], account_from_row).optional()?)
+    Ok(conn
+        .query_row(&sql, [username], account_from_row)
+        .optional()?)
 }
 
 /// The local account with this id.
-pub fn account(conn: &Connection, user_id: &[u8; 32]) -> Result<Option<LocalAccountRow>, StoreError> {
+pub fn account(
+    conn: &Connection,
+    user_id: &[u8; 32],
+) -> Result<Option<LocalAccountRow>, StoreError> {
     let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM local_accounts WHERE user_id = ?1");
-    Ok(conn.query_row(&sql, [user_id], account_from_row).optional()?)
+    Ok(conn
+        .query_row(&sql, [user_id], account_from_row)
+        .optional()?)
 }
 
 /// Ids of every account this node hosts.
@@ -80,13 +94,24 @@ pub fn insert_session(txn: &Transaction<'_>, row: &SessionRow, now: u64) -> Resu
     txn.execute(
         "INSERT INTO sessions (id, user_id, wrapped_master, persistent, created_at, expires_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![row.id, row.user_id, row.wrapped_master, row.persistent, now as i64, row.expires_at as i64],
+        params![
+            row.id,
+            row.user_id,
+            row.wrapped_master,
+            row.persistent,
+            now as i64,
+            row.expires_at as i64
+        ],
     )?;
     Ok(())
 }
 
 /// The unexpired session with this id.
-pub fn session(conn: &Connection, id: &[u8; 32], now: u64) -> Result<Option<SessionRow>, StoreError> {
+pub fn session(
+    conn: &Connection,
+    id: &[u8; 32],
+    now: u64,
+) -> Result<Option<SessionRow>, StoreError> {
     Ok(conn
         .query_row(
             "SELECT id, user_id, wrapped_master, persistent, expires_at FROM sessions
@@ -106,12 +131,23 @@ pub fn session(conn: &Connection, id: &[u8; 32], now: u64) -> Result<Option<Sess
 }
 
 /// Deletes a session; returns its account and how many sessions that account still has.
-pub fn delete_session(txn: &Transaction<'_>, id: &[u8; 32]) -> Result<Option<([u8; 32], u64)>, StoreError> {
+pub fn delete_session(
+    txn: &Transaction<'_>,
+    id: &[u8; 32],
+) -> Result<Option<([u8; 32], u64)>, StoreError> {
     let user: Option<[u8; 32]> = txn
-        .query_row("DELETE FROM sessions WHERE id = ?1 RETURNING user_id", [id], |row| blob(row, 0))
+        .query_row(
+            "DELETE FROM sessions WHERE id = ?1 RETURNING user_id",
+            [id],
+            |row| blob(row, 0),
+        )
         .optional()?;
     let Some(user) = user else { return Ok(None) };
-    let left: i64 = txn.query_row("SELECT count(*) FROM sessions WHERE user_id = ?1", [user], |row| row.get(0))?;
+    let left: i64 = txn.query_row(
+        "SELECT count(*) FROM sessions WHERE user_id = ?1",
+        [user],
+        |row| row.get(0),
+    )?;
     Ok(Some((user, left as u64)))
 }
 

@@ -4,6 +4,9 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::{StoreError, blob};
 
+/// (room, author, sequence number): where one author stands in one room.
+pub type AuthorHead = ([u8; 16], [u8; 32], u64);
+
 /// One stored envelope.
 #[derive(Debug, Clone)]
 pub struct EnvelopeRow {
@@ -35,7 +38,11 @@ pub enum InsertOutcome {
 }
 
 /// Inserts an envelope, detecting duplicates and equivocation.
-pub fn insert(txn: &Transaction<'_>, row: &EnvelopeRow, now: u64) -> Result<InsertOutcome, StoreError> {
+pub fn insert(
+    txn: &Transaction<'_>,
+    row: &EnvelopeRow,
+    now: u64,
+) -> Result<InsertOutcome, StoreError> {
     let existing: Option<[u8; 32]> = txn
         .query_row(
             "SELECT id FROM envelopes WHERE room = ?1 AND author = ?2 AND seq = ?3",
@@ -59,7 +66,11 @@ pub fn insert(txn: &Transaction<'_>, row: &EnvelopeRow, now: u64) -> Result<Inse
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![row.id, row.room, row.author, row.seq as i64, row.kind, row.ts as i64, row.bytes, now as i64],
             )?;
-            Ok(if inserted == 1 { InsertOutcome::Inserted } else { InsertOutcome::Duplicate })
+            Ok(if inserted == 1 {
+                InsertOutcome::Inserted
+            } else {
+                InsertOutcome::Duplicate
+            })
         }
     }
 }
@@ -73,7 +84,11 @@ pub fn contains(conn: &Connection, id: &[u8; 32]) -> Result<bool, StoreError> {
 }
 
 /// The author's newest envelope in a room: (seq, id).
-pub fn head(conn: &Connection, room: &[u8; 16], author: &[u8; 32]) -> Result<Option<(u64, [u8; 32])>, StoreError> {
+pub fn head(
+    conn: &Connection,
+    room: &[u8; 16],
+    author: &[u8; 32],
+) -> Result<Option<(u64, [u8; 32])>, StoreError> {
     Ok(conn
         .query_row(
             "SELECT seq, id FROM envelopes WHERE room = ?1 AND author = ?2 ORDER BY seq DESC LIMIT 1",
@@ -85,38 +100,62 @@ pub fn head(conn: &Connection, room: &[u8; 16], author: &[u8; 32]) -> Result<Opt
 
 /// How many equivocations were recorded (for metrics and tests).
 pub fn equivocation_count(conn: &Connection) -> Result<u64, StoreError> {
-    Ok(conn.query_row("SELECT count(*) FROM equivocations", [], |r| r.get::<_, i64>(0))? as u64)
+    Ok(
+        conn.query_row("SELECT count(*) FROM equivocations", [], |r| {
+            r.get::<_, i64>(0)
+        })? as u64,
+    )
 }
 
 /// Every envelope of a room in (author, seq) order: used by tests and diagnostics.
 pub fn count_in_room(conn: &Connection, room: &[u8; 16]) -> Result<u64, StoreError> {
-    Ok(conn.query_row("SELECT count(*) FROM envelopes WHERE room = ?1", [room], |r| r.get::<_, i64>(0))? as u64)
+    Ok(conn.query_row(
+        "SELECT count(*) FROM envelopes WHERE room = ?1",
+        [room],
+        |r| r.get::<_, i64>(0),
+    )? as u64)
 }
 
 /// The bytes of one envelope.
 pub fn bytes(conn: &Connection, id: &[u8; 32]) -> Result<Option<Vec<u8>>, StoreError> {
     Ok(conn
-        .query_row("SELECT bytes FROM envelopes WHERE id = ?1", [id], |r| r.get(0))
+        .query_row("SELECT bytes FROM envelopes WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })
         .optional()?)
 }
 
 /// For each (room, author) held: the highest sequence number held with no gap below it.
-pub fn contiguous_heads(conn: &Connection) -> Result<Vec<([u8; 16], [u8; 32], u64)>, StoreError> {
-    let mut stmt = conn.prepare_cached("SELECT room, author, max(seq), count(*) FROM envelopes GROUP BY room, author")?;
+pub fn contiguous_heads(conn: &Connection) -> Result<Vec<AuthorHead>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT room, author, max(seq), count(*) FROM envelopes GROUP BY room, author",
+    )?;
     let groups = stmt
-        .query_map([], |r| Ok((blob::<16>(r, 0)?, blob::<32>(r, 1)?, r.get::<_, i64>(2)? as u64, r.get::<_, i64>(3)? as u64)))?
+        .query_map([], |r| {
+            Ok((
+                blob::<16>(r, 0)?,
+                blob::<32>(r, 1)?,
+                r.get::<_, i64>(2)? as u64,
+                r.get::<_, i64>(3)? as u64,
+            ))
+        })?
         .collect::<Result<Vec<_>, _>>()?;
     let mut heads = Vec::with_capacity(groups.len());
     for (room, author, max, count) in groups {
         // Sequence numbers start at 1, so no gap means count == max; otherwise find the first gap.
-        let head = if count == max { max } else { first_gap(conn, &room, &author)? };
+        let head = if count == max {
+            max
+        } else {
+            first_gap(conn, &room, &author)?
+        };
         heads.push((room, author, head));
     }
     Ok(heads)
 }
 
 fn first_gap(conn: &Connection, room: &[u8; 16], author: &[u8; 32]) -> Result<u64, StoreError> {
-    let mut stmt = conn.prepare_cached("SELECT seq FROM envelopes WHERE room = ?1 AND author = ?2 ORDER BY seq")?;
+    let mut stmt = conn
+        .prepare_cached("SELECT seq FROM envelopes WHERE room = ?1 AND author = ?2 ORDER BY seq")?;
     let mut expected = 1u64;
     for seq in stmt.query_map(params![room, author], |r| r.get::<_, i64>(0))? {
         if seq? as u64 != expected {
@@ -128,18 +167,32 @@ fn first_gap(conn: &Connection, room: &[u8; 16], author: &[u8; 32]) -> Result<u6
 }
 
 /// Envelopes of (room, author) after `after`, in sequence order, at most `limit`.
-pub fn after(conn: &Connection, room: &[u8; 16], author: &[u8; 32], after: u64, limit: usize) -> Result<Vec<Vec<u8>>, StoreError> {
+pub fn after(
+    conn: &Connection,
+    room: &[u8; 16],
+    author: &[u8; 32],
+    after: u64,
+    limit: usize,
+) -> Result<Vec<Vec<u8>>, StoreError> {
     let mut stmt = conn.prepare_cached("SELECT bytes FROM envelopes WHERE room = ?1 AND author = ?2 AND seq > ?3 ORDER BY seq LIMIT ?4")?;
-    let rows = stmt.query_map(params![room, author, after as i64, limit as i64], |r| r.get(0))?;
+    let rows = stmt.query_map(params![room, author, after as i64, limit as i64], |r| {
+        r.get(0)
+    })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// Every (room, author) held with its highest sequence number; the directory first, so account
 /// records arrive before the messages of their authors.
-pub fn authors(conn: &Connection) -> Result<Vec<([u8; 16], [u8; 32], u64)>, StoreError> {
+pub fn authors(conn: &Connection) -> Result<Vec<AuthorHead>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT room, author, max(seq) FROM envelopes GROUP BY room, author ORDER BY room = x'ffffffffffffffffffffffffffffffff' DESC, room, author",
     )?;
-    let rows = stmt.query_map([], |r| Ok((blob::<16>(r, 0)?, blob::<32>(r, 1)?, r.get::<_, i64>(2)? as u64)))?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            blob::<16>(r, 0)?,
+            blob::<32>(r, 1)?,
+            r.get::<_, i64>(2)? as u64,
+        ))
+    })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }

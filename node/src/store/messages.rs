@@ -73,7 +73,11 @@ pub fn get(conn: &Connection, id: &[u8; 32]) -> Result<Option<MessageRow>, Store
     Ok(stmt.query_row([id], from_row).optional()?)
 }
 
-fn position(conn: &Connection, room: &[u8; 16], id: &[u8; 32]) -> Result<Option<(i64, [u8; 32])>, StoreError> {
+fn position(
+    conn: &Connection,
+    room: &[u8; 16],
+    id: &[u8; 32],
+) -> Result<Option<(i64, [u8; 32])>, StoreError> {
     Ok(conn
         .prepare_cached("SELECT sent_at FROM messages WHERE room = ?1 AND id = ?2")?
         .query_row(params![room, id], |r| r.get::<_, i64>(0))
@@ -83,46 +87,77 @@ fn position(conn: &Connection, room: &[u8; 16], id: &[u8; 32]) -> Result<Option<
 
 /// Up to `limit` messages before `before` (or the newest), oldest first. `Ok(None)` when
 /// `before` names no message of the room.
-pub fn page_before(conn: &Connection, room: &[u8; 16], before: Option<&[u8; 32]>, limit: usize) -> Result<Option<Page>, StoreError> {
+pub fn page_before(
+    conn: &Connection,
+    room: &[u8; 16],
+    before: Option<&[u8; 32]>,
+    limit: usize,
+) -> Result<Option<Page>, StoreError> {
     let take = limit as i64 + 1;
     let mut rows = match before {
         None => {
-            let sql = format!("SELECT {COLUMNS} FROM messages WHERE room = ?1 ORDER BY sent_at DESC, id DESC LIMIT ?2");
+            let sql = format!(
+                "SELECT {COLUMNS} FROM messages WHERE room = ?1 ORDER BY sent_at DESC, id DESC LIMIT ?2"
+            );
             let mut stmt = conn.prepare_cached(&sql)?;
-            stmt.query_map(params![room, take], from_row)?.collect::<Result<Vec<_>, _>>()?
+            stmt.query_map(params![room, take], from_row)?
+                .collect::<Result<Vec<_>, _>>()?
         }
         Some(id) => {
-            let Some((sent_at, id)) = position(conn, room, id)? else { return Ok(None) };
+            let Some((sent_at, id)) = position(conn, room, id)? else {
+                return Ok(None);
+            };
             let sql = format!(
                 "SELECT {COLUMNS} FROM messages WHERE room = ?1 AND (sent_at, id) < (?2, ?3)
                  ORDER BY sent_at DESC, id DESC LIMIT ?4"
             );
             let mut stmt = conn.prepare_cached(&sql)?;
-            stmt.query_map(params![room, sent_at, id, take], from_row)?.collect::<Result<Vec<_>, _>>()?
+            stmt.query_map(params![room, sent_at, id, take], from_row)?
+                .collect::<Result<Vec<_>, _>>()?
         }
     };
     let has_more = rows.len() > limit;
     rows.truncate(limit);
     rows.reverse();
-    Ok(Some(Page { messages: rows, has_more }))
+    Ok(Some(Page {
+        messages: rows,
+        has_more,
+    }))
 }
 
 /// Up to `limit` messages after `after`, oldest first (catch-up after a reconnect).
-pub fn page_after(conn: &Connection, room: &[u8; 16], after: &[u8; 32], limit: usize) -> Result<Option<Page>, StoreError> {
-    let Some((sent_at, id)) = position(conn, room, after)? else { return Ok(None) };
+pub fn page_after(
+    conn: &Connection,
+    room: &[u8; 16],
+    after: &[u8; 32],
+    limit: usize,
+) -> Result<Option<Page>, StoreError> {
+    let Some((sent_at, id)) = position(conn, room, after)? else {
+        return Ok(None);
+    };
     let sql = format!(
         "SELECT {COLUMNS} FROM messages WHERE room = ?1 AND (sent_at, id) > (?2, ?3)
          ORDER BY sent_at ASC, id ASC LIMIT ?4"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
-    let mut rows = stmt.query_map(params![room, sent_at, id, limit as i64 + 1], from_row)?.collect::<Result<Vec<_>, _>>()?;
+    let mut rows = stmt
+        .query_map(params![room, sent_at, id, limit as i64 + 1], from_row)?
+        .collect::<Result<Vec<_>, _>>()?;
     let has_more = rows.len() > limit;
     rows.truncate(limit);
-    Ok(Some(Page { messages: rows, has_more }))
+    Ok(Some(Page {
+        messages: rows,
+        has_more,
+    }))
 }
 
 /// The newest message of a room.
 pub fn last(conn: &Connection, room: &[u8; 16]) -> Result<Option<MessageRow>, StoreError> {
-    let sql = format!("SELECT {COLUMNS} FROM messages WHERE room = ?1 ORDER BY sent_at DESC, id DESC LIMIT 1");
-    Ok(conn.prepare_cached(&sql)?.query_row([room], from_row).optional()?)
+    let sql = format!(
+        "SELECT {COLUMNS} FROM messages WHERE room = ?1 ORDER BY sent_at DESC, id DESC LIMIT 1"
+    );
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row([room], from_row)
+        .optional()?)
 }

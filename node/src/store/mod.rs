@@ -44,7 +44,9 @@ pub enum StoreError {
         reason: String,
     },
     /// The database was written by a newer Chatly.
-    #[error("the database has schema version {found}, newer than this Chatly understands ({known})")]
+    #[error(
+        "the database has schema version {found}, newer than this Chatly understands ({known})"
+    )]
     TooNew {
         /// Schema version in the file.
         found: usize,
@@ -258,7 +260,10 @@ pub fn now_ms() -> u64 {
 }
 
 /// Reads a fixed-size blob column.
-pub(crate) fn blob<const N: usize>(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<[u8; N]> {
+pub(crate) fn blob<const N: usize>(
+    row: &rusqlite::Row<'_>,
+    idx: usize,
+) -> rusqlite::Result<[u8; N]> {
     let bytes: Vec<u8> = row.get(idx)?;
     bytes.try_into().map_err(|_| {
         rusqlite::Error::FromSqlConversionFailure(

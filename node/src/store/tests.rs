@@ -5,7 +5,15 @@ use crate::store::envelopes::{EnvelopeRow, InsertOutcome};
 use crate::store::messages::MessageRow;
 
 fn envelope(room: u8, author: u8, seq: u64, tag: u8) -> EnvelopeRow {
-    EnvelopeRow { id: [tag; 32], room: [room; 16], author: [author; 32], seq, kind: 2, ts: seq * 10, bytes: vec![tag; 10] }
+    EnvelopeRow {
+        id: [tag; 32],
+        room: [room; 16],
+        author: [author; 32],
+        seq,
+        kind: 2,
+        ts: seq * 10,
+        bytes: vec![tag; 10],
+    }
 }
 
 fn message(id: u8, sent_at: u64) -> MessageRow {
@@ -41,9 +49,21 @@ async fn duplicates_and_equivocations_are_told_apart() {
         })
         .await
         .expect("write");
-    assert_eq!(outcomes, [InsertOutcome::Inserted, InsertOutcome::Duplicate, InsertOutcome::Equivocation]);
+    assert_eq!(
+        outcomes,
+        [
+            InsertOutcome::Inserted,
+            InsertOutcome::Duplicate,
+            InsertOutcome::Equivocation
+        ]
+    );
     let (count, equivocations) = store
-        .read(|c| Ok((envelopes::count_in_room(c, &[0; 16])?, envelopes::equivocation_count(c)?)))
+        .read(|c| {
+            Ok((
+                envelopes::count_in_room(c, &[0; 16])?,
+                envelopes::equivocation_count(c)?,
+            ))
+        })
         .await
         .expect("read");
     assert_eq!((count, equivocations), (1, 1));
@@ -67,7 +87,10 @@ async fn contiguous_heads_stop_at_the_first_gap() {
     let mut heads = store.read(envelopes::contiguous_heads).await.expect("read");
     heads.sort();
     assert_eq!(heads, vec![([0; 16], [1; 32], 3), ([0; 16], [2; 32], 2)]);
-    let after = store.read(|c| envelopes::after(c, &[0; 16], &[1; 32], 3, 10)).await.expect("read");
+    let after = store
+        .read(|c| envelopes::after(c, &[0; 16], &[1; 32], 3, 10))
+        .await
+        .expect("read");
     assert_eq!(after, vec![vec![5u8; 10], vec![6u8; 10]]);
 }
 
@@ -84,16 +107,43 @@ async fn history_pages_in_display_order_both_ways() {
         })
         .await
         .expect("write");
-    let newest = store.read(|c| messages::page_before(c, &[0; 16], None, 2)).await.expect("read").expect("page");
-    assert_eq!(newest.messages.iter().map(|m| m.id[0]).collect::<Vec<_>>(), [4, 5]);
+    let newest = store
+        .read(|c| messages::page_before(c, &[0; 16], None, 2))
+        .await
+        .expect("read")
+        .expect("page");
+    assert_eq!(
+        newest.messages.iter().map(|m| m.id[0]).collect::<Vec<_>>(),
+        [4, 5]
+    );
     assert!(newest.has_more);
-    let older = store.read(|c| messages::page_before(c, &[0; 16], Some(&[4; 32]), 10)).await.expect("read").expect("page");
-    assert_eq!(older.messages.iter().map(|m| m.id[0]).collect::<Vec<_>>(), [1, 2, 3]);
+    let older = store
+        .read(|c| messages::page_before(c, &[0; 16], Some(&[4; 32]), 10))
+        .await
+        .expect("read")
+        .expect("page");
+    assert_eq!(
+        older.messages.iter().map(|m| m.id[0]).collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
     assert!(!older.has_more);
-    let after = store.read(|c| messages::page_after(c, &[0; 16], &[2; 32], 10)).await.expect("read").expect("page");
-    assert_eq!(after.messages.iter().map(|m| m.id[0]).collect::<Vec<_>>(), [3, 4, 5]);
-    let unknown = store.read(|c| messages::page_before(c, &[0; 16], Some(&[9; 32]), 10)).await.expect("read");
-    assert!(unknown.is_none(), "an unknown cursor is an error, not an empty page");
+    let after = store
+        .read(|c| messages::page_after(c, &[0; 16], &[2; 32], 10))
+        .await
+        .expect("read")
+        .expect("page");
+    assert_eq!(
+        after.messages.iter().map(|m| m.id[0]).collect::<Vec<_>>(),
+        [3, 4, 5]
+    );
+    let unknown = store
+        .read(|c| messages::page_before(c, &[0; 16], Some(&[9; 32]), 10))
+        .await
+        .expect("read");
+    assert!(
+        unknown.is_none(),
+        "an unknown cursor is an error, not an empty page"
+    );
 }
 
 #[tokio::test]
@@ -108,7 +158,10 @@ async fn a_failing_job_rolls_back_alone() {
     let (bad, good) = tokio::join!(bad, good);
     assert!(bad.is_err());
     assert_eq!(good.expect("good job"), InsertOutcome::Inserted);
-    let count = store.read(|c| envelopes::count_in_room(c, &[0; 16])).await.expect("read");
+    let count = store
+        .read(|c| envelopes::count_in_room(c, &[0; 16]))
+        .await
+        .expect("read");
     assert_eq!(count, 1, "only the good job's row exists");
 }
 
@@ -116,7 +169,11 @@ async fn a_failing_job_rolls_back_alone() {
 async fn a_damaged_database_is_refused_with_a_clear_error() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("broken.db");
-    std::fs::write(&path, b"this is not a database, it is a text file of sufficient length to look like a header").expect("write");
+    std::fs::write(
+        &path,
+        b"this is not a database, it is a text file of sufficient length to look like a header",
+    )
+    .expect("write");
     let error = Store::open(&path).err().expect("refused");
     assert!(error.to_string().contains("damaged"), "{error}");
 }
@@ -127,9 +184,15 @@ async fn migrations_run_once_and_data_survives_reopening() {
     let path = dir.path().join("test.db");
     {
         let store = Store::open(&path).expect("open");
-        store.write(|txn| messages::insert(txn, &message(1, 1))).await.expect("write");
+        store
+            .write(|txn| messages::insert(txn, &message(1, 1)))
+            .await
+            .expect("write");
     }
     let store = Store::open(&path).expect("reopen");
-    let row = store.read(|c| messages::get(c, &[1; 32])).await.expect("read");
+    let row = store
+        .read(|c| messages::get(c, &[1; 32]))
+        .await
+        .expect("read");
     assert_eq!(row.map(|m| m.text), Some("m1".into()));
 }

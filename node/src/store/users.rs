@@ -45,7 +45,8 @@ pub fn upsert(txn: &Transaction<'_>, row: &UserRow, now: u64) -> Result<bool, St
     Ok(changed == 1)
 }
 
-const COLUMNS: &str = "user_id, username, display_name, bio, avatar, node_public, dh_public, prekey_public, version";
+const COLUMNS: &str =
+    "user_id, username, display_name, bio, avatar, node_public, dh_public, prekey_public, version";
 
 fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
     Ok(UserRow {
@@ -63,13 +64,16 @@ fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
 
 /// Every known account, by username.
 pub fn all(conn: &Connection) -> Result<Vec<UserRow>, StoreError> {
-    let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM users ORDER BY username, user_id"))?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM users ORDER BY username, user_id"
+    ))?;
     let rows = stmt.query_map([], from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// One account.
 pub fn get(conn: &Connection, user_id: &[u8; 32]) -> Result<Option<UserRow>, StoreError> {
-    let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM users WHERE user_id = ?1"))?;
+    let mut stmt =
+        conn.prepare_cached(&format!("SELECT {COLUMNS} FROM users WHERE user_id = ?1"))?;
     Ok(stmt.query_row([user_id], from_row).optional()?)
 }

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Runs every Chatly test on a fresh Debian machine, installing what the tests need:
+#   - Rust formatting and lint checks (cargo fmt, cargo clippy),
+#   - unit, property and multi-node tests (cargo nextest, or cargo test without it),
+#   - the LAN test in network namespaces (needs root; skipped with a note otherwise),
+#   - the browser suite in Debian's Chromium (Playwright, installed from npm).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+say() { printf '\n==> %s\n' "$*"; }
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else "$@"; fi; }
+
+need_debs=()
+command -v chromium >/dev/null || need_debs+=(chromium)
+command -v ip >/dev/null || need_debs+=(iproute2)
+command -v node >/dev/null || need_debs+=(nodejs npm)
+if ((${#need_debs[@]})); then
+  say "installing ${need_debs[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_debs[@]}" >/dev/null
+fi
+
+say "formatting and lints"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+say "building"
+cargo build --workspace --all-targets --quiet
+
+say "Rust tests (unit, property, multi-node, LAN)"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --no-fail-fast
+else
+  cargo test --workspace --no-fail-fast
+fi
+
+say "browser tests (Chromium)"
+(
+  cd tests/browser
+  npm ci --no-audit --no-fund --silent
+  CHATLY_BIN="$PWD/../../target/debug/chatly" npm test
+)
