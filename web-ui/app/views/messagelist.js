@@ -142,6 +142,9 @@ export class MessageList {
       s = Math.max(0, Math.min(this.start, n - INITIAL_ROWS));
       e = Math.min(n, s + Math.max(INITIAL_ROWS, this.end - this.start));
     }
+    // older messages arrived while the window began at the oldest loaded one: show some at once, in the
+    // same render that removes the spinner, so the anchor can be kept even at scrollTop 0
+    if (s > 0 && this.start === 0 && ids.length) s = Math.max(0, s - CHUNK);
     if (wasAtEnd || !ids.length) e = n;
     if (!ids.length) s = Math.max(0, n - INITIAL_ROWS);
     if (e - s > MAX_ROWS) {
@@ -249,9 +252,11 @@ export class MessageList {
 
   findAnchor() {
     const top = this.el.getBoundingClientRect().top;
+    // anchor on the bottom edge of the message itself: when older history arrives, what sits above that
+    // edge may change (a day separator, the author line once it joins a group) but never what is below
     for (const row of this.items.children) {
-      const r = row.getBoundingClientRect();
-      if (r.bottom > top + 1) return { id: row.dataset.id, offset: r.top - top };
+      const r = row.lastElementChild.getBoundingClientRect();
+      if (r.bottom > top + 1) return { id: row.dataset.id, offset: r.bottom - top };
     }
     return null;
   }
@@ -260,7 +265,7 @@ export class MessageList {
     const row = this.items.querySelector(`.row[data-id="${CSS.escape(anchor.id)}"]`);
     if (!row) return;
     const top = this.el.getBoundingClientRect().top;
-    const delta = row.getBoundingClientRect().top - top - anchor.offset;
+    const delta = row.lastElementChild.getBoundingClientRect().bottom - top - anchor.offset;
     if (Math.abs(delta) > 0.5) this.el.scrollTop += delta;
   }
 
