@@ -41,11 +41,20 @@ export function renderShell(root) {
     onNewGroup: () => openCreateGroup(),
     onNavigate: () => { if (phone.matches) closeDrawer(); },
   });
-  const mainSlot = h('div', { class: 'main-slot' });
+  // connection trouble is shown above every view, so it stays visible on a phone with the drawer closed
+  const banner = h('div', { class: 'conn-banner', role: 'status', hidden: true });
+  const viewHost = h('div', { class: 'view-host' });
+  const mainSlot = h('div', { class: 'main-slot' }, banner, viewHost);
+  const renderBanner = () => {
+    banner.hidden = state.conn === 'open';
+    banner.textContent = state.conn === 'reconnecting' ? 'Reconnecting… new messages appear as soon as the connection is back.'
+      : 'Connecting to the node…';
+  };
+  on('conn', renderBanner);
+  setTimeout(renderBanner, 1500); // a first connection usually takes a few ms: no flash of the banner
   const backdrop = h('button', { class: 'drawer-backdrop', type: 'button', tabindex: '-1', 'aria-label': 'Close the room list',
     onClick: closeDrawer });
   const shell = h('div', { class: 'shell' }, sidebar.el, backdrop, mainSlot);
-  mainSlot.className = 'main-slot';
   replaceChildren(root, shell);
   root.removeAttribute('aria-busy');
 
@@ -71,7 +80,7 @@ export function renderShell(root) {
       });
     }
     view.key = key;
-    replaceChildren(mainSlot, view.el);
+    replaceChildren(viewHost, view.el);
   }
 
   on('route', show);
