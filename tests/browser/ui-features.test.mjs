@@ -8,7 +8,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startMockNode } from './lib/mock-node.mjs';
 import { launch, watch, waitFor } from './lib/browser.mjs';
-import { signUp, logIn, waitForRoom, sendMessage, messageTexts } from './lib/ui.mjs';
+import { signUp, logIn, waitForRoom, sendMessage, messageTexts, axe, serious } from './lib/ui.mjs';
 
 const PASSWORD = 'correct horse 1';
 
@@ -303,6 +303,44 @@ describe('web UI against the mock node', () => {
     await page.keyboard.press('Escape');
   });
 
+  it('edits my profile, switches theme and accent, and logs out', async () => {
+    await page.locator('#user-menu-btn').click();
+    await page.getByRole('button', { name: 'Dark' }).click();
+    assert.equal(await page.evaluate(() => document.documentElement.dataset.scheme), 'dark');
+    await page.getByRole('button', { name: 'Green accent' }).click();
+    assert.equal(await page.evaluate(() => localStorage.getItem('chatly.accent')), 'green');
+    await page.getByRole('button', { name: 'System' }).click();
+    await page.getByRole('button', { name: 'Edit profile…' }).click();
+    const dlg = page.getByRole('dialog', { name: 'Your profile' });
+    await dlg.getByLabel('Display name').fill('Alice in Chains');
+    await dlg.getByLabel('About you').fill('Curiouser and curiouser');
+    await dlg.getByRole('button', { name: 'Save' }).click();
+    await page.locator('#user-menu-btn', { hasText: 'Alice in Chains' }).waitFor();
+    assert.equal(node.m.users.get([...node.m.accounts.values()].find((a) => a.password === PASSWORD).id).bio, 'Curiouser and curiouser');
+  });
+
+  it('has no serious accessibility violations in its dialogs (light and dark)', async () => {
+    const dialogs = [
+      ['user menu', () => page.locator('#user-menu-btn').click()],
+      ['person card', () => page.locator('.people-item', { hasText: 'Carol Singer' }).click()],
+      ['create group', () => page.getByRole('button', { name: 'Create a group' }).click()],
+      ['quick switcher', () => page.keyboard.press('Control+k')],
+      ['shortcuts', () => page.keyboard.press('Control+/')],
+    ];
+    for (const scheme of ['light', 'dark']) {
+      await page.emulateMedia({ colorScheme: scheme });
+      for (const [name, open] of dialogs) {
+        await open();
+        await page.locator('dialog[open]').waitFor();
+        const v = serious(await axe(page));
+        assert.deepEqual(v, [], `axe, ${name} (${scheme}): ${JSON.stringify(v, null, 1)}`);
+        await page.keyboard.press('Escape');
+        await page.locator('dialog[open]').waitFor({ state: 'detached' });
+      }
+    }
+    await page.emulateMedia({ colorScheme: 'light' });
+  });
+
   it('works as a drawer on a phone', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     const sidebar = page.locator('#sidebar');
@@ -316,6 +354,14 @@ describe('web UI against the mock node', () => {
     assert.equal(await sidebar.isVisible(), false);
     await page.setViewportSize({ width: 1280, height: 800 });
     assert.deepEqual(problems, []);
+  });
+
+  it('logs out to the welcome screen', async () => {
+    await page.locator('#user-menu-btn').click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Log out', exact: true }).click();
+    await page.getByRole('tab', { name: 'Log in' }).waitFor();
+    await page.reload();
+    await page.getByRole('tab', { name: 'Log in' }).waitFor();
   });
 });
 

@@ -59,7 +59,11 @@ export function renderShell(root) {
   root.removeAttribute('aria-busy');
 
   // the sidebar is out of the tab order while it is a closed drawer
-  const syncInert = () => { sidebar.el.inert = phone.matches && !shell.classList.contains('drawer-open'); };
+  const syncInert = () => {
+    const open = shell.classList.contains('drawer-open');
+    sidebar.el.inert = phone.matches && !open;
+    mainSlot.inert = phone.matches && open; // the open drawer keeps focus to itself
+  };
   new MutationObserver(syncInert).observe(shell, { attributes: true, attributeFilter: ['class'] });
   phone.addEventListener('change', () => { shell.classList.remove('drawer-open'); syncInert(); });
   syncInert();
