@@ -97,10 +97,22 @@ describe('web UI against the mock node', () => {
       assert.notEqual(after, null, 'the row at the top left the DOM while on screen');
       assert.ok(Math.abs(after - before.y - moved) < 3, `step ${step}: the view jumped (${before.y} -> ${after}, expected +${moved})`);
     }
+    // a new message while reading old ones: the view stays, the button counts it
+    const pos = () => page.evaluate(() => {
+      const tl = document.getElementById('timeline');
+      const a = tl.querySelectorAll('.row article')[20];
+      return { id: a.dataset.id, y: a.getBoundingClientRect().top };
+    });
+    const p0 = await pos();
+    node.post(bob.user.id, 'public', 'news from the present');
+    await page.locator('#jump-latest', { hasText: '1 new message' }).waitFor();
+    await page.waitForTimeout(200);
+    const p1 = await page.evaluate((id) => document.querySelector(`#timeline .row article[data-id="${id}"]`).getBoundingClientRect().top, p0.id);
+    assert.ok(Math.abs(p1 - p0.y) < 1, `the view moved when a message arrived (${p0.y} -> ${p1})`);
     const loaded = await page.evaluate(() => window.__chatly.state.timelines.get('public').length);
     assert.ok(loaded > 200, `older pages should have loaded (${loaded})`);
     await page.locator('#jump-latest').click();
-    await page.locator('#timeline article.msg', { hasText: 'history 9999' }).waitFor();
+    await page.locator('#timeline article.msg', { hasText: 'news from the present' }).waitFor();
     assert.ok(await page.locator('#timeline .row').count() <= 200);
   });
 

@@ -389,7 +389,8 @@ impl EventLoop {
         let source = match self.pending.remove(&connection) {
             Some(source) => source,
             None if static_index.is_some() => PeerSource::Static,
-            None if self.discovered.contains(&peer_id) && endpoint.is_dialer() => PeerSource::Mdns,
+            // Found on the LAN by us, whoever dialed first.
+            None if self.discovered.contains(&peer_id) => PeerSource::Mdns,
             None => PeerSource::Inbound,
         };
         if let Some(i) = static_index {
@@ -455,7 +456,11 @@ impl EventLoop {
                     return;
                 }
                 let new = self.discovered.insert(peer);
-                if self.swarm.is_connected(&peer) {
+                if let Some(connected) = self.peers.get_mut(&peer) {
+                    // It dialed us first; we found it on the LAN all the same.
+                    if connected.source == PeerSource::Inbound {
+                        connected.source = PeerSource::Mdns;
+                    }
                     return;
                 }
                 if new {

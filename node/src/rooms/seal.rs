@@ -143,3 +143,68 @@ pub fn node_peer_id(node_public: &[u8; 32]) -> Option<libp2p::PeerId> {
         .ok()
         .map(|key| libp2p::identity::PublicKey::from(key).to_peer_id())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chatly_protocol::Content;
+
+    fn sealed() -> (UnlockedKeys, Verified) {
+        let keys = UnlockedKeys::generate(1);
+        let body = Content::Message {
+            text: "hello".into(),
+            files: Vec::new(),
+            reply_to: None,
+        }
+        .encode()
+        .unwrap();
+        let header = Header::plain(
+            Kind::Content,
+            RoomId::PUBLIC,
+            keys.account_id(),
+            1,
+            EnvelopeId::ZERO,
+            1_700_000_000_000,
+        );
+        let verified = seal(&keys.identity, header, body).unwrap();
+        (keys, verified)
+    }
+
+    #[test]
+    fn a_sealed_envelope_opens_with_the_same_id() {
+        let (_, verified) = sealed();
+        let opened = open(verified.bytes.clone()).unwrap();
+        assert_eq!(opened.id, verified.id);
+        assert_eq!(opened.envelope, verified.envelope);
+    }
+
+    #[test]
+    fn any_flipped_bit_fails() {
+        let (_, verified) = sealed();
+        for bit in 0..verified.bytes.len() * 8 {
+            let mut bytes = verified.bytes.clone();
+            bytes[bit / 8] ^= 1 << (bit % 8);
+            assert!(open(bytes).is_err(), "flipping bit {bit} went unnoticed");
+        }
+    }
+
+    #[test]
+    fn account_records_are_bound_to_account_and_node() {
+        let keys = UnlockedKeys::generate(1);
+        let node = IdentityKey::generate();
+        let profile = Profile {
+            username: "alice".into(),
+            display_name: "Alice".into(),
+            bio: String::new(),
+        };
+        let record = account_record(&keys, &node, &profile, 1, EnvelopeId::ZERO, 5).unwrap();
+        let opened = open(record.bytes.clone()).unwrap();
+        assert!(check_account_record(&opened.envelope).is_ok());
+        // Another node's key in the record, with the original co-signature: rejected.
+        let mut forged = opened.envelope.clone();
+        let mut body = AccountRecord::decode(&forged.body).unwrap();
+        body.node_public = IdentityKey::generate().public();
+        forged.body = body.encode().unwrap();
+        assert!(check_account_record(&forged).is_err());
+    }
+}

@@ -40,7 +40,11 @@ export class MessageList {
       icon('down', 'small'), h('span', null, 'Jump to latest'));
     this.jumpBtn.addEventListener('click', () => this.jumpToLatest());
 
-    this.el.addEventListener('scroll', () => this.scheduleCheck(), { passive: true });
+    this.el.addEventListener('scroll', () => {
+      // whether to follow new content is decided by where the reader is now, before any slide or resize
+      this.stuck = this.atEnd() && this.distanceFromBottom() < BOTTOM_SLACK;
+      this.scheduleCheck();
+    }, { passive: true });
     this.items.addEventListener('keydown', (e) => this.onKey(e));
     this.items.addEventListener('focusin', (e) => {
       const art = e.target.closest('article.msg');
@@ -280,6 +284,13 @@ export class MessageList {
     if (!this.el.isConnected) return;
     const margin = Math.max(600, this.el.clientHeight * 1.5);
     const n = this.t.length;
+    const bottom = this.atEnd() && this.distanceFromBottom() < BOTTOM_SLACK;
+    this.stuck = bottom;
+    if (bottom) this.newCount = 0;
+    if (state.currentRoomId === this.roomId && state.atBottom !== bottom) {
+      state.atBottom = bottom;
+      emit('atBottom', bottom);
+    }
     if (this.el.scrollTop < margin) {
       if (this.start > 0) {
         this.start = Math.max(0, this.start - CHUNK);
@@ -297,13 +308,6 @@ export class MessageList {
         return;
       }
       if (this.t.hasNewer && !this.t.loadingNewer) loadNewer(this.roomId);
-    }
-    const bottom = this.atEnd() && this.distanceFromBottom() < BOTTOM_SLACK;
-    this.stuck = bottom;
-    if (bottom) this.newCount = 0;
-    if (state.currentRoomId === this.roomId && state.atBottom !== bottom) {
-      state.atBottom = bottom;
-      emit('atBottom', bottom);
     }
     this.updateJump();
   }
