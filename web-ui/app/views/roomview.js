@@ -53,7 +53,7 @@ export class RoomView {
 
     this.el = h('main', { class: 'main', 'aria-labelledby': 'room-title' },
       h('header', { class: 'room-head' },
-        h('button', { class: 'icon-btn menu-btn', type: 'button', 'aria-label': 'Open rooms and people', 'aria-controls': 'sidebar',
+        this.menuBtn = h('button', { class: 'icon-btn menu-btn', type: 'button', 'aria-label': 'Open rooms and people', 'aria-controls': 'sidebar',
           id: 'menu-btn', onClick: onMenu }, icon('menu')),
         h('div', { class: 'title' }, this.title, this.desc),
         this.searchBtn, this.settingsBtn),
@@ -124,6 +124,11 @@ export class RoomView {
     this.desc.textContent = desc;
     this.desc.hidden = !desc;
     this.searchBtn.hidden = state.features.search !== true;
+    // on a phone the room list is hidden: say on its button that other rooms have news
+    let elsewhere = 0;
+    for (const r of state.rooms.values()) if (r.id !== this.roomId) elsewhere += r.unread || 0;
+    this.menuBtn.classList.toggle('has-unread', elsewhere > 0);
+    this.menuBtn.setAttribute('aria-label', elsewhere ? `Open rooms and people (${elsewhere} unread elsewhere)` : 'Open rooms and people');
     this.settingsBtn.hidden = room.kind === 'public';
   }
 
