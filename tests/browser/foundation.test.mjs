@@ -102,6 +102,22 @@ describe('foundation: two real nodes', { skip: !binaryExists() && `no chatly bin
     assert.equal(await page.locator('#timeline img[src="x"]').count(), 0);
   });
 
+  it('shows the node page: peer id, addresses, the connected peer and how it was found', async () => {
+    await page.locator('#conn-state').click();
+    const nodePage = page.locator('#node-page');
+    await nodePage.waitFor();
+    if (A.peerId) await nodePage.getByText(A.peerId, { exact: true }).first().waitFor();
+    await nodePage.locator('.addr-list code', { hasText: A.addrs[0].split('/p2p/')[0] }).first().waitFor();
+    await nodePage.locator('.peers-table tbody tr').first().waitFor({ timeout: 15000 });
+    const source = await nodePage.locator('.peers-table .source-tag').first().textContent();
+    assert.ok(source && source !== 'Unknown', `how the peer was found: ${source}`);
+    await nodePage.getByLabel('Peer address (multiaddr)').fill('/not-a-multiaddr');
+    await nodePage.getByRole('button', { name: 'Add', exact: true }).click();
+    await nodePage.locator('.add-peer-msg.error').waitFor();
+    await page.locator('.nav-item[data-room-id="public"]').click();
+    await waitForRoom(page);
+  });
+
   it('catches up what it missed while the WebSocket was down, without duplicates', async () => {
     await page.evaluate(() => window.__chatly.socket.suspend());
     await page.locator('#conn-state', { hasText: 'Reconnecting' }).waitFor();

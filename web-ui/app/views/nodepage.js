@@ -65,10 +65,12 @@ export class NodePage {
       })),
       h('h2', null, `Connected peers (${peers.length})`),
       peers.length ? h('div', { class: 'table-wrap' }, h('table', { class: 'peers-table' },
-        h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Peer id'), h('th', { scope: 'col' }, 'How found'), h('th', { scope: 'col' }, 'Addresses'))),
+        h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Peer id'), h('th', { scope: 'col' }, 'How found'),
+          h('th', { scope: 'col' }, 'Round trip'), h('th', { scope: 'col' }, 'Addresses'))),
         h('tbody', null, peers.map((p) => h('tr', null,
           h('td', null, h('code', null, p.peer_id)),
           h('td', null, h('span', { class: 'source-tag', title: p.source || '' }, sourceLabel(p.source))),
+          h('td', null, Number.isFinite(p.rtt_ms) ? `${Math.round(p.rtt_ms)} ms` : '—'),
           h('td', null, (p.addrs || []).map((a) => h('div', null, h('code', null, a)))))))))
         : h('p', { class: 'muted' }, 'No other nodes found yet: on the same network they appear by themselves; or add one by address.'));
   }
