@@ -206,6 +206,7 @@ export class MessageList {
     const stick = toBottom || (this.stuck && this.atEnd() && this.distanceFromBottom() < BOTTOM_SLACK + 400);
     const anchor = stick || noAnchor ? null : this.findAnchor();
     const focused = this.items.contains(document.activeElement) ? document.activeElement : null;
+    const focusedRow = focused?.closest('article.msg')?.dataset.id;
     this.mentionNames = myMentionNames();
     const readers = this.readerIndex();
     const rows = [];
@@ -230,8 +231,13 @@ export class MessageList {
     if (sliding) this.el.setAttribute('aria-busy', 'true');
     reconcile(this.items, rows);
     if (sliding) requestAnimationFrame(() => this.el.removeAttribute('aria-busy'));
+    refreshTimes(this.items); // rows kept in the cache may carry an old "n min ago"
     this.renderTop();
     if (focused && focused.isConnected) focused.focus({ preventScroll: true });
+    else if (focusedRow) {
+      // the focused message was re-rendered (edited, reacted to): keep focus on it
+      this.items.querySelector(`article.msg[data-id="${CSS.escape(focusedRow)}"]`)?.focus({ preventScroll: true });
+    }
     this.ensureActive();
     if (stick) { this.scrollToBottom(); this.stuck = true; }
     else if (anchor) this.restoreAnchor(anchor);

@@ -13,7 +13,8 @@ export function closePicker() {
 
 export function openPicker(anchor, onPick) {
   closePicker();
-  const buttons = QUICK_EMOJI.map((e) => h('button', { type: 'button', 'aria-label': `React with ${e}`, onClick: () => { done(); onPick(e); } }, e));
+  const buttons = QUICK_EMOJI.map((e) => h('button', { type: 'button', 'aria-label': `React with ${e}`,
+    onClick: () => { done(); if (anchor.isConnected) anchor.focus(); onPick(e); } }, e));
   const pop = h('div', { class: 'popover', role: 'dialog', 'aria-label': 'Choose a reaction' },
     h('div', { class: 'emoji-picker' }, buttons));
   document.body.append(pop);
