@@ -78,6 +78,13 @@ export class RoomView {
 
     const first = !t.loaded;
     this.list.showLatest();
+    // ready to write at once (not on phones, where focusing would pop up the keyboard over the room)
+    requestAnimationFrame(() => {
+      const idle = !document.activeElement || document.activeElement === document.body || document.activeElement.closest?.('.sidebar');
+      if (idle && !matchMedia('(max-width: 699px)').matches && !document.querySelector('dialog[open]') && this.el.isConnected) {
+        this.composer.focus();
+      }
+    });
     ensureLoaded(roomId).then(() => {
       if (first && room && room.unread) {
         const i = t.length - room.unread;
