@@ -296,6 +296,30 @@ describe('web UI against the mock node', () => {
     await page.locator('.nav-item', { hasText: 'Public' }).locator('.badge').waitFor({ state: 'detached' });
   });
 
+  it('notifies about a mention in another room once notifications are on', async () => {
+    await page.evaluate(() => {
+      window.__notes = [];
+      window.Notification = class {
+        static permission = 'default';
+        static requestPermission() { window.Notification.permission = 'granted'; return Promise.resolve('granted'); }
+        constructor(title, opts) { window.__notes.push({ title, body: opts.body }); }
+        close() {}
+      };
+    });
+    await page.locator('#user-menu-btn').click();
+    await page.getByRole('switch', { name: 'Desktop notifications' }).check();
+    await page.keyboard.press('Escape');
+    await page.locator('.nav-item[data-room-id]', { hasText: 'Carol Singer' }).click();
+    await waitForRoom(page, 'Carol Singer');
+    node.post(bob.user.id, 'public', 'ping @alice, lunch?');
+    await waitFor(() => page.evaluate(() => window.__notes.length > 0), { what: 'a notification' });
+    const [note] = await page.evaluate(() => window.__notes);
+    assert.equal(note.title, 'Bob Builder in Public');
+    assert.equal(note.body, 'ping @alice, lunch?');
+    await page.locator('.nav-item', { hasText: 'Public' }).click();
+    await waitForRoom(page, 'Public');
+  });
+
   it('moves through messages with the keyboard (roving focus) and into their actions', async () => {
     await page.locator('#composer-input').focus();
     await page.keyboard.press('Shift+Tab'); // attach
