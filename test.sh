@@ -15,6 +15,7 @@ need_debs=()
 command -v chromium >/dev/null || need_debs+=(chromium)
 command -v ip >/dev/null || need_debs+=(iproute2)
 command -v node >/dev/null || need_debs+=(nodejs npm)
+dpkg -s fonts-noto-color-emoji >/dev/null 2>&1 || need_debs+=(fonts-noto-color-emoji) # emoji in screenshots
 if ((${#need_debs[@]})); then
   say "installing ${need_debs[*]}"
   as_root apt-get update -qq
