@@ -8,6 +8,12 @@ pub enum CryptoError {
     /// A public key is not a valid, canonical curve point (or is of small order).
     #[error("invalid public key")]
     BadPublicKey,
+    /// The message key of that index was used already (or lies before the delivered position).
+    #[error("message key already used or never delivered")]
+    KeyUsed,
+    /// A chain would jump further ahead than a receiver allows.
+    #[error("chain index too far ahead")]
+    ChainJump,
     /// A signature does not verify for this key, label and payload.
     #[error("invalid signature")]
     BadSignature,

@@ -12,12 +12,17 @@
 //! - [`password`]: argon2id PHC strings for login.
 //! - [`wrap`]: [`wrap::MasterKey`], wrapping it under a password, and [`wrap::seal`] /
 //!   [`wrap::open`] for sealing data under a key.
+//! - `chain`: [`SenderChain`], [`ReceiverChain`], [`seal_message`] / [`open_message`]: group
+//!   encryption with a hash ratchet.
+//! - `delivery`: [`deliver`] / [`accept`]: a chain sealed to one recipient.
 //! - `error`: [`CryptoError`], the one error type.
 //! - here: [`random_bytes`] and [`labelled`], used by all of the above.
 
 #![deny(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+mod chain;
+mod delivery;
 mod dh;
 mod error;
 mod hash;
@@ -25,6 +30,11 @@ pub mod password;
 mod sign;
 pub mod wrap;
 
+pub use chain::{
+    ChainState, LABEL_CHAIN_MESSAGE, LABEL_CHAIN_NEXT, MAX_CHAIN_JUMP, MAX_SKIPPED_KEYS,
+    ROTATE_AFTER_MESSAGES, ROTATE_AFTER_MS, ReceiverChain, SenderChain, open_message, seal_message,
+};
+pub use delivery::{Delivery, LABEL_KEY_DELIVERY, accept, deliver};
 pub use dh::{DhKey, dh};
 pub use error::CryptoError;
 pub use hash::{

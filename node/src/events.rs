@@ -24,6 +24,10 @@ pub enum NodeEvent {
     },
     /// The number of connected peer nodes changed.
     PeerCount(usize),
+    /// A group or direct room's membership, roles or name may have changed.
+    RoomUpdated(chatly_protocol::RoomId),
+    /// Sealed content or a key delivery arrived in a room: local members may open something.
+    RoomData(chatly_protocol::RoomId),
 }
 
 /// How many events a slow WebSocket may lag behind before it is told to reconnect and catch up.

@@ -91,13 +91,16 @@ impl NodeHandle {
         let network = net::spawn(keypair, net_config, &mut registry, shutdown.clone()).await?;
         let metrics = Arc::new(Metrics::new(registry));
         let bus = EventBus::default();
+        let vault = Arc::new(crate::accounts::Vault::default());
         let rooms = Arc::new(Rooms::new(
             store.clone(),
             network.handle.clone(),
             bus.clone(),
             metrics.clone(),
             node_key,
+            vault.clone(),
         ));
+        tokio::spawn(rooms::groups::run_opener(rooms.clone(), shutdown.clone()));
         tokio::spawn(rooms::run_ingest(
             network.events,
             rooms.clone(),
@@ -116,7 +119,7 @@ impl NodeHandle {
             .local_addr()
             .map_err(|e| StartError::Io(e.to_string()))?;
         let state = Arc::new(NodeState {
-            accounts: Accounts::new(store.clone(), config.limits.clone()),
+            accounts: Accounts::new(store.clone(), config.limits.clone(), vault),
             config,
             store,
             net: network.handle.clone(),

@@ -34,6 +34,12 @@ const TAG_MESSAGE: u8 = 1;
 const TAG_EDIT: u8 = 2;
 const TAG_DELETE: u8 = 3;
 const TAG_REACTION: u8 = 4;
+const TAG_ROOM_INFO: u8 = 5;
+
+/// Longest room name, in characters.
+pub const MAX_ROOM_NAME_CHARS: usize = 64;
+/// Longest room description, in characters.
+pub const MAX_ROOM_DESCRIPTION_CHARS: usize = 500;
 
 /// A file attached to a message (or used as an avatar): everything needed to fetch, check and
 /// decrypt its chunks.
@@ -159,6 +165,14 @@ pub enum Content {
         /// The reaction, 1..=[`MAX_EMOJI_LEN`] bytes.
         emoji: String,
     },
+    /// Names and describes a group room. Sealed like any content, so relays never see a room's
+    /// name; valid only from an admin (checked by the members who open it).
+    RoomInfo {
+        /// Room name, 1..=[`MAX_ROOM_NAME_CHARS`] characters.
+        name: String,
+        /// Room description, at most [`MAX_ROOM_DESCRIPTION_CHARS`] characters.
+        description: String,
+    },
 }
 
 impl Content {
@@ -193,6 +207,10 @@ impl Content {
             Content::Reaction { target, emoji } => {
                 check_emoji(emoji)?;
                 w.u8(TAG_REACTION).fixed(&target.0).str8(emoji)?;
+            }
+            Content::RoomInfo { name, description } => {
+                check_room_info(name, description)?;
+                w.u8(TAG_ROOM_INFO).str16(name)?.str16(description)?;
             }
         }
         check_len(w.len(), MAX_CONTENT_LEN)?;
@@ -239,6 +257,12 @@ impl Content {
                 check_emoji(&emoji)?;
                 Content::Reaction { target, emoji }
             }
+            TAG_ROOM_INFO => {
+                let name = r.str16(MAX_ROOM_NAME_CHARS * 4)?;
+                let description = r.str16(MAX_ROOM_DESCRIPTION_CHARS * 4)?;
+                check_room_info(&name, &description)?;
+                Content::RoomInfo { name, description }
+            }
             _ => return Err(ProtocolError::Invalid("unknown content tag")),
         };
         r.finish()?;
@@ -253,6 +277,15 @@ pub(crate) fn check_len(len: usize, max: usize) -> Result<(), ProtocolError> {
     } else {
         Ok(())
     }
+}
+
+/// A room name is 1..=64 characters, a description at most 500.
+fn check_room_info(name: &str, description: &str) -> Result<(), ProtocolError> {
+    if name.trim().is_empty() {
+        return Err(ProtocolError::Invalid("empty room name"));
+    }
+    check_len(name.chars().count(), MAX_ROOM_NAME_CHARS)?;
+    check_len(description.chars().count(), MAX_ROOM_DESCRIPTION_CHARS)
 }
 
 /// A message must say something: text, files, or both.

@@ -23,6 +23,7 @@
 mod account;
 pub mod codec;
 mod content;
+pub mod control;
 mod envelope;
 mod error;
 mod ids;
@@ -35,7 +36,8 @@ pub use account::{
 };
 pub use content::{
     AEAD_TAG_LEN, Content, FileRef, MAX_CHUNK_SIZE, MAX_CHUNKS_PER_FILE, MAX_CONTENT_LEN,
-    MAX_EMOJI_LEN, MAX_FILE_NAME_LEN, MAX_FILES_PER_MESSAGE, MAX_MIME_LEN, MAX_TEXT_LEN,
+    MAX_EMOJI_LEN, MAX_FILE_NAME_LEN, MAX_FILES_PER_MESSAGE, MAX_MIME_LEN,
+    MAX_ROOM_DESCRIPTION_CHARS, MAX_ROOM_NAME_CHARS, MAX_TEXT_LEN,
 };
 pub use envelope::{
     Envelope, HEADER_LEN, Header, KEY_SUITE_PLAINTEXT, KEY_SUITE_SENDER_CHAIN, Kind, MAGIC,

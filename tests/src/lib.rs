@@ -359,3 +359,11 @@ impl Client {
         client
     }
 }
+
+impl Client {
+    /// PATCH JSON to a path.
+    pub async fn patch_json(&self, path: &str, body: Value) -> Result<(u16, Value)> {
+        self.send(self.http.patch(format!("{}{path}", self.base)).json(&body))
+            .await
+    }
+}

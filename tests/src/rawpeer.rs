@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 enum Command {
     Publish(String, Vec<u8>, oneshot::Sender<Result<(), String>>),
     Subscribers(String, oneshot::Sender<usize>),
+    Received(oneshot::Sender<Vec<Vec<u8>>>),
 }
 
 /// A handle to the raw peer's swarm task.
@@ -65,11 +66,14 @@ impl RawPeer {
         let peer_id = *swarm.local_peer_id();
         let (commands, mut rx) = mpsc::unbounded_channel();
         tokio::spawn(async move {
+            let mut received: Vec<Vec<u8>> = Vec::new();
             loop {
                 tokio::select! {
                     event = swarm.select_next_some() => {
-                        if let SwarmEvent::ConnectionClosed { cause, .. } = event {
-                            tracing::debug!(?cause, "raw peer connection closed");
+                        match event {
+                            SwarmEvent::ConnectionClosed { cause, .. } => tracing::debug!(?cause, "raw peer connection closed"),
+                            SwarmEvent::Behaviour(gossipsub::Event::Message { message, .. }) => received.push(message.data),
+                            _ => {}
                         }
                     }
                     command = rx.recv() => match command {
@@ -81,6 +85,9 @@ impl RawPeer {
                             let hash = IdentTopic::new(topic).hash();
                             let count = swarm.behaviour().all_peers().filter(|(_, topics)| topics.contains(&&hash)).count();
                             let _ = reply.send(count);
+                        }
+                        Some(Command::Received(reply)) => {
+                            let _ = reply.send(received.clone());
                         }
                         None => break,
                     },
@@ -98,6 +105,16 @@ impl RawPeer {
             .ok()
             .context("raw peer stopped")?;
         rx.await?.map_err(|e| anyhow::anyhow!("publish: {e}"))
+    }
+
+    /// Every gossip payload this peer has received so far (what its neighbours relayed to it).
+    pub async fn received(&self) -> Result<Vec<Vec<u8>>> {
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Received(reply))
+            .ok()
+            .context("raw peer stopped")?;
+        Ok(rx.await?)
     }
 
     /// How many connected peers are subscribed to `topic`.

@@ -90,21 +90,68 @@ pub struct Login {
     pub ttl: Duration,
 }
 
+/// The unlocked accounts of this node, shared by the accounts and rooms services.
+#[derive(Debug, Default)]
+pub struct Vault {
+    keys: Mutex<HashMap<AccountId, Arc<UnlockedKeys>>>,
+    /// Woken when an account is unlocked: what arrived while it was locked can be opened now.
+    pub unlocks: tokio::sync::Notify,
+}
+
+impl Vault {
+    /// The keys of an unlocked account.
+    pub fn get(&self, user: &AccountId) -> Option<Arc<UnlockedKeys>> {
+        self.keys
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(user)
+            .cloned()
+    }
+
+    /// Every unlocked account.
+    pub fn all(&self) -> Vec<Arc<UnlockedKeys>> {
+        self.keys
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// Puts keys in the vault, or returns the copy already there; `true` when newly unlocked.
+    fn insert(&self, keys: UnlockedKeys) -> (Arc<UnlockedKeys>, bool) {
+        let mut vault = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        let id = keys.account_id();
+        let fresh = !vault.contains_key(&id);
+        (
+            vault.entry(id).or_insert_with(|| Arc::new(keys)).clone(),
+            fresh,
+        )
+    }
+
+    fn remove(&self, user: &AccountId) {
+        self.keys
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(user);
+    }
+}
+
 /// The accounts service.
 pub struct Accounts {
     store: Store,
-    vault: Mutex<HashMap<AccountId, Arc<UnlockedKeys>>>,
+    vault: Arc<Vault>,
     limiter: FailureLimiter,
     limits: Limits,
     wrap_params: WrapParams,
 }
 
 impl Accounts {
-    /// The service over a store.
-    pub fn new(store: Store, limits: Limits) -> Self {
+    /// The service over a store, sharing `vault` with the rooms service.
+    pub fn new(store: Store, limits: Limits, vault: Arc<Vault>) -> Self {
         Self {
             store,
-            vault: Mutex::new(HashMap::new()),
+            vault,
             limiter: FailureLimiter::new(limits.failed_logins_per_minute),
             limits,
             wrap_params: WrapParams::DEFAULT,
@@ -228,7 +275,11 @@ impl Accounts {
             expires_at: now_ms() + ttl.as_millis() as u64,
         };
         self.store
-            .write(move |txn| rows::insert_session(txn, &row, now_ms()))
+            .write(move |txn| {
+                // Logins are rare: a good moment to forget sessions that expired.
+                rows::delete_expired_sessions(txn, now_ms())?;
+                rows::insert_session(txn, &row, now_ms())
+            })
             .await?;
         Ok(Login {
             token: hex::encode(token),
@@ -289,30 +340,23 @@ impl Accounts {
             .write(move |txn| rows::delete_session(txn, &id))
             .await?;
         if let Some((user, 0)) = left {
-            self.vault
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&AccountId(user));
+            self.vault.remove(&AccountId(user));
         }
         Ok(())
     }
 
     /// The keys of an unlocked account.
     pub fn unlocked(&self, user: &AccountId) -> Option<Arc<UnlockedKeys>> {
-        self.vault
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(user)
-            .cloned()
+        self.vault.get(user)
     }
 
-    /// Puts keys in the vault, or returns the copy already there.
+    /// Puts keys in the vault; a newly unlocked account wakes the room opener.
     fn unlock(&self, keys: UnlockedKeys) -> Arc<UnlockedKeys> {
-        let mut vault = self.vault.lock().unwrap_or_else(|e| e.into_inner());
-        vault
-            .entry(keys.account_id())
-            .or_insert_with(|| Arc::new(keys))
-            .clone()
+        let (keys, fresh) = self.vault.insert(keys);
+        if fresh {
+            self.vault.unlocks.notify_one();
+        }
+        keys
     }
 }
 

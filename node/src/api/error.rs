@@ -117,6 +117,7 @@ impl From<RoomError> for ApiError {
                 format!("{why:?}"),
             ),
             RoomError::Conflict => ApiError::new(StatusCode::CONFLICT, "conflict", "try again"),
+            RoomError::Forbidden(why) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", why),
             RoomError::Store(e) => ApiError::internal(e),
         }
     }

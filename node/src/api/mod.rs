@@ -55,7 +55,13 @@ pub fn router(state: Arc<NodeState>) -> Router {
         .route("/users", get(accounts::users))
         .route("/presence", get(accounts::presence))
         .route("/rooms", get(rooms::list).post(rooms::create))
-        .route("/rooms/{id}", get(rooms::get))
+        .route("/rooms/{id}", get(rooms::get).patch(rooms::update))
+        .route("/rooms/{id}/members", post(rooms::add_member))
+        .route(
+            "/rooms/{id}/members/{user_id}",
+            delete(rooms::remove_member),
+        )
+        .route("/rooms/{id}/admins", post(rooms::add_admin))
         .route(
             "/rooms/{id}/messages",
             get(rooms::messages).post(rooms::post),

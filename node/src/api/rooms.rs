@@ -1,11 +1,12 @@
-//! Rooms and messages. This build hosts the public room; group and direct rooms answer 501
-//! until end-to-end encrypted rooms land (issue 3).
+//! Rooms and messages: the public room, and end-to-end encrypted group and direct rooms.
+//! A room the caller is not in answers 404; admin-only changes answer 403 `not_admin`.
 
 use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -14,22 +15,73 @@ use super::auth::Auth;
 use super::error::ApiError;
 use super::types::{MessageJson, RoomJson};
 use crate::NodeState;
-use crate::store::messages;
-use chatly_protocol::{Content, EnvelopeId, MAX_TEXT_LEN, RoomId};
+use crate::accounts::{Session, UnlockedKeys};
+use crate::rooms::membership::{RoomKind, RoomState};
+use crate::store::messages::{self, PUBLIC_VIEWER};
+use chatly_protocol::control::ControlOp;
+use chatly_protocol::{AccountId, Content, EnvelopeId, MAX_TEXT_LEN, RoomId};
 
 /// Default and largest page of history.
 const DEFAULT_PAGE: usize = 50;
 const MAX_PAGE: usize = 200;
 
-/// The rooms an account may open: the public room only, for now.
-fn readable_room(id: &str) -> Result<RoomId, ApiError> {
-    match RoomId::from_api(id) {
-        Ok(room) if room == RoomId::PUBLIC => Ok(room),
-        _ => Err(ApiError::not_found("no such room")),
+/// Who reads a room's rows: everyone for the public room, the caller otherwise.
+fn viewer(room: RoomId, session: &Session) -> [u8; 32] {
+    if room == RoomId::PUBLIC {
+        PUBLIC_VIEWER
+    } else {
+        session.user.0
     }
 }
 
-async fn public_room(state: &NodeState) -> Result<RoomJson, ApiError> {
+fn parse_room(id: &str) -> Result<RoomId, ApiError> {
+    RoomId::from_api(id).map_err(|_| ApiError::not_found("no such room"))
+}
+
+fn parse_user(id: &str) -> Result<AccountId, ApiError> {
+    AccountId::from_hex(id).map_err(|_| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_user_id",
+            "not a user id",
+        )
+    })
+}
+
+/// The state of a room the caller is in, or 404.
+async fn member_state(
+    state: &NodeState,
+    session: &Session,
+    room: RoomId,
+) -> Result<RoomState, ApiError> {
+    let room_state = state.rooms.room_state(room).await?;
+    if room_state.is_member(&session.user) {
+        Ok(room_state)
+    } else {
+        Err(ApiError::not_found("no such room"))
+    }
+}
+
+fn not_admin() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "not_admin",
+        "only an admin of this room can do that",
+    )
+}
+
+/// A message row as JSON, opened with the viewer's keys when private.
+pub fn message_json(row: &messages::MessageRow, keys: &UnlockedKeys) -> MessageJson {
+    let mut json = MessageJson::from(row);
+    if row.sealed.is_some() {
+        let (text, files) = crate::rooms::groups::open_row(keys, row).unwrap_or_default();
+        json.text = text;
+        json.files = serde_json::from_str(&files).unwrap_or(serde_json::Value::Array(Vec::new()));
+    }
+    json
+}
+
+async fn public_room(state: &NodeState, session: &Session) -> Result<RoomJson, ApiError> {
     let (members, last) = state
         .store
         .read(|c| {
@@ -37,7 +89,10 @@ async fn public_room(state: &NodeState) -> Result<RoomJson, ApiError> {
                 .iter()
                 .map(|u| hex::encode(u.user_id))
                 .collect::<Vec<_>>();
-            Ok((members, messages::last(c, &RoomId::PUBLIC.0)?))
+            Ok((
+                members,
+                messages::last(c, &PUBLIC_VIEWER, &RoomId::PUBLIC.0)?,
+            ))
         })
         .await?;
     Ok(RoomJson {
@@ -48,36 +103,344 @@ async fn public_room(state: &NodeState) -> Result<RoomJson, ApiError> {
         members,
         admins: Vec::new(),
         unread: 0,
-        last_message: last.as_ref().map(MessageJson::from),
+        last_message: last.as_ref().map(|row| message_json(row, &session.keys)),
         encrypted: false,
     })
+}
+
+/// A group or direct room as the caller sees it.
+pub async fn private_room(
+    state: &NodeState,
+    keys: &UnlockedKeys,
+    room: RoomId,
+    room_state: &RoomState,
+) -> Result<RoomJson, ApiError> {
+    let me = keys.account_id();
+    let info = state.rooms.room_info(keys, room).await?;
+    let last = state
+        .store
+        .read(move |c| messages::last(c, &me.0, &room.0))
+        .await?;
+    let direct = room_state.kind == Some(RoomKind::Direct);
+    let (name, description) = match info {
+        Some(info) => info,
+        None if direct => {
+            let other = room_state.members.iter().find(|m| **m != me).copied();
+            let name = match other {
+                Some(other) => state
+                    .rooms
+                    .user(other)
+                    .await?
+                    .map(|u| u.display_name)
+                    .unwrap_or_default(),
+                None => String::new(),
+            };
+            (name, String::new())
+        }
+        None => (String::new(), String::new()),
+    };
+    Ok(RoomJson {
+        id: room.to_api(),
+        kind: if direct { "direct" } else { "group" },
+        name,
+        description,
+        members: room_state.members.iter().map(|m| m.to_hex()).collect(),
+        admins: room_state.admins.iter().map(|m| m.to_hex()).collect(),
+        unread: 0,
+        last_message: last.as_ref().map(|row| message_json(row, keys)),
+        encrypted: true,
+    })
+}
+
+async fn room_json(
+    state: &NodeState,
+    session: &Session,
+    room: RoomId,
+) -> Result<RoomJson, ApiError> {
+    if room == RoomId::PUBLIC {
+        return public_room(state, session).await;
+    }
+    let room_state = member_state(state, session, room).await?;
+    private_room(state, &session.keys, room, &room_state).await
 }
 
 /// GET /api/v1/rooms
 pub async fn list(
     State(state): State<Arc<NodeState>>,
-    _auth: Auth,
+    Auth(session): Auth,
 ) -> Result<Json<Vec<RoomJson>>, ApiError> {
-    Ok(Json(vec![public_room(&state).await?]))
+    let mut rooms = vec![public_room(&state, &session).await?];
+    let mut private = Vec::new();
+    for (room, room_state) in state.rooms.rooms_of(session.user).await? {
+        private.push(private_room(&state, &session.keys, room, &room_state).await?);
+    }
+    // Groups before direct chats, each newest activity first.
+    private.sort_by(|a, b| {
+        (a.kind, b.last_message.as_ref().map(|m| m.sent_at.clone()))
+            .cmp(&(b.kind, a.last_message.as_ref().map(|m| m.sent_at.clone())))
+    });
+    rooms.extend(private);
+    Ok(Json(rooms))
 }
 
 /// GET /api/v1/rooms/{id}
 pub async fn get(
     State(state): State<Arc<NodeState>>,
-    _auth: Auth,
+    Auth(session): Auth,
     Path(id): Path<String>,
 ) -> Result<Json<RoomJson>, ApiError> {
-    readable_room(&id)?;
-    Ok(Json(public_room(&state).await?))
+    Ok(Json(room_json(&state, &session, parse_room(&id)?).await?))
 }
 
-/// POST /api/v1/rooms (group and direct rooms come with end-to-end encryption)
-pub async fn create(_auth: Auth) -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_IMPLEMENTED,
-        "not_implemented",
-        "group and direct rooms are not available on this node yet",
+#[derive(Debug, Deserialize)]
+pub struct NewRoom {
+    kind: String,
+    name: Option<String>,
+    description: Option<String>,
+    #[serde(default)]
+    members: Vec<String>,
+    user_id: Option<String>,
+}
+
+/// POST /api/v1/rooms
+pub async fn create(
+    State(state): State<Arc<NodeState>>,
+    Auth(session): Auth,
+    ApiJson(body): ApiJson<NewRoom>,
+) -> Result<Response, ApiError> {
+    match body.kind.as_str() {
+        "group" => create_group(&state, &session, body).await,
+        "direct" => create_direct(&state, &session, body).await,
+        _ => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_kind",
+            "kind is \"group\" or \"direct\"",
+        )),
+    }
+}
+
+async fn known_user(state: &NodeState, id: &str) -> Result<AccountId, ApiError> {
+    let user = parse_user(id)?;
+    match state.rooms.user(user).await? {
+        Some(_) => Ok(user),
+        None => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_user",
+            "nobody with that id is known to this node",
+        )),
+    }
+}
+
+async fn create_group(
+    state: &NodeState,
+    session: &Session,
+    body: NewRoom,
+) -> Result<Response, ApiError> {
+    let name = body.name.unwrap_or_default().trim().to_string();
+    let description = body.description.unwrap_or_default();
+    let info = Content::RoomInfo {
+        name: name.clone(),
+        description,
+    };
+    info.encode().map_err(|_| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_name",
+            "a group needs a name of 1 to 64 characters (description up to 500)",
+        )
+    })?;
+    let mut members = Vec::new();
+    for id in &body.members {
+        let member = known_user(state, id).await?;
+        if member != session.user && !members.contains(&member) {
+            members.push(member);
+        }
+    }
+    if members.len() + 1 > chatly_protocol::control::MAX_ROOM_MEMBERS {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "too_many_members",
+            "a room holds at most 256 members",
+        ));
+    }
+    let room = RoomId(chatly_crypto::random_bytes());
+    let keys = &session.keys;
+    state
+        .rooms
+        .control(keys, room, ControlOp::Create { members })
+        .await?;
+    state.rooms.post_private(keys, room, info).await?;
+    let json = room_json(state, session, room).await?;
+    Ok((StatusCode::CREATED, Json(json)).into_response())
+}
+
+async fn create_direct(
+    state: &NodeState,
+    session: &Session,
+    body: NewRoom,
+) -> Result<Response, ApiError> {
+    let peer = known_user(state, body.user_id.as_deref().unwrap_or("")).await?;
+    if peer == session.user {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "self_direct",
+            "a direct chat needs someone else",
+        ));
+    }
+    let room = RoomId(chatly_crypto::direct_room_id(&session.user.0, &peer.0));
+    let existing = state.rooms.room_state(room).await?;
+    if existing.is_member(&session.user) {
+        return Ok((StatusCode::OK, Json(room_json(state, session, room).await?)).into_response());
+    }
+    state
+        .rooms
+        .control(&session.keys, room, ControlOp::CreateDirect { peer })
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(room_json(state, session, room).await?),
     )
+        .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RoomPatch {
+    name: Option<String>,
+    description: Option<String>,
+}
+
+/// PATCH /api/v1/rooms/{id}
+pub async fn update(
+    State(state): State<Arc<NodeState>>,
+    Auth(session): Auth,
+    Path(id): Path<String>,
+    ApiJson(patch): ApiJson<RoomPatch>,
+) -> Result<Json<RoomJson>, ApiError> {
+    let room = parse_room(&id)?;
+    if room == RoomId::PUBLIC {
+        return Err(not_admin());
+    }
+    let room_state = member_state(&state, &session, room).await?;
+    if !room_state.is_admin(&session.user) {
+        return Err(not_admin());
+    }
+    let (name, description) = state
+        .rooms
+        .room_info(&session.keys, room)
+        .await?
+        .unwrap_or_default();
+    let info = Content::RoomInfo {
+        name: patch.name.map(|n| n.trim().to_string()).unwrap_or(name),
+        description: patch.description.unwrap_or(description),
+    };
+    info.encode().map_err(|_| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_name",
+            "a name is 1 to 64 characters, a description up to 500",
+        )
+    })?;
+    state.rooms.post_private(&session.keys, room, info).await?;
+    Ok(Json(room_json(&state, &session, room).await?))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct UserRef {
+    user_id: String,
+}
+
+/// POST /api/v1/rooms/{id}/members
+pub async fn add_member(
+    State(state): State<Arc<NodeState>>,
+    Auth(session): Auth,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<UserRef>,
+) -> Result<Json<RoomJson>, ApiError> {
+    admin_op(
+        &state,
+        &session,
+        &id,
+        |member, _| ControlOp::Add { member },
+        &body.user_id,
+    )
+    .await
+}
+
+/// POST /api/v1/rooms/{id}/admins
+pub async fn add_admin(
+    State(state): State<Arc<NodeState>>,
+    Auth(session): Auth,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<UserRef>,
+) -> Result<Json<RoomJson>, ApiError> {
+    admin_op(
+        &state,
+        &session,
+        &id,
+        |member, _| ControlOp::SetRole {
+            member,
+            admin: true,
+        },
+        &body.user_id,
+    )
+    .await
+}
+
+/// DELETE /api/v1/rooms/{id}/members/{user_id}: an admin removes someone (200), or a member leaves (204).
+pub async fn remove_member(
+    State(state): State<Arc<NodeState>>,
+    Auth(session): Auth,
+    Path((id, user)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let target = parse_user(&user)?;
+    if target == session.user {
+        let room = parse_room(&id)?;
+        member_state(&state, &session, room).await?;
+        state
+            .rooms
+            .control(&session.keys, room, ControlOp::Leave)
+            .await?;
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    let room = parse_room(&id)?;
+    let last_seq = state
+        .store
+        .read(move |c| crate::store::envelopes::head(c, &room.0, &target.0))
+        .await?
+        .map_or(0, |(seq, _)| seq);
+    let json = admin_op(
+        &state,
+        &session,
+        &id,
+        |member, _| ControlOp::Remove { member, last_seq },
+        &user,
+    )
+    .await?;
+    Ok(json.into_response())
+}
+
+async fn admin_op(
+    state: &NodeState,
+    session: &Session,
+    id: &str,
+    op: impl FnOnce(AccountId, &RoomState) -> ControlOp,
+    user: &str,
+) -> Result<Json<RoomJson>, ApiError> {
+    let room = parse_room(id)?;
+    if room == RoomId::PUBLIC {
+        return Err(not_admin());
+    }
+    let room_state = member_state(state, session, room).await?;
+    if !room_state.is_admin(&session.user) {
+        return Err(not_admin());
+    }
+    let target = known_user(state, user).await?;
+    let op = op(target, &room_state);
+    room_state
+        .check(&session.user, &op)
+        .map_err(|why| ApiError::new(StatusCode::CONFLICT, "invalid_change", why))?;
+    state.rooms.control(&session.keys, room, op).await?;
+    Ok(Json(room_json(state, session, room).await?))
 }
 
 #[derive(Debug, Deserialize)]
@@ -90,11 +453,15 @@ pub struct PageQuery {
 /// GET /api/v1/rooms/{id}/messages?before=ID&after=ID&limit=N
 pub async fn messages(
     State(state): State<Arc<NodeState>>,
-    _auth: Auth,
+    Auth(session): Auth,
     Path(id): Path<String>,
     Query(query): Query<PageQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let room = readable_room(&id)?;
+    let room = parse_room(&id)?;
+    if room != RoomId::PUBLIC {
+        member_state(&state, &session, room).await?;
+    }
+    let viewer = viewer(room, &session);
     let limit = query.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
     let parse = |s: &str| {
         EnvelopeId::from_hex(s)
@@ -105,12 +472,18 @@ pub async fn messages(
     let page = state
         .store
         .read(move |c| match after {
-            Some(after) => messages::page_after(c, &room.0, &after.0, limit),
-            None => messages::page_before(c, &room.0, before.as_ref().map(|b| &b.0), limit),
+            Some(after) => messages::page_after(c, &viewer, &room.0, &after.0, limit),
+            None => {
+                messages::page_before(c, &viewer, &room.0, before.as_ref().map(|b| &b.0), limit)
+            }
         })
         .await?
         .ok_or_else(|| ApiError::not_found("no such message in this room"))?;
-    let list: Vec<MessageJson> = page.messages.iter().map(MessageJson::from).collect();
+    let list: Vec<MessageJson> = page
+        .messages
+        .iter()
+        .map(|row| message_json(row, &session.keys))
+        .collect();
     Ok(Json(json!({"messages": list, "has_more": page.has_more})))
 }
 
@@ -129,7 +502,14 @@ pub async fn post(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<NewMessage>,
 ) -> Result<(StatusCode, Json<MessageJson>), ApiError> {
-    readable_room(&id)?;
+    let room = parse_room(&id)?;
+    if room != RoomId::PUBLIC && !state.rooms.room_state(room).await?.is_member(&session.user) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "not_member",
+            "you are not a member of this room",
+        ));
+    }
     if body.text.len() > MAX_TEXT_LEN {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -165,6 +545,13 @@ pub async fn post(
         files: Vec::new(),
         reply_to,
     };
-    let row = state.rooms.post_public(&session.keys, content).await?;
-    Ok((StatusCode::CREATED, Json(MessageJson::from(&row))))
+    let row = if room == RoomId::PUBLIC {
+        state.rooms.post_public(&session.keys, content).await?
+    } else {
+        state
+            .rooms
+            .post_private(&session.keys, room, content)
+            .await?
+    };
+    Ok((StatusCode::CREATED, Json(message_json(&row, &session.keys))))
 }

@@ -45,41 +45,13 @@ fn origin_allowed(origin: &str, hosts: &[String]) -> bool {
         .is_some_and(|host| hosts.iter().any(|h| h.eq_ignore_ascii_case(host)))
 }
 
-/// Rejects foreign Host and Origin headers, then adds the security headers.
+/// Rejects foreign Host and Origin headers, then adds the security headers to every answer,
+/// refusals included.
 pub async fn guard(State(state): State<Arc<NodeState>>, request: Request, next: Next) -> Response {
-    let hosts = allowed_hosts(&state);
-    let headers = request.headers();
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("");
-    if !hosts.iter().any(|h| h.eq_ignore_ascii_case(host)) {
-        return ApiError::new(
-            StatusCode::FORBIDDEN,
-            "bad_host",
-            "this node does not answer to that host name",
-        )
-        .into_response();
-    }
-    if let Some(origin) = headers.get(header::ORIGIN) {
-        let origin = origin.to_str().unwrap_or("");
-        if !origin_allowed(origin, &hosts) {
-            return ApiError::new(
-                StatusCode::FORBIDDEN,
-                "bad_origin",
-                "requests from other sites are refused",
-            )
-            .into_response();
-        }
-    } else if is_unsafe(request.method()) && uses_cookie_auth(headers) {
-        return ApiError::new(
-            StatusCode::FORBIDDEN,
-            "bad_origin",
-            "a browser request without Origin is refused",
-        )
-        .into_response();
-    }
-    let mut response = next.run(request).await;
+    let mut response = match refusal(&state, request.headers(), request.method()) {
+        Some(refused) => refused.into_response(),
+        None => next.run(request).await,
+    };
     let h = response.headers_mut();
     h.insert(
         header::CONTENT_SECURITY_POLICY,
@@ -103,6 +75,37 @@ pub async fn guard(State(state): State<Arc<NodeState>>, request: Request, next: 
         HeaderValue::from_static("same-origin"),
     );
     response
+}
+
+/// Why a request is refused before it reaches a handler, if it is.
+fn refusal(state: &NodeState, headers: &HeaderMap, method: &Method) -> Option<ApiError> {
+    let hosts = allowed_hosts(state);
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    if !hosts.iter().any(|h| h.eq_ignore_ascii_case(host)) {
+        return Some(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "bad_host",
+            "this node does not answer to that host name",
+        ));
+    }
+    match headers.get(header::ORIGIN) {
+        Some(origin) if !origin_allowed(origin.to_str().unwrap_or(""), &hosts) => {
+            Some(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "bad_origin",
+                "requests from other sites are refused",
+            ))
+        }
+        None if is_unsafe(method) && uses_cookie_auth(headers) => Some(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "bad_origin",
+            "a browser request without Origin is refused",
+        )),
+        _ => None,
+    }
 }
 
 fn is_unsafe(method: &Method) -> bool {

@@ -14,11 +14,14 @@ use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::auth::Auth;
-use super::types::{MessageJson, UserJson, rfc3339};
+use super::types::{UserJson, rfc3339};
 use crate::NodeState;
 use crate::accounts::Session;
 use crate::events::NodeEvent;
+use crate::store::messages::PUBLIC_VIEWER;
 use crate::store::now_ms;
+use chatly_protocol::RoomId;
+use std::collections::HashSet;
 
 /// GET /api/v1/events
 pub async fn events(
@@ -45,6 +48,12 @@ async fn serve(socket: WebSocket, state: Arc<NodeState>, session: Session) {
             last_seen: Some(change.last_seen),
         });
     }
+    let mut rooms: HashSet<RoomId> = state
+        .rooms
+        .rooms_of(user)
+        .await
+        .map(|l| l.into_iter().map(|(r, _)| r).collect())
+        .unwrap_or_default();
     let (mut sink, mut stream) = socket.split();
     let peers = state.net.peers().await.map(|p| p.len()).unwrap_or(0);
     let hello = json!({"type": "node.peers", "connected": peers}).to_string();
@@ -52,7 +61,7 @@ async fn serve(socket: WebSocket, state: Arc<NodeState>, session: Session) {
         let send = async {
             loop {
                 let frame = match events.recv().await {
-                    Ok(event) => match render(&state, &session, event) {
+                    Ok(event) => match render(&state, &session, &mut rooms, event).await {
                         Some(frame) => frame,
                         None => continue,
                     },
@@ -98,13 +107,36 @@ async fn serve(socket: WebSocket, state: Arc<NodeState>, session: Session) {
     }
 }
 
-/// The frame for an event, or `None` when this session may not see it.
-fn render(state: &NodeState, _session: &Session, event: NodeEvent) -> Option<String> {
+/// The frame for an event, or `None` when this session may not see it. `rooms` holds the private
+/// rooms this session is in, to tell `room.updated` from `room.removed`.
+async fn render(
+    state: &NodeState,
+    session: &Session,
+    rooms: &mut HashSet<RoomId>,
+    event: NodeEvent,
+) -> Option<String> {
     let value = match event {
-        // Only the public room exists yet, and every account is in it.
         NodeEvent::MessageCreated(row) => {
-            json!({"type": "message.created", "message": MessageJson::from(&row)})
+            if row.viewer != PUBLIC_VIEWER && row.viewer != session.user.0 {
+                return None;
+            }
+            json!({"type": "message.created", "message": super::rooms::message_json(&row, &session.keys)})
         }
+        NodeEvent::RoomUpdated(room) => {
+            let room_state = state.rooms.room_state(room).await.ok()?;
+            if room_state.is_member(&session.user) {
+                rooms.insert(room);
+                let json = super::rooms::private_room(state, &session.keys, room, &room_state)
+                    .await
+                    .ok()?;
+                json!({"type": "room.updated", "room": json})
+            } else if rooms.remove(&room) {
+                json!({"type": "room.removed", "room_id": room.to_api()})
+            } else {
+                return None;
+            }
+        }
+        NodeEvent::RoomData(_) => return None,
         NodeEvent::UserUpdated(row) => {
             let user = UserJson::new(
                 &row,
@@ -122,10 +154,7 @@ fn render(state: &NodeState, _session: &Session, event: NodeEvent) -> Option<Str
             "online": online,
             "last_seen": last_seen.map(rfc3339),
         }),
-        NodeEvent::PeerCount(n) => {
-            state.metrics.connected_peers.set(n as i64);
-            json!({"type": "node.peers", "connected": n})
-        }
+        NodeEvent::PeerCount(n) => json!({"type": "node.peers", "connected": n}),
     };
     Some(value.to_string())
 }

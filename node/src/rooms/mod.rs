@@ -6,6 +6,8 @@
 //! - [`Rooms`]: publishing for local accounts, and the ingest task that validates gossip in
 //!   batches (one store transaction per batch) and reports Accept / Reject / Ignore to gossipsub.
 
+pub mod groups;
+pub mod membership;
 pub mod pipeline;
 pub mod ratelimit;
 pub mod seal;
@@ -45,10 +47,15 @@ pub enum RoomError {
     /// Same author and sequence number already used with other content.
     #[error("sequence conflict")]
     Conflict,
+    /// The author may not do this in this room.
+    #[error("{0}")]
+    Forbidden(String),
 }
 
 /// Held while a local author signs and stores its next envelope in one room.
 type AuthorLock = Arc<tokio::sync::Mutex<()>>;
+/// Proof that the author lock is held.
+pub(crate) type AuthorGuard = tokio::sync::OwnedMutexGuard<()>;
 
 /// The rooms service.
 pub struct Rooms {
@@ -57,6 +64,8 @@ pub struct Rooms {
     bus: EventBus,
     metrics: Arc<Metrics>,
     node_key: IdentityKey,
+    /// Unlocked local accounts, which open sealed content as it arrives.
+    pub(crate) vault: Arc<crate::accounts::Vault>,
     /// Serialises local publishing per (room, author) so sequence numbers never collide.
     author_locks: Mutex<HashMap<(RoomId, AccountId), AuthorLock>>,
 }
@@ -69,8 +78,10 @@ impl Rooms {
         bus: EventBus,
         metrics: Arc<Metrics>,
         node_key: IdentityKey,
+        vault: Arc<crate::accounts::Vault>,
     ) -> Self {
         Self {
+            vault,
             store,
             net,
             bus,
@@ -142,15 +153,8 @@ impl Rooms {
         }
     }
 
-    /// Signs the next envelope of (room, author), runs it through the pipeline, stores it, then
-    /// publishes it. Publishing with no peer connected still succeeds: the envelope is stored.
-    async fn publish_local(
-        &self,
-        author: AccountId,
-        room: RoomId,
-        topic: Topic,
-        build: impl FnOnce(u64, EnvelopeId, u64) -> Result<seal::Verified, Rejection>,
-    ) -> Result<Checked, RoomError> {
+    /// Takes the lock that serialises a local author's envelopes in one room.
+    pub(crate) async fn lock_author(&self, room: RoomId, author: AccountId) -> AuthorGuard {
         let lock = self
             .author_locks
             .lock()
@@ -158,7 +162,33 @@ impl Rooms {
             .entry((room, author))
             .or_default()
             .clone();
-        let _guard = lock.lock().await;
+        lock.lock_owned().await
+    }
+
+    /// Takes the author lock and publishes one envelope.
+    async fn publish_local(
+        &self,
+        author: AccountId,
+        room: RoomId,
+        topic: Topic,
+        build: impl FnOnce(u64, EnvelopeId, u64) -> Result<seal::Verified, Rejection>,
+    ) -> Result<Checked, RoomError> {
+        let guard = self.lock_author(room, author).await;
+        self.publish_locked(&guard, author, room, topic, build)
+            .await
+    }
+
+    /// Signs the next envelope of (room, author), runs it through the pipeline, stores it, then
+    /// publishes it. Publishing with no peer connected still succeeds: the envelope is stored.
+    /// The caller holds the author lock (the guard proves it).
+    pub(crate) async fn publish_locked(
+        &self,
+        _guard: &AuthorGuard,
+        author: AccountId,
+        room: RoomId,
+        topic: Topic,
+        build: impl FnOnce(u64, EnvelopeId, u64) -> Result<seal::Verified, Rejection>,
+    ) -> Result<Checked, RoomError> {
         let head = self
             .store
             .read(move |c| envelopes::head(c, &room.0, &author.0))
@@ -167,18 +197,14 @@ impl Rooms {
         let now = now_ms();
         let verified = build(seq, prev, now).map_err(RoomError::Rejected)?;
         let checked = pipeline::check(verified.bytes, now, None).map_err(RoomError::Rejected)?;
-        let stored = checked.clone();
-        let applied = self
-            .store
-            .write(move |txn| pipeline::apply(txn, &stored, now))
-            .await?;
+        let applied = self.store_checked(vec![checked.clone()], now).await?.pop();
         match applied {
-            Applied::Stored(event) => {
-                if let Some(event) = event {
-                    self.bus.publish(*event);
-                }
+            Some(Applied::Stored(_)) => {}
+            None => return Err(RoomError::Conflict),
+            Some(Applied::Duplicate | Applied::Equivocation) => return Err(RoomError::Conflict),
+            Some(Applied::NotMember) => {
+                return Err(RoomError::Forbidden("not a member of this room".into()));
             }
-            Applied::Duplicate | Applied::Equivocation => return Err(RoomError::Conflict),
         }
         self.metrics.messages_out.inc();
         match self
@@ -190,6 +216,29 @@ impl Rooms {
             Err(e) => tracing::warn!(error = %e, "publish failed; the envelope is stored"),
         }
         Ok(checked)
+    }
+
+    /// Stores checked envelopes in one transaction and publishes the events of those stored.
+    pub(crate) async fn store_checked(
+        &self,
+        items: Vec<Checked>,
+        now: u64,
+    ) -> Result<Vec<Applied>, StoreError> {
+        let applied = self
+            .store
+            .write(move |txn| {
+                items
+                    .iter()
+                    .map(|c| pipeline::apply(txn, c, now))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .await?;
+        for outcome in &applied {
+            if let Applied::Stored(Some(event)) = outcome {
+                self.bus.publish((**event).clone());
+            }
+        }
+        Ok(applied)
     }
 
     /// The directory entry of an account.
@@ -213,7 +262,10 @@ pub async fn run_ingest(
                 NetEvent::Gossip {
                     source, id, data, ..
                 } => gossip.push((source, id, data)),
-                NetEvent::PeerCount(n) => rooms.bus.publish(NodeEvent::PeerCount(n)),
+                NetEvent::PeerCount(n) => {
+                    rooms.metrics.connected_peers.set(n as i64);
+                    rooms.bus.publish(NodeEvent::PeerCount(n));
+                }
                 NetEvent::PeerConnected(peer) => {
                     let rooms = rooms.clone();
                     tokio::spawn(async move {
@@ -273,16 +325,7 @@ async fn ingest_gossip(
         return;
     }
     let items: Vec<Checked> = accepted.iter().map(|(_, _, c)| c.clone()).collect();
-    let outcome = rooms
-        .store
-        .write(move |txn| {
-            items
-                .iter()
-                .map(|c| pipeline::apply(txn, c, now))
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .await;
-    let applied = match outcome {
+    let applied = match rooms.store_checked(items, now).await {
         Ok(applied) => applied,
         Err(e) => {
             tracing::error!(error = %e, "could not store gossip; it will be fetched again");
@@ -294,15 +337,12 @@ async fn ingest_gossip(
     };
     for ((source, id, _), applied) in accepted.into_iter().zip(applied) {
         let verdict = match applied {
-            Applied::Stored(event) => {
+            Applied::Stored(_) => {
                 rooms.metrics.messages_in.inc();
-                if let Some(event) = event {
-                    rooms.bus.publish(*event);
-                }
                 MessageAcceptance::Accept
             }
             Applied::Duplicate => MessageAcceptance::Ignore,
-            Applied::Equivocation => MessageAcceptance::Reject,
+            Applied::Equivocation | Applied::NotMember => MessageAcceptance::Reject,
         };
         rooms.metrics.validation_result(verdict_name(&verdict));
         rooms.net.report(id, source, verdict);

@@ -25,6 +25,10 @@ pub enum Derived {
     User(UserRow),
     /// Nothing readable (kept for sync and later use).
     Nothing,
+    /// A control operation of a group or direct room.
+    Control,
+    /// Sealed content or a key delivery: stored, opened later by members.
+    RoomData,
 }
 
 /// An envelope that passed the stateless checks.
@@ -45,6 +49,8 @@ pub enum Applied {
     Duplicate,
     /// Same author and sequence, other content: recorded; reject.
     Equivocation,
+    /// Content from someone who may not post in the room (never a member, or after removal).
+    NotMember,
 }
 
 /// Structure, signature, kind rules, clock skew and the optional rate limit.
@@ -85,6 +91,17 @@ pub fn check(
                 .map_err(|e| Rejection::Invalid(format!("content: {e}")))?;
             derive_content(&verified, content)
         }
+        Kind::Control => {
+            chatly_protocol::control::ControlOp::decode(&verified.envelope.body)
+                .map_err(|e| Rejection::Invalid(format!("control op: {e}")))?;
+            Derived::Control
+        }
+        Kind::KeyDelivery => {
+            chatly_protocol::control::KeyDelivery::decode(&verified.envelope.body)
+                .map_err(|e| Rejection::Invalid(format!("key delivery: {e}")))?;
+            Derived::RoomData
+        }
+        Kind::Sealed => Derived::RoomData,
         // Kinds this build does not process yet are not the sender's fault: drop them unpunished.
         other => {
             return Err(Rejection::Ignored(format!(
@@ -118,6 +135,8 @@ fn derive_content(verified: &Verified, content: Content) -> Derived {
                     .collect(),
             );
             Derived::Message(MessageRow {
+                viewer: crate::store::messages::PUBLIC_VIEWER,
+                sealed: None,
                 id: verified.id.0,
                 room: header.room.0,
                 author: header.author.0,
@@ -130,9 +149,10 @@ fn derive_content(verified: &Verified, content: Content) -> Derived {
             })
         }
         // Edits, deletions and reactions are stored as envelopes; their views come with issue 5.
-        Content::Edit { .. } | Content::Delete { .. } | Content::Reaction { .. } => {
-            Derived::Nothing
-        }
+        Content::Edit { .. }
+        | Content::Delete { .. }
+        | Content::Reaction { .. }
+        | Content::RoomInfo { .. } => Derived::Nothing,
     }
 }
 
@@ -149,6 +169,14 @@ pub fn apply(txn: &Transaction<'_>, checked: &Checked, now_ms: u64) -> Result<Ap
         ts: header.timestamp_ms,
         bytes: verified.bytes.clone(),
     };
+    if matches!(checked.derived, Derived::RoomData) {
+        // A room whose control log this node has not seen yet cannot be judged: keep and relay
+        // the envelope (sync brings the log); once the log is known, only members may post.
+        let state = super::groups::load_state(txn, header.room)?;
+        if state.kind.is_some() && !state.may_post(&header.author, header.seq) {
+            return Ok(Applied::NotMember);
+        }
+    }
     match envelopes::insert(txn, &row, now_ms)? {
         InsertOutcome::Duplicate => return Ok(Applied::Duplicate),
         InsertOutcome::Equivocation => return Ok(Applied::Equivocation),
@@ -162,6 +190,8 @@ pub fn apply(txn: &Transaction<'_>, checked: &Checked, now_ms: u64) -> Result<Ap
         Derived::User(user) => users::upsert(txn, user, now_ms)?
             .then(|| Box::new(NodeEvent::UserUpdated(user.clone()))),
         Derived::Nothing => None,
+        Derived::Control => Some(Box::new(NodeEvent::RoomUpdated(header.room))),
+        Derived::RoomData => Some(Box::new(NodeEvent::RoomData(header.room))),
     };
     Ok(Applied::Stored(event))
 }

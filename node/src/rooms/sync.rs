@@ -93,24 +93,13 @@ impl Rooms {
             .count();
         let valid: Vec<_> = checked.into_iter().filter_map(Result::ok).collect();
         let applied = self
-            .store
-            .write(move |txn| {
-                valid
-                    .iter()
-                    .map(|c| pipeline::apply(txn, c, now))
-                    .collect::<Result<Vec<_>, _>>()
-            })
+            .store_checked(valid, now)
             .await
             .map_err(|e| e.to_string())?;
-        let mut stored = 0;
-        for outcome in applied {
-            if let Applied::Stored(event) = outcome {
-                stored += 1;
-                if let Some(event) = event {
-                    self.bus.publish(*event);
-                }
-            }
-        }
+        let stored = applied
+            .iter()
+            .filter(|a| matches!(a, Applied::Stored(_)))
+            .count();
         Ok((stored, rejected))
     }
 

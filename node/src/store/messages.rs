@@ -1,25 +1,34 @@
 //! Readable messages in display order: by the author's timestamp, ties broken by id, so every
-//! node shows the same order.
+//! node shows the same order. Each row has a viewer: [`PUBLIC_VIEWER`] for the public room, or the
+//! local account that opened a private message (whose content is then sealed under that account's
+//! master key).
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::{StoreError, blob};
 
+/// The viewer of public rows: everyone on this node.
+pub const PUBLIC_VIEWER: [u8; 32] = [0; 32];
+
 /// One readable message.
 #[derive(Debug, Clone)]
 pub struct MessageRow {
+    /// Who may read it: [`PUBLIC_VIEWER`] or a local account.
+    pub viewer: [u8; 32],
     /// Envelope id.
     pub id: [u8; 32],
     /// Room id.
     pub room: [u8; 16],
     /// Author account id.
     pub author: [u8; 32],
-    /// Text as typed.
+    /// Text as typed (empty when `sealed`).
     pub text: String,
-    /// Attached files, JSON (API shape).
+    /// Attached files, JSON (API shape; empty when `sealed`).
     pub files: String,
     /// The message this one answers.
     pub reply_to: Option<[u8; 32]>,
+    /// Private content sealed under the viewer's master key.
+    pub sealed: Option<Vec<u8>>,
     /// Author's timestamp, ms.
     pub sent_at: u64,
     /// Last edit, ms.
@@ -40,47 +49,71 @@ pub struct Page {
 /// Stores a message row (ignored if present).
 pub fn insert(txn: &Transaction<'_>, row: &MessageRow) -> Result<(), StoreError> {
     txn.prepare_cached(
-        "INSERT OR IGNORE INTO messages (id, room, author, text, files, reply_to, sent_at, edited_at, deleted)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        "INSERT OR IGNORE INTO messages (viewer, id, room, author, text, files, reply_to, sealed, sent_at, edited_at, deleted)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?
     .execute(params![
-        row.id, row.room, row.author, row.text, row.files, row.reply_to, row.sent_at as i64,
-        row.edited_at.map(|t| t as i64), row.deleted
+        row.viewer,
+        row.id,
+        row.room,
+        row.author,
+        row.text,
+        row.files,
+        row.reply_to,
+        row.sealed,
+        row.sent_at as i64,
+        row.edited_at.map(|t| t as i64),
+        row.deleted
     ])?;
     Ok(())
 }
 
-const COLUMNS: &str = "id, room, author, text, files, reply_to, sent_at, edited_at, deleted";
+const COLUMNS: &str =
+    "viewer, id, room, author, text, files, reply_to, sealed, sent_at, edited_at, deleted";
 
 fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<MessageRow> {
-    let reply_to: Option<Vec<u8>> = row.get(5)?;
+    let reply_to: Option<Vec<u8>> = row.get(6)?;
     Ok(MessageRow {
-        id: blob(row, 0)?,
-        room: blob(row, 1)?,
-        author: blob(row, 2)?,
-        text: row.get(3)?,
-        files: row.get(4)?,
+        viewer: blob(row, 0)?,
+        id: blob(row, 1)?,
+        room: blob(row, 2)?,
+        author: blob(row, 3)?,
+        text: row.get(4)?,
+        files: row.get(5)?,
         reply_to: reply_to.and_then(|b| b.try_into().ok()),
-        sent_at: row.get::<_, i64>(6)? as u64,
-        edited_at: row.get::<_, Option<i64>>(7)?.map(|t| t as u64),
-        deleted: row.get(8)?,
+        sealed: row.get(7)?,
+        sent_at: row.get::<_, i64>(8)? as u64,
+        edited_at: row.get::<_, Option<i64>>(9)?.map(|t| t as u64),
+        deleted: row.get(10)?,
     })
 }
 
-/// One message by id.
-pub fn get(conn: &Connection, id: &[u8; 32]) -> Result<Option<MessageRow>, StoreError> {
-    let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM messages WHERE id = ?1"))?;
-    Ok(stmt.query_row([id], from_row).optional()?)
+/// One message by viewer and id.
+pub fn get(
+    conn: &Connection,
+    viewer: &[u8; 32],
+    id: &[u8; 32],
+) -> Result<Option<MessageRow>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM messages WHERE viewer = ?1 AND id = ?2"
+    ))?;
+    Ok(stmt.query_row(params![viewer, id], from_row).optional()?)
+}
+
+/// Whether `viewer` holds a row for this message.
+pub fn contains(conn: &Connection, viewer: &[u8; 32], id: &[u8; 32]) -> Result<bool, StoreError> {
+    Ok(get(conn, viewer, id)?.is_some())
 }
 
 fn position(
     conn: &Connection,
+    viewer: &[u8; 32],
     room: &[u8; 16],
     id: &[u8; 32],
 ) -> Result<Option<(i64, [u8; 32])>, StoreError> {
     Ok(conn
-        .prepare_cached("SELECT sent_at FROM messages WHERE room = ?1 AND id = ?2")?
-        .query_row(params![room, id], |r| r.get::<_, i64>(0))
+        .prepare_cached("SELECT sent_at FROM messages WHERE viewer = ?1 AND room = ?2 AND id = ?3")?
+        .query_row(params![viewer, room, id], |r| r.get::<_, i64>(0))
         .optional()?
         .map(|sent_at| (sent_at, *id)))
 }
@@ -89,6 +122,7 @@ fn position(
 /// `before` names no message of the room.
 pub fn page_before(
     conn: &Connection,
+    viewer: &[u8; 32],
     room: &[u8; 16],
     before: Option<&[u8; 32]>,
     limit: usize,
@@ -97,22 +131,22 @@ pub fn page_before(
     let mut rows = match before {
         None => {
             let sql = format!(
-                "SELECT {COLUMNS} FROM messages WHERE room = ?1 ORDER BY sent_at DESC, id DESC LIMIT ?2"
+                "SELECT {COLUMNS} FROM messages WHERE viewer = ?1 AND room = ?2 ORDER BY sent_at DESC, id DESC LIMIT ?3"
             );
             let mut stmt = conn.prepare_cached(&sql)?;
-            stmt.query_map(params![room, take], from_row)?
+            stmt.query_map(params![viewer, room, take], from_row)?
                 .collect::<Result<Vec<_>, _>>()?
         }
         Some(id) => {
-            let Some((sent_at, id)) = position(conn, room, id)? else {
+            let Some((sent_at, id)) = position(conn, viewer, room, id)? else {
                 return Ok(None);
             };
             let sql = format!(
-                "SELECT {COLUMNS} FROM messages WHERE room = ?1 AND (sent_at, id) < (?2, ?3)
-                 ORDER BY sent_at DESC, id DESC LIMIT ?4"
+                "SELECT {COLUMNS} FROM messages WHERE viewer = ?1 AND room = ?2 AND (sent_at, id) < (?3, ?4)
+                 ORDER BY sent_at DESC, id DESC LIMIT ?5"
             );
             let mut stmt = conn.prepare_cached(&sql)?;
-            stmt.query_map(params![room, sent_at, id, take], from_row)?
+            stmt.query_map(params![viewer, room, sent_at, id, take], from_row)?
                 .collect::<Result<Vec<_>, _>>()?
         }
     };
@@ -128,20 +162,24 @@ pub fn page_before(
 /// Up to `limit` messages after `after`, oldest first (catch-up after a reconnect).
 pub fn page_after(
     conn: &Connection,
+    viewer: &[u8; 32],
     room: &[u8; 16],
     after: &[u8; 32],
     limit: usize,
 ) -> Result<Option<Page>, StoreError> {
-    let Some((sent_at, id)) = position(conn, room, after)? else {
+    let Some((sent_at, id)) = position(conn, viewer, room, after)? else {
         return Ok(None);
     };
     let sql = format!(
-        "SELECT {COLUMNS} FROM messages WHERE room = ?1 AND (sent_at, id) > (?2, ?3)
-         ORDER BY sent_at ASC, id ASC LIMIT ?4"
+        "SELECT {COLUMNS} FROM messages WHERE viewer = ?1 AND room = ?2 AND (sent_at, id) > (?3, ?4)
+         ORDER BY sent_at ASC, id ASC LIMIT ?5"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     let mut rows = stmt
-        .query_map(params![room, sent_at, id, limit as i64 + 1], from_row)?
+        .query_map(
+            params![viewer, room, sent_at, id, limit as i64 + 1],
+            from_row,
+        )?
         .collect::<Result<Vec<_>, _>>()?;
     let has_more = rows.len() > limit;
     rows.truncate(limit);
@@ -151,13 +189,17 @@ pub fn page_after(
     }))
 }
 
-/// The newest message of a room.
-pub fn last(conn: &Connection, room: &[u8; 16]) -> Result<Option<MessageRow>, StoreError> {
+/// The newest message of a room for a viewer.
+pub fn last(
+    conn: &Connection,
+    viewer: &[u8; 32],
+    room: &[u8; 16],
+) -> Result<Option<MessageRow>, StoreError> {
     let sql = format!(
-        "SELECT {COLUMNS} FROM messages WHERE room = ?1 ORDER BY sent_at DESC, id DESC LIMIT 1"
+        "SELECT {COLUMNS} FROM messages WHERE viewer = ?1 AND room = ?2 ORDER BY sent_at DESC, id DESC LIMIT 1"
     );
     Ok(conn
         .prepare_cached(&sql)?
-        .query_row([room], from_row)
+        .query_row(params![viewer, room], from_row)
         .optional()?)
 }

@@ -12,6 +12,7 @@
 pub mod accounts;
 pub mod envelopes;
 pub mod messages;
+pub mod private;
 pub mod users;
 
 use std::path::Path;
@@ -21,7 +22,10 @@ use rusqlite::{Connection, OpenFlags, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
 /// Numbered migrations, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/0001_init.sql"),
+    include_str!("../../migrations/0002_private_rooms.sql"),
+];
 
 /// How many read connections the pool keeps.
 const READERS: usize = 4;

@@ -18,6 +18,8 @@ fn envelope(room: u8, author: u8, seq: u64, tag: u8) -> EnvelopeRow {
 
 fn message(id: u8, sent_at: u64) -> MessageRow {
     MessageRow {
+        viewer: messages::PUBLIC_VIEWER,
+        sealed: None,
         id: [id; 32],
         room: [0; 16],
         author: [1; 32],
@@ -108,7 +110,7 @@ async fn history_pages_in_display_order_both_ways() {
         .await
         .expect("write");
     let newest = store
-        .read(|c| messages::page_before(c, &[0; 16], None, 2))
+        .read(|c| messages::page_before(c, &messages::PUBLIC_VIEWER, &[0; 16], None, 2))
         .await
         .expect("read")
         .expect("page");
@@ -118,7 +120,7 @@ async fn history_pages_in_display_order_both_ways() {
     );
     assert!(newest.has_more);
     let older = store
-        .read(|c| messages::page_before(c, &[0; 16], Some(&[4; 32]), 10))
+        .read(|c| messages::page_before(c, &messages::PUBLIC_VIEWER, &[0; 16], Some(&[4; 32]), 10))
         .await
         .expect("read")
         .expect("page");
@@ -128,7 +130,7 @@ async fn history_pages_in_display_order_both_ways() {
     );
     assert!(!older.has_more);
     let after = store
-        .read(|c| messages::page_after(c, &[0; 16], &[2; 32], 10))
+        .read(|c| messages::page_after(c, &messages::PUBLIC_VIEWER, &[0; 16], &[2; 32], 10))
         .await
         .expect("read")
         .expect("page");
@@ -137,7 +139,7 @@ async fn history_pages_in_display_order_both_ways() {
         [3, 4, 5]
     );
     let unknown = store
-        .read(|c| messages::page_before(c, &[0; 16], Some(&[9; 32]), 10))
+        .read(|c| messages::page_before(c, &messages::PUBLIC_VIEWER, &[0; 16], Some(&[9; 32]), 10))
         .await
         .expect("read");
     assert!(
@@ -191,8 +193,51 @@ async fn migrations_run_once_and_data_survives_reopening() {
     }
     let store = Store::open(&path).expect("reopen");
     let row = store
-        .read(|c| messages::get(c, &[1; 32]))
+        .read(|c| messages::get(c, &messages::PUBLIC_VIEWER, &[1; 32]))
         .await
         .expect("read");
     assert_eq!(row.map(|m| m.text), Some("m1".into()));
+}
+
+#[tokio::test]
+async fn private_rows_are_seen_by_their_viewer_only() {
+    let (_dir, store) = open();
+    store
+        .write(|txn| {
+            messages::insert(
+                txn,
+                &MessageRow {
+                    viewer: [5; 32],
+                    ..message(1, 10)
+                },
+            )?;
+            messages::insert(
+                txn,
+                &MessageRow {
+                    viewer: [6; 32],
+                    ..message(1, 10)
+                },
+            )?;
+            messages::insert(txn, &message(2, 20))
+        })
+        .await
+        .expect("write");
+    for (viewer, expected) in [
+        ([5; 32], vec![1]),
+        ([6; 32], vec![1]),
+        (messages::PUBLIC_VIEWER, vec![2]),
+        ([7; 32], vec![]),
+    ] {
+        let page = store
+            .read(move |c| messages::page_before(c, &viewer, &[0; 16], None, 10))
+            .await
+            .expect("read")
+            .expect("page");
+        assert_eq!(
+            page.messages.iter().map(|m| m.id[0]).collect::<Vec<_>>(),
+            expected,
+            "viewer {}",
+            viewer[0]
+        );
+    }
 }

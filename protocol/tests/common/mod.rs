@@ -64,6 +64,9 @@ pub fn content() -> impl Strategy<Value = Content> {
         envelope_id().prop_map(|target| Content::Delete { target }),
         (envelope_id(), "\\PC{1,8}")
             .prop_map(|(target, emoji)| Content::Reaction { target, emoji }),
+        ("[a-z ]{1,64}", "[a-z ]{0,100}")
+            .prop_filter("a name", |(n, _): &(String, String)| !n.trim().is_empty())
+            .prop_map(|(name, description)| Content::RoomInfo { name, description }),
     ]
 }
 

@@ -1,0 +1,204 @@
+//! Rows of group and direct rooms: control logs, sealed content and key deliveries (as raw
+//! envelopes), and each local account's chains and room names (sealed under its master key).
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+use super::{StoreError, blob};
+
+/// Envelope kind bytes this module queries (see docs/protocol.md).
+const KIND_CONTROL: u8 = 3;
+const KIND_SEALED: u8 = 4;
+const KIND_DELIVERY: u8 = 5;
+
+/// (envelope id, envelope bytes).
+type IdAndBytes = ([u8; 32], Vec<u8>);
+
+fn envelopes_of(
+    conn: &Connection,
+    room: &[u8; 16],
+    kind: u8,
+) -> Result<Vec<IdAndBytes>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, bytes FROM envelopes WHERE room = ?1 AND kind = ?2 ORDER BY author, seq",
+    )?;
+    let rows = stmt.query_map(params![room, kind], |r| Ok((blob::<32>(r, 0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Every control envelope of a room.
+pub fn control_envelopes(conn: &Connection, room: &[u8; 16]) -> Result<Vec<Vec<u8>>, StoreError> {
+    Ok(envelopes_of(conn, room, KIND_CONTROL)?
+        .into_iter()
+        .map(|(_, b)| b)
+        .collect())
+}
+
+/// Key deliveries of a room that `account` has not processed yet.
+pub fn deliveries(
+    conn: &Connection,
+    account: &[u8; 32],
+    room: &[u8; 16],
+) -> Result<Vec<Vec<u8>>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT bytes FROM envelopes e WHERE room = ?1 AND kind = ?2
+           AND NOT EXISTS (SELECT 1 FROM opened o WHERE o.account = ?3 AND o.id = e.id)",
+    )?;
+    let rows = stmt.query_map(params![room, KIND_DELIVERY, account], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Sealed envelopes of a room that `account` has neither opened nor given up on.
+pub fn unopened(
+    conn: &Connection,
+    account: &[u8; 32],
+    room: &[u8; 16],
+) -> Result<Vec<Vec<u8>>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT bytes FROM envelopes e WHERE room = ?1 AND kind = ?2
+           AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.viewer = ?3 AND m.id = e.id)
+           AND NOT EXISTS (SELECT 1 FROM unopenable u WHERE u.account = ?3 AND u.id = e.id)
+           AND NOT EXISTS (SELECT 1 FROM opened o WHERE o.account = ?3 AND o.id = e.id)
+         ORDER BY author, seq",
+    )?;
+    let rows = stmt.query_map(params![room, KIND_SEALED, account], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Rooms that have a control log.
+pub fn rooms(conn: &Connection) -> Result<Vec<[u8; 16]>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT DISTINCT room FROM envelopes WHERE kind = ?1")?;
+    let rows = stmt.query_map([KIND_CONTROL], |r| blob::<16>(r, 0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Remembers that `account` will never open this envelope.
+pub fn mark_unopenable(
+    txn: &Transaction<'_>,
+    account: &[u8; 32],
+    id: &[u8; 32],
+) -> Result<(), StoreError> {
+    txn.execute(
+        "INSERT OR IGNORE INTO unopenable (account, id) VALUES (?1, ?2)",
+        params![account, id],
+    )?;
+    Ok(())
+}
+
+/// Remembers that `account` opened this envelope (for content that makes no message row).
+pub fn mark_opened(
+    txn: &Transaction<'_>,
+    account: &[u8; 32],
+    id: &[u8; 32],
+) -> Result<(), StoreError> {
+    txn.execute(
+        "INSERT OR IGNORE INTO opened (account, id) VALUES (?1, ?2)",
+        params![account, id],
+    )?;
+    Ok(())
+}
+
+/// A sealed sending chain and the members it was delivered to.
+pub type SealedSenderChain = (Vec<u8>, Vec<[u8; 32]>);
+
+/// A sending chain, sealed, and the members it went to.
+pub fn sender_chain(
+    conn: &Connection,
+    account: &[u8; 32],
+    room: &[u8; 16],
+) -> Result<Option<SealedSenderChain>, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT sealed, delivered_to FROM sender_chains WHERE account = ?1 AND room = ?2",
+            params![account, room],
+            |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?)),
+        )
+        .optional()?
+        .map(|(sealed, to)| {
+            (
+                sealed,
+                to.chunks_exact(32)
+                    .filter_map(|c| c.try_into().ok())
+                    .collect(),
+            )
+        }))
+}
+
+/// Stores a sending chain.
+pub fn put_sender_chain(
+    txn: &Transaction<'_>,
+    account: &[u8; 32],
+    room: &[u8; 16],
+    sealed: &[u8],
+    delivered_to: &[[u8; 32]],
+) -> Result<(), StoreError> {
+    txn.execute(
+        "INSERT OR REPLACE INTO sender_chains (account, room, sealed, delivered_to) VALUES (?1, ?2, ?3, ?4)",
+        params![account, room, sealed, delivered_to.concat()],
+    )?;
+    Ok(())
+}
+
+/// A receiving chain, sealed.
+pub fn receiver_chain(
+    conn: &Connection,
+    account: &[u8; 32],
+    room: &[u8; 16],
+    sender: &[u8; 32],
+    chain_id: &[u8; 16],
+) -> Result<Option<Vec<u8>>, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT sealed FROM receiver_chains WHERE account = ?1 AND room = ?2 AND sender = ?3 AND chain_id = ?4",
+            params![account, room, sender, chain_id],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+/// Stores a receiving chain (after each use: used keys are gone).
+pub fn put_receiver_chain(
+    txn: &Transaction<'_>,
+    account: &[u8; 32],
+    room: &[u8; 16],
+    sender: &[u8; 32],
+    chain_id: &[u8; 16],
+    sealed: &[u8],
+) -> Result<(), StoreError> {
+    txn.execute(
+        "INSERT OR REPLACE INTO receiver_chains (account, room, sender, chain_id, sealed) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![account, room, sender, chain_id, sealed],
+    )?;
+    Ok(())
+}
+
+/// The room name and description `account` opened last, sealed.
+pub fn room_info(
+    conn: &Connection,
+    account: &[u8; 32],
+    room: &[u8; 16],
+) -> Result<Option<Vec<u8>>, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT sealed FROM room_info WHERE account = ?1 AND room = ?2",
+            params![account, room],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+/// Keeps the newer room info.
+pub fn put_room_info(
+    txn: &Transaction<'_>,
+    account: &[u8; 32],
+    room: &[u8; 16],
+    sealed: &[u8],
+    sent_at: u64,
+) -> Result<(), StoreError> {
+    txn.execute(
+        "INSERT INTO room_info (account, room, sealed, sent_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (account, room) DO UPDATE SET sealed = excluded.sealed, sent_at = excluded.sent_at
+         WHERE excluded.sent_at >= room_info.sent_at",
+        params![account, room, sealed, sent_at as i64],
+    )?;
+    Ok(())
+}
