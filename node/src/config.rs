@@ -112,6 +112,8 @@ pub struct Limits {
     pub session_ttl: Duration,
     /// How long a "remember me" login stays valid.
     pub remembered_session_ttl: Duration,
+    /// Age at which an account's signed prekey is replaced (checked when the account unlocks).
+    pub prekey_max_age: Duration,
 }
 
 impl Default for Limits {
@@ -123,6 +125,7 @@ impl Default for Limits {
             author_burst: 1000.0,
             session_ttl: Duration::from_secs(24 * 3600),
             remembered_session_ttl: Duration::from_secs(30 * 24 * 3600),
+            prekey_max_age: Duration::from_secs(7 * 24 * 3600),
         }
     }
 }

@@ -57,18 +57,26 @@ pub struct TestNode {
     pub dir: PathBuf,
     /// Addresses it dials at start.
     pub peers: Vec<Multiaddr>,
+    /// Changes to the default test config, applied at every (re)start.
+    pub tweak: fn(&mut Config),
     _temp: Option<tempfile::TempDir>,
 }
 
 impl TestNode {
     /// Starts a node in a new temporary directory, dialing `peers`.
     pub async fn start(peers: Vec<Multiaddr>) -> Result<TestNode> {
+        Self::start_with(peers, |_| {}).await
+    }
+
+    /// Starts a node whose config `tweak` adjusts (at every restart too).
+    pub async fn start_with(peers: Vec<Multiaddr>, tweak: fn(&mut Config)) -> Result<TestNode> {
         let temp = tempfile::Builder::new().prefix("chatly-test-").tempdir()?;
         let dir = temp.path().to_path_buf();
         let mut node = TestNode {
             handle: None,
             dir,
             peers,
+            tweak,
             _temp: Some(temp),
         };
         node.restart().await?;
@@ -80,6 +88,7 @@ impl TestNode {
         anyhow::ensure!(self.handle.is_none(), "the node is running");
         let mut config = Config::local(self.dir.clone());
         config.peers = self.peers.clone();
+        (self.tweak)(&mut config);
         let mut handle = NodeHandle::spawn(config).await.context("node start")?;
         handle.wait_listening().await;
         self.handle = Some(handle);

@@ -250,7 +250,7 @@ impl Accounts {
             self.limiter.record_failure(&limit_keys, Instant::now());
             return Err(AccountError::BadCredentials);
         };
-        let keys = self.unlock(keys);
+        let keys = self.unlock(keys).await?;
         self.open_session(keys, remember).await
     }
 
@@ -328,7 +328,7 @@ impl Accounts {
         Ok(Session {
             user,
             id,
-            keys: self.unlock(keys),
+            keys: self.unlock(keys).await?,
         })
     }
 
@@ -350,13 +350,24 @@ impl Accounts {
         self.vault.get(user)
     }
 
-    /// Puts keys in the vault; a newly unlocked account wakes the room opener.
-    fn unlock(&self, keys: UnlockedKeys) -> Arc<UnlockedKeys> {
+    /// Puts keys in the vault (rotating an old prekey first); a newly unlocked account wakes the
+    /// room opener, which also re-publishes the account record when the prekey changed.
+    async fn unlock(&self, mut keys: UnlockedKeys) -> Result<Arc<UnlockedKeys>, AccountError> {
+        if let Some(existing) = self.vault.get(&keys.account_id()) {
+            return Ok(existing);
+        }
+        if keys.rotate_prekey(now_ms(), self.limits.prekey_max_age.as_millis() as u64) {
+            let (user, sealed) = (keys.account_id().0, keys.seal());
+            self.store
+                .write(move |txn| rows::update_sealed_keys(txn, &user, &sealed))
+                .await?;
+            tracing::info!(account = %keys.account_id(), "signed prekey rotated");
+        }
         let (keys, fresh) = self.vault.insert(keys);
         if fresh {
             self.vault.unlocks.notify_one();
         }
-        keys
+        Ok(keys)
     }
 }
 

@@ -346,8 +346,14 @@ impl Rooms {
             ephemeral: delivery.ephemeral,
             sealed: delivery.sealed,
         };
-        let accepted =
-            chatly_crypto::accept(&parcel, &room.0, &sender.0, &me.0, &keys.prekey, &keys.dh);
+        let accepted = match keys.prekey_for(&delivery.recipient_prekey) {
+            Some(prekey) => {
+                chatly_crypto::accept(&parcel, &room.0, &sender.0, &me.0, prekey, &keys.dh)
+            }
+            None => Err(chatly_crypto::CryptoError::Malformed(
+                "a prekey this account no longer has",
+            )),
+        };
         let master = *keys.master.expose();
         self.store
             .write(move |txn| {
@@ -457,6 +463,22 @@ impl Rooms {
         Ok(true)
     }
 
+    /// Publishes a new account record when the one in the directory carries an older prekey.
+    pub async fn refresh_record(&self, keys: &UnlockedKeys) -> Result<(), RoomError> {
+        let Some(user) = self.user(keys.account_id()).await? else {
+            return Ok(());
+        };
+        if user.prekey_public == keys.prekey.public() {
+            return Ok(());
+        }
+        let profile = seal::Profile {
+            username: user.username,
+            display_name: user.display_name,
+            bio: user.bio,
+        };
+        self.publish_profile(keys, &profile).await.map(|_| ())
+    }
+
     /// The room name and description `keys`' account last opened.
     pub async fn room_info(
         &self,
@@ -552,7 +574,14 @@ pub async fn run_opener(
     loop {
         let room = tokio::select! {
             _ = shutdown.cancelled() => return,
-            _ = rooms.vault.unlocks.notified() => None,
+            _ = rooms.vault.unlocks.notified() => {
+                for keys in rooms.vault.all() {
+                    if let Err(e) = rooms.refresh_record(&keys).await {
+                        tracing::warn!(error = %e, "could not re-publish an account record");
+                    }
+                }
+                None
+            }
             event = events.recv() => match event {
                 Ok(NodeEvent::RoomData(room) | NodeEvent::RoomUpdated(room)) => Some(room),
                 Ok(_) => continue,

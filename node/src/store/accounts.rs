@@ -89,6 +89,19 @@ pub fn account_ids(conn: &Connection) -> Result<Vec<[u8; 32]>, StoreError> {
     Ok(ids.collect::<Result<_, _>>()?)
 }
 
+/// Replaces an account's sealed private keys (after a prekey rotation).
+pub fn update_sealed_keys(
+    txn: &Transaction<'_>,
+    user_id: &[u8; 32],
+    sealed: &[u8],
+) -> Result<(), StoreError> {
+    txn.execute(
+        "UPDATE local_accounts SET sealed_keys = ?2 WHERE user_id = ?1",
+        params![user_id, sealed],
+    )?;
+    Ok(())
+}
+
 /// Stores a new session.
 pub fn insert_session(txn: &Transaction<'_>, row: &SessionRow, now: u64) -> Result<(), StoreError> {
     txn.execute(
