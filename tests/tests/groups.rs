@@ -7,6 +7,7 @@ use std::time::Duration;
 use chatly_protocol::{AccountId, EnvelopeId, Header, Kind, RoomId};
 use chatly_tests::rawpeer::RawPeer;
 use chatly_tests::{Client, PATIENCE, TestNode, dir_contains, wait_for};
+
 use serde_json::{Value, json};
 
 async fn room_ids(client: &Client) -> Vec<String> {
@@ -46,7 +47,7 @@ fn unique(tag: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn groups_and_direct_rooms_are_end_to_end_encrypted() -> anyhow::Result<()> {
-    chatly_tests::init_tracing();
+    let logs = chatly_tests::LogCapture::install();
     let d = TestNode::start(Vec::new()).await?;
     let a = TestNode::start(vec![d.addr()]).await?;
     let b = TestNode::start(vec![d.addr()]).await?;
@@ -94,6 +95,11 @@ async fn groups_and_direct_rooms_are_end_to_end_encrypted() -> anyhow::Result<()
     // Nothing readable anywhere else: not on carol's disk, not on the relay's, not in what C relayed.
     let relayed = tap.received().await?;
     assert!(!relayed.is_empty(), "the tap saw C relay group traffic");
+    assert!(!logs.is_empty(), "the nodes' debug logs are captured");
+    assert!(
+        !logs.contains(secret.as_bytes()) && !logs.contains(b"Plans"),
+        "plaintext in a node's logs"
+    );
     for payload in &relayed {
         assert!(
             !payload
