@@ -153,21 +153,15 @@ impl Rooms {
         let master = *keys.master.expose();
         self.store
             .write(move |txn| {
-                match (&store_row, info) {
-                    (Some(row), _) => messages::insert(txn, row)?,
-                    (None, Some(sent_at)) => {
-                        private::put_room_info(
-                            txn,
-                            &author.0,
-                            &room.0,
-                            &wrap::seal(&master, PRIVATE_CONTENT_LABEL, &plain),
-                            sent_at,
-                        )?;
-                        private::mark_opened(txn, &author.0, &checked.verified.id.0)?;
-                    }
-                    (None, None) => private::mark_opened(txn, &author.0, &checked.verified.id.0)?,
-                }
-                Ok(())
+                let opened = Opened {
+                    account: author,
+                    room,
+                    id: checked.verified.id,
+                    row: store_row.as_ref(),
+                    info_at: info,
+                    plain: &plain,
+                };
+                opened.record(txn, &master)
             })
             .await?;
         drop(guard);
@@ -439,21 +433,15 @@ impl Rooms {
                     &chain_id,
                     &chain_sealed,
                 )?;
-                match (&store_row, info) {
-                    (Some(row), _) => messages::insert(txn, row)?,
-                    (None, Some(sent_at)) => {
-                        private::put_room_info(
-                            txn,
-                            &me.0,
-                            &room.0,
-                            &wrap::seal(&master, PRIVATE_CONTENT_LABEL, &plain),
-                            sent_at,
-                        )?;
-                        private::mark_opened(txn, &me.0, &id.0)?;
-                    }
-                    (None, None) => private::mark_opened(txn, &me.0, &id.0)?,
-                }
-                Ok(())
+                let opened = Opened {
+                    account: me,
+                    room,
+                    id,
+                    row: store_row.as_ref(),
+                    info_at: info,
+                    plain: &plain,
+                };
+                opened.record(txn, &master)
             })
             .await?;
         match row {
@@ -496,6 +484,34 @@ impl Rooms {
                 Ok(Content::RoomInfo { name, description }) => Some((name, description)),
                 _ => None,
             }))
+    }
+}
+
+/// What an account opened from one sealed envelope.
+struct Opened<'a> {
+    account: AccountId,
+    room: RoomId,
+    id: EnvelopeId,
+    /// The message row, when the content was a message.
+    row: Option<&'a MessageRow>,
+    /// When the content was a valid room info: its time.
+    info_at: Option<u64>,
+    /// The content's encoding.
+    plain: &'a [u8],
+}
+
+impl Opened<'_> {
+    /// Stores it: the message row, or the room info (sealed under the master key), and otherwise
+    /// just the fact that it was opened, so it is not tried again.
+    fn record(&self, txn: &rusqlite::Transaction<'_>, master: &[u8; 32]) -> Result<(), StoreError> {
+        if let Some(row) = self.row {
+            return messages::insert(txn, row);
+        }
+        if let Some(sent_at) = self.info_at {
+            let sealed = wrap::seal(master, PRIVATE_CONTENT_LABEL, self.plain);
+            private::put_room_info(txn, &self.account.0, &self.room.0, &sealed, sent_at)?;
+        }
+        private::mark_opened(txn, &self.account.0, &self.id.0)
     }
 }
 
