@@ -100,7 +100,7 @@ impl NodeHandle {
             node_key,
             vault.clone(),
         ));
-        tokio::spawn(rooms::groups::run_opener(rooms.clone(), shutdown.clone()));
+        tokio::spawn(rooms::opening::run_opener(rooms.clone(), shutdown.clone()));
         tokio::spawn(rooms::run_ingest(
             network.events,
             rooms.clone(),

@@ -2,7 +2,7 @@
 //!
 //! - [`security`]: Host and Origin checks and security headers on every request.
 //! - [`auth`]: session cookie or bearer token.
-//! - [`accounts`], [`rooms`], [`node_routes`]: the route handlers.
+//! - [`accounts`], [`rooms`], [`messages`], [`node_routes`]: the route handlers.
 //! - [`ws`]: the live event WebSocket.
 //! - [`assets`]: the embedded web UI.
 //! - [`types`]: JSON shapes; [`error`]: the error answer.
@@ -13,6 +13,7 @@ pub mod accounts;
 pub mod assets;
 pub mod auth;
 pub mod error;
+pub mod messages;
 pub mod node_routes;
 pub mod rooms;
 pub mod security;
@@ -64,7 +65,7 @@ pub fn router(state: Arc<NodeState>) -> Router {
         .route("/rooms/{id}/admins", post(rooms::add_admin))
         .route(
             "/rooms/{id}/messages",
-            get(rooms::messages).post(rooms::post),
+            get(messages::list).post(messages::post),
         )
         .route("/node", get(node_routes::node))
         .route("/node/peers", post(node_routes::dial))

@@ -8,6 +8,7 @@
 
 pub mod groups;
 pub mod membership;
+pub mod opening;
 pub mod pipeline;
 pub mod ratelimit;
 pub mod seal;
