@@ -28,6 +28,17 @@ pub enum NodeEvent {
     RoomUpdated(chatly_protocol::RoomId),
     /// Sealed content or a key delivery arrived in a room: local members may open something.
     RoomData(chatly_protocol::RoomId),
+    /// A local author's envelope moved on its way to other nodes.
+    Delivery {
+        /// Its room.
+        room: chatly_protocol::RoomId,
+        /// Its author (only this account's clients are told).
+        author: AccountId,
+        /// Envelope (message) id.
+        id: [u8; 32],
+        /// Where it stands now.
+        delivery: crate::store::sync::Delivery,
+    },
 }
 
 /// How many events a slow WebSocket may lag behind before it is told to reconnect and catch up.

@@ -6,6 +6,7 @@ use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use crate::rooms::Rejection;
@@ -28,6 +29,12 @@ pub struct Metrics {
     pub sync_rounds: Counter,
     /// Envelopes stored from sync.
     pub sync_envelopes: Counter,
+    /// Bytes of envelopes received in sync pages.
+    pub sync_bytes: Counter,
+    /// Duration of sync rounds that fetched something, seconds.
+    pub sync_catchup_seconds: Histogram,
+    /// Local envelopes no peer is known to hold yet.
+    pub outbox: Gauge,
 }
 
 impl Metrics {
@@ -40,6 +47,9 @@ impl Metrics {
         let connected_peers = Gauge::default();
         let sync_rounds = Counter::default();
         let sync_envelopes = Counter::default();
+        let sync_bytes = Counter::default();
+        let sync_catchup_seconds = Histogram::new(exponential_buckets(0.005, 2.0, 14));
+        let outbox = Gauge::default();
         let chatly = registry.sub_registry_with_prefix("chatly");
         chatly.register(
             "messages_in",
@@ -72,6 +82,21 @@ impl Metrics {
             "Envelopes stored from sync",
             sync_envelopes.clone(),
         );
+        chatly.register(
+            "sync_bytes",
+            "Bytes of envelopes received in sync pages",
+            sync_bytes.clone(),
+        );
+        chatly.register(
+            "sync_catchup_seconds",
+            "Duration of sync rounds that fetched something",
+            sync_catchup_seconds.clone(),
+        );
+        chatly.register(
+            "outbox",
+            "Local envelopes no peer is known to hold yet",
+            outbox.clone(),
+        );
         Self {
             registry: Mutex::new(registry),
             messages_in,
@@ -81,6 +106,9 @@ impl Metrics {
             connected_peers,
             sync_rounds,
             sync_envelopes,
+            sync_bytes,
+            sync_catchup_seconds,
+            outbox,
         }
     }
 

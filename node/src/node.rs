@@ -110,6 +110,7 @@ impl NodeHandle {
             ),
         ));
         tokio::spawn(rooms::sync::run_periodic(rooms.clone(), shutdown.clone()));
+        tokio::spawn(rooms::outbox::run_outbox(rooms.clone(), shutdown.clone()));
         let listener = tokio::net::TcpListener::bind(config.http)
             .await
             .map_err(|e| {

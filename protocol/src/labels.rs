@@ -27,6 +27,8 @@ pub const LABEL_KEY_WRAP: &str = "chatly/v1/key-wrap";
 pub const LABEL_SESSION_WRAP: &str = "chatly/v1/session-wrap";
 /// Derive-key context turning a session token into its stored lookup id.
 pub const LABEL_SESSION_ID: &str = "chatly/v1/session-id";
+/// BLAKE3 derive-key context of a room's sync digest (docs/protocol.md, "Sync").
+pub const LABEL_SYNC_DIGEST: &str = "chatly/v1/sync-digest";
 
 /// Every label, for tests that check they stay distinct and short enough for a u8 prefix.
 pub const ALL: &[&str] = &[
@@ -41,6 +43,7 @@ pub const ALL: &[&str] = &[
     LABEL_KEY_WRAP,
     LABEL_SESSION_WRAP,
     LABEL_SESSION_ID,
+    LABEL_SYNC_DIGEST,
 ];
 
 #[cfg(test)]

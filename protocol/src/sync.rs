@@ -1,66 +1,150 @@
-//! History sync messages (`/chatly/sync/1`, docs/protocol.md "Sync").
+//! History sync messages (`/chatly/sync/2`, docs/protocol.md "Sync").
 //!
-//! The requester says what it holds, as the highest sequence number it holds **without gaps**
-//! for each (room, author); the responder answers with a page of envelopes the requester lacks,
-//! each author's in sequence order, bounded by bytes and count, and whether more remain.
+//! A round has two steps:
+//! 1. [`Request::Summary`]: the requester sends a digest of what it holds per room; the responder
+//!    answers [`Response::Heads`]: for each room it serves the requester, whether it holds the same,
+//!    or its sequence ranges per author when they differ (also for rooms the requester did not name,
+//!    which is how a node learns of a room it was added to while offline).
+//! 2. [`Request::Fetch`]: the requester asks for the ranges it lacks ([`missing`]); the responder
+//!    answers [`Response::Page`]s bounded by bytes and count, oldest first.
+//!
+//! Everything here is pure: encoding, decoding with limits checked before allocating, and range
+//! arithmetic.
 
 use crate::codec::{Reader, Writer};
 use crate::{AccountId, MAX_ENVELOPE_LEN, ProtocolError, RoomId};
 
-/// Most (room, author) entries in one request.
-pub const MAX_HAVE_ENTRIES: usize = 16_384;
+/// Most rooms in one summary or heads answer.
+pub const MAX_ROOMS: usize = 16_384;
+/// Most authors listed in one heads answer, over all rooms.
+pub const MAX_HEAD_AUTHORS: usize = 32_768;
+/// Most sequence ranges listed per author (further ranges are left out and simply fetched again).
+pub const MAX_RANGES_PER_AUTHOR: usize = 64;
+/// Most ranges asked for in one fetch.
+pub const MAX_WANTS: usize = 16_384;
 /// Most envelopes in one page.
 pub const MAX_PAGE_ENVELOPES: usize = 2_000;
 /// Most bytes of envelopes in one page (the transport frame is a little larger).
 pub const MAX_PAGE_BYTES: usize = 3 * 1024 * 1024;
 
-const TAG_FETCH: u8 = 1;
-const TAG_PAGE: u8 = 1;
+const TAG_SUMMARY: u8 = 1;
+const TAG_FETCH: u8 = 2;
+const TAG_HEADS: u8 = 1;
+const TAG_PAGE: u8 = 2;
 
-/// What the requester holds of one author in one room.
+const STATUS_UNSERVED: u8 = 0;
+const STATUS_SAME: u8 = 1;
+const STATUS_DIFFERS: u8 = 2;
+
+/// An inclusive range of sequence numbers, `1 <= lo <= hi`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SeqRange {
+    /// First sequence number held.
+    pub lo: u64,
+    /// Last sequence number held.
+    pub hi: u64,
+}
+
+/// The sequence ranges one author has in one room, ascending and disjoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorRanges {
+    /// The author.
+    pub author: AccountId,
+    /// What is held.
+    pub ranges: Vec<SeqRange>,
+}
+
+/// The requester's digest of one room (see [`canonical_heads`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Have {
+pub struct RoomDigest {
+    /// The room.
+    pub room: RoomId,
+    /// First 16 bytes of the digest of the room's canonical heads.
+    pub digest: [u8; 16],
+}
+
+/// One range the requester lacks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Want {
     /// The room.
     pub room: RoomId,
     /// The author.
     pub author: AccountId,
-    /// Highest sequence number held with no gap below it (0: none).
-    pub seq: u64,
+    /// The missing sequence numbers, inclusive.
+    pub range: SeqRange,
 }
 
-/// "Send me what I lack."
+/// A request.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FetchRequest {
-    /// Byte budget of the answer (capped at [`MAX_PAGE_BYTES`]).
-    pub max_bytes: u32,
-    /// What the requester holds.
-    pub have: Vec<Have>,
+pub enum Request {
+    /// "This is what I hold, per room."
+    Summary(Vec<RoomDigest>),
+    /// "Send me these ranges, at most `max_bytes`."
+    Fetch {
+        /// Byte budget of the answer (capped at [`MAX_PAGE_BYTES`]).
+        max_bytes: u32,
+        /// What is wanted, in the order the requester prefers.
+        wants: Vec<Want>,
+    },
 }
 
-/// A page of envelopes.
+/// What the responder says about one room.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Page {
-    /// Whether the responder holds more that the requester lacks.
-    pub more: bool,
-    /// Envelope bytes, each author's in sequence order.
-    pub envelopes: Vec<Vec<u8>>,
+pub enum RoomStatus {
+    /// Not held, or not served to this requester.
+    Unserved,
+    /// The responder's digest equals the requester's.
+    Same,
+    /// The responder's heads.
+    Differs(Vec<AuthorRanges>),
 }
 
-impl FetchRequest {
-    /// Encodes the request.
+/// The responder's view of one room.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomHeads {
+    /// The room.
+    pub room: RoomId,
+    /// What the responder holds of it.
+    pub status: RoomStatus,
+}
+
+/// A response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Response {
+    /// Answer to a summary.
+    Heads(Vec<RoomHeads>),
+    /// Answer to a fetch.
+    Page {
+        /// Whether the responder holds more of what was asked than fitted.
+        more: bool,
+        /// Envelope bytes.
+        envelopes: Vec<Vec<u8>>,
+    },
+}
+
+impl Request {
+    /// Encodes the request, refusing what the limits forbid.
     pub fn encode(&self) -> Result<Vec<u8>, ProtocolError> {
-        if self.have.len() > MAX_HAVE_ENTRIES {
-            return Err(ProtocolError::TooLong {
-                len: self.have.len(),
-                max: MAX_HAVE_ENTRIES,
-            });
-        }
-        let mut w = Writer::with_capacity(9 + self.have.len() * 56);
-        w.u8(TAG_FETCH)
-            .u32(self.max_bytes)
-            .u32(self.have.len() as u32);
-        for have in &self.have {
-            w.fixed(&have.room.0).fixed(&have.author.0).u64(have.seq);
+        let mut w = Writer::new();
+        match self {
+            Request::Summary(rooms) => {
+                limit(rooms.len(), MAX_ROOMS)?;
+                w.u8(TAG_SUMMARY).u32(rooms.len() as u32);
+                for r in rooms {
+                    w.fixed(&r.room.0).fixed(&r.digest);
+                }
+            }
+            Request::Fetch { max_bytes, wants } => {
+                limit(wants.len(), MAX_WANTS)?;
+                w.u8(TAG_FETCH).u32(*max_bytes).u32(wants.len() as u32);
+                for want in wants {
+                    check_range(want.range)?;
+                    w.fixed(&want.room.0)
+                        .fixed(&want.author.0)
+                        .u64(want.range.lo)
+                        .u64(want.range.hi);
+                }
+            }
         }
         Ok(w.into_bytes())
     }
@@ -68,108 +152,273 @@ impl FetchRequest {
     /// Decodes a request, refusing oversized counts before allocating.
     pub fn decode(bytes: &[u8]) -> Result<Self, ProtocolError> {
         let mut r = Reader::new(bytes);
-        expect_tag(&mut r, TAG_FETCH)?;
-        let max_bytes = r.u32()?;
-        let count = r.u32()? as usize;
-        if count > MAX_HAVE_ENTRIES || count * 56 > r.remaining() {
-            return Err(ProtocolError::TooLong {
-                len: count,
-                max: MAX_HAVE_ENTRIES.min(r.remaining() / 56),
-            });
-        }
-        let mut have = Vec::with_capacity(count);
-        for _ in 0..count {
-            have.push(Have {
-                room: RoomId(r.array()?),
-                author: AccountId(r.array()?),
-                seq: r.u64()?,
-            });
-        }
+        let request = match r.u8()? {
+            TAG_SUMMARY => {
+                let count = read_count(&mut r, MAX_ROOMS, 32)?;
+                let mut rooms = Vec::with_capacity(count);
+                for _ in 0..count {
+                    rooms.push(RoomDigest {
+                        room: RoomId(r.array()?),
+                        digest: r.array()?,
+                    });
+                }
+                Request::Summary(rooms)
+            }
+            TAG_FETCH => {
+                let max_bytes = r.u32()?;
+                let count = read_count(&mut r, MAX_WANTS, 64)?;
+                let mut wants = Vec::with_capacity(count);
+                for _ in 0..count {
+                    let room = RoomId(r.array()?);
+                    let author = AccountId(r.array()?);
+                    let range = read_range(&mut r)?;
+                    wants.push(Want {
+                        room,
+                        author,
+                        range,
+                    });
+                }
+                Request::Fetch { max_bytes, wants }
+            }
+            _ => return Err(ProtocolError::Invalid("unknown sync request tag")),
+        };
         r.finish()?;
-        Ok(Self { max_bytes, have })
+        Ok(request)
     }
 }
 
-impl Page {
-    /// Encodes the page.
+impl Response {
+    /// Encodes the response, refusing what the limits forbid.
     pub fn encode(&self) -> Result<Vec<u8>, ProtocolError> {
-        if self.envelopes.len() > MAX_PAGE_ENVELOPES {
-            return Err(ProtocolError::TooLong {
-                len: self.envelopes.len(),
-                max: MAX_PAGE_ENVELOPES,
-            });
-        }
         let mut w = Writer::new();
-        w.u8(TAG_PAGE)
-            .u8(u8::from(self.more))
-            .u32(self.envelopes.len() as u32);
-        for envelope in &self.envelopes {
-            w.bytes32(envelope)?;
+        match self {
+            Response::Heads(rooms) => {
+                limit(rooms.len(), MAX_ROOMS)?;
+                let authors: usize = rooms
+                    .iter()
+                    .map(|r| match &r.status {
+                        RoomStatus::Differs(a) => a.len(),
+                        _ => 0,
+                    })
+                    .sum();
+                limit(authors, MAX_HEAD_AUTHORS)?;
+                w.u8(TAG_HEADS).u32(rooms.len() as u32);
+                for room in rooms {
+                    w.fixed(&room.room.0);
+                    match &room.status {
+                        RoomStatus::Unserved => {
+                            w.u8(STATUS_UNSERVED);
+                        }
+                        RoomStatus::Same => {
+                            w.u8(STATUS_SAME);
+                        }
+                        RoomStatus::Differs(authors) => {
+                            w.u8(STATUS_DIFFERS).u32(authors.len() as u32);
+                            for a in authors {
+                                write_author(&mut w, a)?;
+                            }
+                        }
+                    }
+                }
+            }
+            Response::Page { more, envelopes } => {
+                limit(envelopes.len(), MAX_PAGE_ENVELOPES)?;
+                w.u8(TAG_PAGE)
+                    .u8(u8::from(*more))
+                    .u32(envelopes.len() as u32);
+                for envelope in envelopes {
+                    w.bytes32(envelope)?;
+                }
+            }
         }
         Ok(w.into_bytes())
     }
 
-    /// Decodes a page, checking every count and length against the limits.
+    /// Decodes a response, checking every count and length against the limits.
     pub fn decode(bytes: &[u8]) -> Result<Self, ProtocolError> {
         let mut r = Reader::new(bytes);
-        expect_tag(&mut r, TAG_PAGE)?;
-        let more = r.flag()?;
-        let count = r.u32()? as usize;
-        if count > MAX_PAGE_ENVELOPES || count * 4 > r.remaining() {
-            return Err(ProtocolError::TooLong {
-                len: count,
-                max: MAX_PAGE_ENVELOPES,
-            });
-        }
-        let mut envelopes = Vec::with_capacity(count);
-        for _ in 0..count {
-            envelopes.push(r.bytes32(MAX_ENVELOPE_LEN)?);
-        }
+        let response = match r.u8()? {
+            TAG_HEADS => {
+                let count = read_count(&mut r, MAX_ROOMS, 17)?;
+                let mut rooms = Vec::with_capacity(count);
+                let mut authors_seen = 0usize;
+                for _ in 0..count {
+                    let room = RoomId(r.array()?);
+                    let status = match r.u8()? {
+                        STATUS_UNSERVED => RoomStatus::Unserved,
+                        STATUS_SAME => RoomStatus::Same,
+                        STATUS_DIFFERS => {
+                            let n = read_count(&mut r, MAX_HEAD_AUTHORS - authors_seen, 36)?;
+                            authors_seen += n;
+                            let mut authors = Vec::with_capacity(n);
+                            for _ in 0..n {
+                                authors.push(read_author(&mut r)?);
+                            }
+                            RoomStatus::Differs(authors)
+                        }
+                        _ => return Err(ProtocolError::Invalid("unknown room status")),
+                    };
+                    rooms.push(RoomHeads { room, status });
+                }
+                Response::Heads(rooms)
+            }
+            TAG_PAGE => {
+                let more = r.flag()?;
+                let count = read_count(&mut r, MAX_PAGE_ENVELOPES, 4)?;
+                let mut envelopes = Vec::with_capacity(count);
+                for _ in 0..count {
+                    envelopes.push(r.bytes32(MAX_ENVELOPE_LEN)?);
+                }
+                Response::Page { more, envelopes }
+            }
+            _ => return Err(ProtocolError::Invalid("unknown sync response tag")),
+        };
         r.finish()?;
-        Ok(Self { more, envelopes })
+        Ok(response)
     }
 }
 
-fn expect_tag(r: &mut Reader<'_>, tag: u8) -> Result<(), ProtocolError> {
-    let found = r.u8()?;
-    if found != tag {
-        return Err(ProtocolError::Invalid("unknown sync message tag"));
+/// The canonical bytes of a room's heads, which the digest is taken over: authors in ascending
+/// order, each as `author [32]`, `u32 count`, then `lo u64, hi u64` per range, ascending.
+/// Callers pass authors already sorted with their ranges (as the store returns them).
+pub fn canonical_heads(authors: &[AuthorRanges]) -> Vec<u8> {
+    let mut w = Writer::with_capacity(authors.len() * 52);
+    for a in authors {
+        w.fixed(&a.author.0).u32(a.ranges.len() as u32);
+        for range in &a.ranges {
+            w.u64(range.lo).u64(range.hi);
+        }
+    }
+    w.into_bytes()
+}
+
+/// The ranges in `theirs` that `ours` lacks, per author, oldest first. Both sides' ranges must be
+/// ascending and disjoint; at most `max` wants are returned.
+pub fn missing(
+    room: RoomId,
+    ours: &[AuthorRanges],
+    theirs: &[AuthorRanges],
+    max: usize,
+) -> Vec<Want> {
+    let mut wants = Vec::new();
+    for their in theirs {
+        let held: &[SeqRange] = ours
+            .iter()
+            .find(|a| a.author == their.author)
+            .map_or(&[], |a| &a.ranges);
+        for range in subtract(&their.ranges, held) {
+            if wants.len() >= max {
+                return wants;
+            }
+            wants.push(Want {
+                room,
+                author: their.author,
+                range,
+            });
+        }
+    }
+    wants
+}
+
+/// `a` minus `b`, both ascending and disjoint.
+pub fn subtract(a: &[SeqRange], b: &[SeqRange]) -> Vec<SeqRange> {
+    let mut out = Vec::new();
+    for range in a {
+        let mut lo = range.lo;
+        let mut open = true;
+        for held in b {
+            if held.hi < lo || held.lo > range.hi {
+                continue;
+            }
+            if held.lo > lo {
+                out.push(SeqRange {
+                    lo,
+                    hi: held.lo - 1,
+                });
+            }
+            if held.hi >= range.hi {
+                open = false;
+                break;
+            }
+            lo = held.hi + 1;
+        }
+        if open {
+            out.push(SeqRange { lo, hi: range.hi });
+        }
+    }
+    out
+}
+
+/// Whether `seq` lies in one of the ranges.
+pub fn covers(ranges: &[SeqRange], seq: u64) -> bool {
+    ranges.iter().any(|r| r.lo <= seq && seq <= r.hi)
+}
+
+fn write_author(w: &mut Writer, a: &AuthorRanges) -> Result<(), ProtocolError> {
+    limit(a.ranges.len(), MAX_RANGES_PER_AUTHOR)?;
+    w.fixed(&a.author.0).u32(a.ranges.len() as u32);
+    for range in &a.ranges {
+        check_range(*range)?;
+        w.u64(range.lo).u64(range.hi);
     }
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    proptest! {
-        #[test]
-        fn fetch_roundtrips(seqs in proptest::collection::vec((any::<[u8; 16]>(), any::<[u8; 32]>(), any::<u64>()), 0..50), max in any::<u32>()) {
-            let request = FetchRequest { max_bytes: max, have: seqs.into_iter().map(|(r, a, s)| Have { room: RoomId(r), author: AccountId(a), seq: s }).collect() };
-            prop_assert_eq!(FetchRequest::decode(&request.encode().unwrap()).unwrap(), request);
+fn read_author(r: &mut Reader<'_>) -> Result<AuthorRanges, ProtocolError> {
+    let author = AccountId(r.array()?);
+    let n = read_count(r, MAX_RANGES_PER_AUTHOR, 16)?;
+    let mut ranges = Vec::with_capacity(n);
+    let mut floor = 0u64;
+    for _ in 0..n {
+        let range = read_range(r)?;
+        if range.lo <= floor {
+            return Err(ProtocolError::Invalid(
+                "sequence ranges must ascend without overlap",
+            ));
         }
-
-        #[test]
-        fn page_roundtrips(envelopes in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..300), 0..20), more in any::<bool>()) {
-            let page = Page { more, envelopes };
-            prop_assert_eq!(Page::decode(&page.encode().unwrap()).unwrap(), page);
-        }
-
-        #[test]
-        fn garbage_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..2000)) {
-            let _ = FetchRequest::decode(&bytes);
-            let _ = Page::decode(&bytes);
-        }
+        floor = range.hi;
+        ranges.push(range);
     }
-
-    #[test]
-    fn enormous_counts_are_refused_before_allocating() {
-        let mut w = Writer::new();
-        w.u8(TAG_PAGE).u8(0).u32(u32::MAX);
-        assert!(Page::decode(&w.into_bytes()).is_err());
-        let mut w = Writer::new();
-        w.u8(TAG_FETCH).u32(0).u32(u32::MAX);
-        assert!(FetchRequest::decode(&w.into_bytes()).is_err());
-    }
+    Ok(AuthorRanges { author, ranges })
 }
+
+fn read_range(r: &mut Reader<'_>) -> Result<SeqRange, ProtocolError> {
+    let range = SeqRange {
+        lo: r.u64()?,
+        hi: r.u64()?,
+    };
+    check_range(range)?;
+    Ok(range)
+}
+
+fn check_range(range: SeqRange) -> Result<(), ProtocolError> {
+    if range.lo == 0 || range.lo > range.hi {
+        return Err(ProtocolError::Invalid(
+            "a sequence range needs 1 <= lo <= hi",
+        ));
+    }
+    Ok(())
+}
+
+fn limit(len: usize, max: usize) -> Result<(), ProtocolError> {
+    if len > max {
+        return Err(ProtocolError::TooLong { len, max });
+    }
+    Ok(())
+}
+
+/// Reads a u32 count and refuses it when over `max` or when the remaining bytes cannot hold
+/// `count` items of at least `min_item` bytes: no allocation is sized by an unchecked count.
+fn read_count(r: &mut Reader<'_>, max: usize, min_item: usize) -> Result<usize, ProtocolError> {
+    let count = r.u32()? as usize;
+    if count > max || count.saturating_mul(min_item) > r.remaining() {
+        return Err(ProtocolError::TooLong {
+            len: count,
+            max: max.min(r.remaining() / min_item),
+        });
+    }
+    Ok(count)
+}
+
+#[cfg(test)]
+mod tests;

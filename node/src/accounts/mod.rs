@@ -96,6 +96,8 @@ pub struct Vault {
     keys: Mutex<HashMap<AccountId, Arc<UnlockedKeys>>>,
     /// Woken when an account is unlocked: what arrived while it was locked can be opened now.
     pub unlocks: tokio::sync::Notify,
+    /// Woken when an account is unlocked: time for a sync round with every peer.
+    pub logins: tokio::sync::Notify,
 }
 
 impl Vault {
@@ -366,6 +368,7 @@ impl Accounts {
         let (keys, fresh) = self.vault.insert(keys);
         if fresh {
             self.vault.unlocks.notify_one();
+            self.vault.logins.notify_one();
         }
         Ok(keys)
     }

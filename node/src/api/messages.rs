@@ -12,8 +12,9 @@ use super::ApiJson;
 use super::auth::Auth;
 use super::error::ApiError;
 use super::rooms::{member_state, message_json, parse_room, viewer};
-use super::types::MessageJson;
+use super::types::{MessageJson, delivery_json};
 use crate::NodeState;
+use crate::accounts::Session;
 use crate::store::messages;
 use chatly_protocol::{Content, EnvelopeId, MAX_TEXT_LEN, RoomId};
 
@@ -57,11 +58,10 @@ pub async fn list(
         })
         .await?
         .ok_or_else(|| ApiError::not_found("no such message in this room"))?;
-    let list: Vec<MessageJson> = page
-        .messages
-        .iter()
-        .map(|row| message_json(row, &session.keys))
-        .collect();
+    let mut list = Vec::with_capacity(page.messages.len());
+    for row in &page.messages {
+        list.push(own_message_json(&state, &session, row).await?);
+    }
     Ok(Json(json!({"messages": list, "has_more": page.has_more})))
 }
 
@@ -131,5 +131,21 @@ pub async fn post(
             .post_private(&session.keys, room, content)
             .await?
     };
-    Ok((StatusCode::CREATED, Json(message_json(&row, &session.keys))))
+    Ok((
+        StatusCode::CREATED,
+        Json(own_message_json(&state, &session, &row).await?),
+    ))
+}
+
+/// A message as JSON, with its delivery state when the caller wrote it.
+pub async fn own_message_json(
+    state: &NodeState,
+    session: &Session,
+    row: &messages::MessageRow,
+) -> Result<MessageJson, ApiError> {
+    let mut json = message_json(row, &session.keys);
+    if row.author == session.user.0 {
+        json.delivery = state.rooms.delivery(row.id).await?.map(delivery_json);
+    }
+    Ok(json)
 }

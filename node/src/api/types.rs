@@ -56,6 +56,8 @@ pub struct MessageJson {
     pub edited_at: Option<String>,
     pub deleted: bool,
     pub reactions: Value,
+    /// The author's own messages only: `{state: "queued" | "sent" | "held", peers}`.
+    pub delivery: Option<Value>,
 }
 
 impl From<&MessageRow> for MessageJson {
@@ -75,6 +77,7 @@ impl From<&MessageRow> for MessageJson {
             edited_at: row.edited_at.map(rfc3339),
             deleted: row.deleted,
             reactions: Value::Object(serde_json::Map::new()),
+            delivery: None,
         }
     }
 }
@@ -103,4 +106,15 @@ pub fn rfc3339(ms: u64) -> String {
                 .ok()
         })
         .unwrap_or_default()
+}
+
+/// A delivery state as JSON: `{state, peers}`.
+pub fn delivery_json(delivery: crate::store::sync::Delivery) -> Value {
+    use crate::store::sync::Delivery;
+    let (state, peers) = match delivery {
+        Delivery::Queued => ("queued", 0),
+        Delivery::Sent => ("sent", 0),
+        Delivery::Held(n) => ("held", n),
+    };
+    serde_json::json!({"state": state, "peers": peers})
 }

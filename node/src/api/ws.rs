@@ -120,7 +120,26 @@ async fn render(
             if row.viewer != PUBLIC_VIEWER && row.viewer != session.user.0 {
                 return None;
             }
-            json!({"type": "message.created", "message": super::rooms::message_json(&row, &session.keys)})
+            let message = super::messages::own_message_json(state, session, &row)
+                .await
+                .ok()?;
+            json!({"type": "message.created", "message": message})
+        }
+        NodeEvent::Delivery {
+            room,
+            author,
+            id,
+            delivery,
+        } => {
+            if author != session.user {
+                return None;
+            }
+            json!({
+                "type": "message.delivery",
+                "room_id": room.to_api(),
+                "message_id": hex::encode(id),
+                "delivery": super::types::delivery_json(delivery),
+            })
         }
         NodeEvent::RoomUpdated(room) => {
             let room_state = state.rooms.room_state(room).await.ok()?;

@@ -50,7 +50,7 @@ pub struct Behaviour {
 }
 
 /// Protocol id of history sync.
-pub const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/chatly/sync/1");
+pub const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/chatly/sync/2");
 /// Largest sync request (a summary of what the requester holds).
 pub const MAX_SYNC_REQUEST: usize = 1024 * 1024;
 /// Largest sync response (one page of envelopes).

@@ -3,12 +3,17 @@
 //! - [`seal`]: signing and verifying envelopes and account records (protocol meets crypto here only).
 //! - [`pipeline`]: the validation pipeline shared by gossip, sync and local posts.
 //! - [`ratelimit`]: per-author token buckets.
-//! - [`Rooms`]: publishing for local accounts, and the ingest task that validates gossip in
-//!   batches (one store transaction per batch) and reports Accept / Reject / Ignore to gossipsub.
+//! - [`Rooms`]: publishing for local accounts (stored and queued in the [`outbox`] in one
+//!   transaction), and [`run_ingest`], which validates gossip in batches (one store transaction
+//!   per batch) and reports Accept / Reject / Ignore to gossipsub.
+//! - [`groups`], [`opening`], [`membership`]: encrypted group and direct rooms.
+//! - [`sync`]: catching up what gossip missed; [`outbox`]: delivery confirmation.
 
 pub mod groups;
+mod ingest;
 pub mod membership;
 pub mod opening;
+pub mod outbox;
 pub mod pipeline;
 pub mod ratelimit;
 pub mod seal;
@@ -19,22 +24,17 @@ use std::sync::{Arc, Mutex};
 
 use chatly_crypto::IdentityKey;
 use chatly_protocol::{AccountId, Content, EnvelopeId, Header, Kind, RoomId};
-use libp2p::gossipsub::MessageAcceptance;
-use tokio::sync::mpsc;
 
 use crate::accounts::UnlockedKeys;
-use crate::events::{EventBus, NodeEvent};
+use crate::events::EventBus;
 use crate::metrics::Metrics;
-use crate::net::{self, NetError, NetEvent, Topic};
+use crate::net::{self, NetError, Topic};
 use crate::store::messages::MessageRow;
 use crate::store::users::UserRow;
 use crate::store::{Store, StoreError, envelopes, now_ms, users};
+pub use ingest::run_ingest;
 use pipeline::{Applied, Checked, Derived};
-use ratelimit::RateLimiter;
 pub use seal::{Profile, Rejection};
-
-/// Most gossip envelopes validated and stored together.
-const INGEST_BATCH: usize = 256;
 
 /// Errors of the rooms boundary.
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +69,10 @@ pub struct Rooms {
     pub(crate) vault: Arc<crate::accounts::Vault>,
     /// Serialises local publishing per (room, author) so sequence numbers never collide.
     author_locks: Mutex<HashMap<(RoomId, AccountId), AuthorLock>>,
+    /// Sync rounds in flight.
+    pub(crate) flights: sync::Flights,
+    /// Delivery tracking of local envelopes.
+    pub(crate) outbox: outbox::OutboxState,
 }
 
 impl Rooms {
@@ -89,6 +93,8 @@ impl Rooms {
             metrics,
             node_key,
             author_locks: Mutex::new(HashMap::new()),
+            flights: sync::Flights::default(),
+            outbox: outbox::OutboxState::default(),
         }
     }
 
@@ -198,7 +204,10 @@ impl Rooms {
         let now = now_ms();
         let verified = build(seq, prev, now).map_err(RoomError::Rejected)?;
         let checked = pipeline::check(verified.bytes, now, None).map_err(RoomError::Rejected)?;
-        let applied = self.store_checked(vec![checked.clone()], now).await?.pop();
+        let applied = self
+            .store_items(vec![checked.clone()], now, true)
+            .await?
+            .pop();
         match applied {
             Some(Applied::Stored(_)) => {}
             None => return Err(RoomError::Conflict),
@@ -213,9 +222,11 @@ impl Rooms {
             .publish(topic, checked.verified.bytes.clone())
             .await
         {
-            Ok(()) | Err(NetError::NoPeers) => {}
-            Err(e) => tracing::warn!(error = %e, "publish failed; the envelope is stored"),
+            Ok(()) => self.mark_sent(checked.verified.id.0),
+            Err(NetError::NoPeers) => {}
+            Err(e) => tracing::warn!(error = %e, "publish failed; the envelope is queued"),
         }
+        self.outbox.wake.notify_one();
         Ok(checked)
     }
 
@@ -225,13 +236,39 @@ impl Rooms {
         items: Vec<Checked>,
         now: u64,
     ) -> Result<Vec<Applied>, StoreError> {
+        self.store_items(items, now, false).await
+    }
+
+    /// [`Self::store_checked`], queueing what was stored in the outbox when `local`, in the same
+    /// transaction: an acknowledged post is both durable and queued, or neither.
+    async fn store_items(
+        &self,
+        items: Vec<Checked>,
+        now: u64,
+        local: bool,
+    ) -> Result<Vec<Applied>, StoreError> {
         let applied = self
             .store
             .write(move |txn| {
-                items
-                    .iter()
-                    .map(|c| pipeline::apply(txn, c, now))
-                    .collect::<Result<Vec<_>, _>>()
+                let mut applied = Vec::with_capacity(items.len());
+                for checked in &items {
+                    let outcome = pipeline::apply(txn, checked, now)?;
+                    if local && matches!(outcome, Applied::Stored(_)) {
+                        let header = &checked.verified.envelope.header;
+                        crate::store::sync::outbox_add(
+                            txn,
+                            &crate::store::sync::OutboxRow {
+                                id: checked.verified.id.0,
+                                room: header.room.0,
+                                author: header.author.0,
+                                seq: header.seq,
+                            },
+                            now,
+                        )?;
+                    }
+                    applied.push(outcome);
+                }
+                Ok(applied)
             })
             .await?;
         for outcome in &applied {
@@ -245,122 +282,5 @@ impl Rooms {
     /// The directory entry of an account.
     pub async fn user(&self, id: AccountId) -> Result<Option<UserRow>, StoreError> {
         self.store.read(move |c| users::get(c, &id.0)).await
-    }
-}
-
-/// Validates gossip in batches until the network's event stream ends.
-pub async fn run_ingest(
-    mut events: mpsc::Receiver<NetEvent>,
-    rooms: Arc<Rooms>,
-    author_rate: (f64, f64),
-) {
-    let limiter = Arc::new(Mutex::new(RateLimiter::new(author_rate.0, author_rate.1)));
-    let mut batch = Vec::with_capacity(INGEST_BATCH);
-    while events.recv_many(&mut batch, INGEST_BATCH).await > 0 {
-        let mut gossip = Vec::new();
-        for event in batch.drain(..) {
-            match event {
-                NetEvent::Gossip {
-                    source, id, data, ..
-                } => gossip.push((source, id, data)),
-                NetEvent::PeerCount(n) => {
-                    rooms.metrics.connected_peers.set(n as i64);
-                    rooms.bus.publish(NodeEvent::PeerCount(n));
-                }
-                NetEvent::PeerConnected(peer) => {
-                    let rooms = rooms.clone();
-                    tokio::spawn(async move {
-                        if let Err(e) = rooms.sync_with(peer).await {
-                            tracing::debug!(%peer, error = %e, "sync round failed");
-                        }
-                    });
-                }
-                NetEvent::SyncRequest {
-                    peer,
-                    data,
-                    channel,
-                } => {
-                    let rooms = rooms.clone();
-                    tokio::spawn(async move { rooms.serve_sync(peer, data, channel).await });
-                }
-            }
-        }
-        if !gossip.is_empty() {
-            ingest_gossip(&rooms, gossip, &limiter).await;
-        }
-    }
-}
-
-async fn ingest_gossip(
-    rooms: &Rooms,
-    gossip: Vec<(libp2p::PeerId, libp2p::gossipsub::MessageId, Vec<u8>)>,
-    limiter: &Arc<Mutex<RateLimiter<[u8; 32]>>>,
-) {
-    let now = now_ms();
-    let mut accepted = Vec::new();
-    // Signature checks are CPU work: do them off the async runtime.
-    let limiter = limiter.clone();
-    let checked = tokio::task::spawn_blocking(move || {
-        let mut limiter = limiter.lock().unwrap_or_else(|e| e.into_inner());
-        gossip
-            .into_iter()
-            .map(|(source, id, data)| (source, id, pipeline::check(data, now, Some(&mut limiter))))
-            .collect::<Vec<_>>()
-    })
-    .await;
-    let Ok(checked) = checked else {
-        tracing::error!("validation task failed");
-        return;
-    };
-    for (source, id, result) in checked {
-        match result {
-            Ok(checked) => accepted.push((source, id, checked)),
-            Err(rejection) => {
-                rooms.metrics.validation(&rejection);
-                tracing::debug!(peer = %source, ?rejection, "gossip not accepted");
-                rooms.net.report(id, source, acceptance(&rejection));
-            }
-        }
-    }
-    if accepted.is_empty() {
-        return;
-    }
-    let items: Vec<Checked> = accepted.iter().map(|(_, _, c)| c.clone()).collect();
-    let applied = match rooms.store_checked(items, now).await {
-        Ok(applied) => applied,
-        Err(e) => {
-            tracing::error!(error = %e, "could not store gossip; it will be fetched again");
-            for (source, id, _) in accepted {
-                rooms.net.report(id, source, MessageAcceptance::Ignore);
-            }
-            return;
-        }
-    };
-    for ((source, id, _), applied) in accepted.into_iter().zip(applied) {
-        let verdict = match applied {
-            Applied::Stored(_) => {
-                rooms.metrics.messages_in.inc();
-                MessageAcceptance::Accept
-            }
-            Applied::Duplicate => MessageAcceptance::Ignore,
-            Applied::Equivocation | Applied::NotMember => MessageAcceptance::Reject,
-        };
-        rooms.metrics.validation_result(verdict_name(&verdict));
-        rooms.net.report(id, source, verdict);
-    }
-}
-
-fn acceptance(rejection: &Rejection) -> MessageAcceptance {
-    match rejection {
-        Rejection::Invalid(_) => MessageAcceptance::Reject,
-        Rejection::Ignored(_) => MessageAcceptance::Ignore,
-    }
-}
-
-fn verdict_name(verdict: &MessageAcceptance) -> &'static str {
-    match verdict {
-        MessageAcceptance::Accept => "accept",
-        MessageAcceptance::Reject => "reject",
-        MessageAcceptance::Ignore => "ignore",
     }
 }

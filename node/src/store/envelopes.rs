@@ -4,9 +4,6 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::{StoreError, blob};
 
-/// (room, author, sequence number): where one author stands in one room.
-pub type AuthorHead = ([u8; 16], [u8; 32], u64);
-
 /// One stored envelope.
 #[derive(Debug, Clone)]
 pub struct EnvelopeRow {
@@ -67,6 +64,7 @@ pub fn insert(
                 params![row.id, row.room, row.author, row.seq as i64, row.kind, row.ts as i64, row.bytes, now as i64],
             )?;
             Ok(if inserted == 1 {
+                super::sync::extend_ranges(txn, &row.room, &row.author, row.seq)?;
                 InsertOutcome::Inserted
             } else {
                 InsertOutcome::Duplicate
@@ -123,76 +121,4 @@ pub fn bytes(conn: &Connection, id: &[u8; 32]) -> Result<Option<Vec<u8>>, StoreE
             r.get(0)
         })
         .optional()?)
-}
-
-/// For each (room, author) held: the highest sequence number held with no gap below it.
-pub fn contiguous_heads(conn: &Connection) -> Result<Vec<AuthorHead>, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT room, author, max(seq), count(*) FROM envelopes GROUP BY room, author",
-    )?;
-    let groups = stmt
-        .query_map([], |r| {
-            Ok((
-                blob::<16>(r, 0)?,
-                blob::<32>(r, 1)?,
-                r.get::<_, i64>(2)? as u64,
-                r.get::<_, i64>(3)? as u64,
-            ))
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut heads = Vec::with_capacity(groups.len());
-    for (room, author, max, count) in groups {
-        // Sequence numbers start at 1, so no gap means count == max; otherwise find the first gap.
-        let head = if count == max {
-            max
-        } else {
-            first_gap(conn, &room, &author)?
-        };
-        heads.push((room, author, head));
-    }
-    Ok(heads)
-}
-
-fn first_gap(conn: &Connection, room: &[u8; 16], author: &[u8; 32]) -> Result<u64, StoreError> {
-    let mut stmt = conn
-        .prepare_cached("SELECT seq FROM envelopes WHERE room = ?1 AND author = ?2 ORDER BY seq")?;
-    let mut expected = 1u64;
-    for seq in stmt.query_map(params![room, author], |r| r.get::<_, i64>(0))? {
-        if seq? as u64 != expected {
-            break;
-        }
-        expected += 1;
-    }
-    Ok(expected - 1)
-}
-
-/// Envelopes of (room, author) after `after`, in sequence order, at most `limit`.
-pub fn after(
-    conn: &Connection,
-    room: &[u8; 16],
-    author: &[u8; 32],
-    after: u64,
-    limit: usize,
-) -> Result<Vec<Vec<u8>>, StoreError> {
-    let mut stmt = conn.prepare_cached("SELECT bytes FROM envelopes WHERE room = ?1 AND author = ?2 AND seq > ?3 ORDER BY seq LIMIT ?4")?;
-    let rows = stmt.query_map(params![room, author, after as i64, limit as i64], |r| {
-        r.get(0)
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
-}
-
-/// Every (room, author) held with its highest sequence number; the directory first, so account
-/// records arrive before the messages of their authors.
-pub fn authors(conn: &Connection) -> Result<Vec<AuthorHead>, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT room, author, max(seq) FROM envelopes GROUP BY room, author ORDER BY room = x'ffffffffffffffffffffffffffffffff' DESC, room, author",
-    )?;
-    let rows = stmt.query_map([], |r| {
-        Ok((
-            blob::<16>(r, 0)?,
-            blob::<32>(r, 1)?,
-            r.get::<_, i64>(2)? as u64,
-        ))
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
 }

@@ -7,12 +7,13 @@
 //! - [`Store::read`] runs a closure on a pooled read connection on a blocking thread (WAL lets
 //!   readers run beside the writer).
 //! - Row types and queries live in the submodules: [`accounts`], [`envelopes`], [`messages`],
-//!   [`users`]. The store knows rows; it knows nothing of the network.
+//!   [`users`], [`private`], [`sync`]. The store knows rows; it knows nothing of the network.
 
 pub mod accounts;
 pub mod envelopes;
 pub mod messages;
 pub mod private;
+pub mod sync;
 pub mod users;
 
 use std::path::Path;
@@ -25,6 +26,7 @@ use tokio::sync::{mpsc, oneshot};
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_init.sql"),
     include_str!("../../migrations/0002_private_rooms.sql"),
+    include_str!("../../migrations/0003_sync.sql"),
 ];
 
 /// How many read connections the pool keeps.

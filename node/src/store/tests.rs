@@ -3,6 +3,7 @@
 use super::*;
 use crate::store::envelopes::{EnvelopeRow, InsertOutcome};
 use crate::store::messages::MessageRow;
+use crate::store::sync;
 
 fn envelope(room: u8, author: u8, seq: u64, tag: u8) -> EnvelopeRow {
     EnvelopeRow {
@@ -72,28 +73,57 @@ async fn duplicates_and_equivocations_are_told_apart() {
 }
 
 #[tokio::test]
-async fn contiguous_heads_stop_at_the_first_gap() {
+async fn sequence_ranges_merge_in_any_insert_order() {
+    use chatly_protocol::sync::{SeqRange, Want};
+    use chatly_protocol::{AccountId, RoomId};
     let (_dir, store) = open();
     store
         .write(|txn| {
-            for seq in [1, 2, 3, 5, 6] {
+            // Out of order, with a duplicate: runs 1-3 and 5-6 for author 1, 1-2 for author 2.
+            for seq in [3, 1, 6, 2, 5, 2] {
                 envelopes::insert(txn, &envelope(0, 1, seq, seq as u8), 0)?;
             }
-            for seq in [1, 2] {
+            for seq in [2, 1] {
                 envelopes::insert(txn, &envelope(0, 2, seq, 100 + seq as u8), 0)?;
             }
             Ok(())
         })
         .await
         .expect("write");
-    let mut heads = store.read(envelopes::contiguous_heads).await.expect("read");
-    heads.sort();
-    assert_eq!(heads, vec![([0; 16], [1; 32], 3), ([0; 16], [2; 32], 2)]);
-    let after = store
-        .read(|c| envelopes::after(c, &[0; 16], &[1; 32], 3, 10))
+    let heads = store
+        .read(|c| sync::room_heads(c, &RoomId([0; 16])))
         .await
         .expect("read");
-    assert_eq!(after, vec![vec![5u8; 10], vec![6u8; 10]]);
+    let r = |lo, hi| SeqRange { lo, hi };
+    assert_eq!(heads.len(), 2);
+    assert_eq!(heads[0].author, AccountId([1; 32]));
+    assert_eq!(heads[0].ranges, vec![r(1, 3), r(5, 6)]);
+    assert_eq!(heads[1].ranges, vec![r(1, 2)]);
+    // Filling the gap joins the runs.
+    store
+        .write(|txn| envelopes::insert(txn, &envelope(0, 1, 4, 4), 0))
+        .await
+        .expect("write");
+    let heads = store
+        .read(|c| sync::room_heads(c, &RoomId([0; 16])))
+        .await
+        .expect("read");
+    assert_eq!(heads[0].ranges, vec![r(1, 6)]);
+    let want = Want {
+        room: RoomId([0; 16]),
+        author: AccountId([1; 32]),
+        range: r(4, 5),
+    };
+    let (page, more) = store
+        .read(move |c| sync::page(c, &[(want, false)], 1 << 20))
+        .await
+        .expect("read");
+    assert_eq!((page, more), (vec![vec![4u8; 10], vec![5u8; 10]], false));
+    let (page, more) = store
+        .read(move |c| sync::page(c, &[(want, false)], 15))
+        .await
+        .expect("read");
+    assert_eq!((page.len(), more), (1, true));
 }
 
 #[tokio::test]

@@ -1,0 +1,164 @@
+//! The ingest task: gossip validated in batches, one store transaction per batch, verdicts
+//! reported to gossipsub; network events that start sync rounds.
+//!
+//! An envelope stored above a gap (its predecessor in the author's chain is not held) starts a
+//! sync round with the peer that sent it: that peer has probably seen the missing one.
+
+use std::sync::{Arc, Mutex};
+
+use libp2p::gossipsub::MessageAcceptance;
+use tokio::sync::mpsc;
+
+use super::pipeline::{self, Applied, Checked};
+use super::ratelimit::RateLimiter;
+use super::{Rejection, Rooms};
+use crate::events::NodeEvent;
+use crate::net::NetEvent;
+use crate::store::{now_ms, sync};
+use chatly_protocol::{AccountId, RoomId};
+
+/// Most gossip envelopes validated and stored together.
+const INGEST_BATCH: usize = 256;
+
+/// Validates gossip in batches until the network's event stream ends.
+pub async fn run_ingest(
+    mut events: mpsc::Receiver<NetEvent>,
+    rooms: Arc<Rooms>,
+    author_rate: (f64, f64),
+) {
+    let limiter = Arc::new(Mutex::new(RateLimiter::new(author_rate.0, author_rate.1)));
+    let mut batch = Vec::with_capacity(INGEST_BATCH);
+    while events.recv_many(&mut batch, INGEST_BATCH).await > 0 {
+        let mut gossip = Vec::new();
+        for event in batch.drain(..) {
+            match event {
+                NetEvent::Gossip {
+                    source, id, data, ..
+                } => gossip.push((source, id, data)),
+                NetEvent::PeerCount(n) => {
+                    rooms.metrics.connected_peers.set(n as i64);
+                    rooms.bus.publish(NodeEvent::PeerCount(n));
+                }
+                NetEvent::PeerConnected(peer) => {
+                    rooms.request_sync(peer, "new connection");
+                    rooms.outbox.wake.notify_one();
+                }
+                NetEvent::SyncRequest {
+                    peer,
+                    data,
+                    channel,
+                } => {
+                    let rooms = rooms.clone();
+                    tokio::spawn(async move { rooms.serve_sync(peer, data, channel).await });
+                }
+            }
+        }
+        if !gossip.is_empty() {
+            ingest_gossip(&rooms, gossip, &limiter).await;
+        }
+    }
+}
+
+async fn ingest_gossip(
+    rooms: &Arc<Rooms>,
+    gossip: Vec<(libp2p::PeerId, libp2p::gossipsub::MessageId, Vec<u8>)>,
+    limiter: &Arc<Mutex<RateLimiter<[u8; 32]>>>,
+) {
+    let now = now_ms();
+    let mut accepted = Vec::new();
+    // Signature checks are CPU work: do them off the async runtime.
+    let limiter = limiter.clone();
+    let checked = tokio::task::spawn_blocking(move || {
+        let mut limiter = limiter.lock().unwrap_or_else(|e| e.into_inner());
+        gossip
+            .into_iter()
+            .map(|(source, id, data)| (source, id, pipeline::check(data, now, Some(&mut limiter))))
+            .collect::<Vec<_>>()
+    })
+    .await;
+    let Ok(checked) = checked else {
+        tracing::error!("validation task failed");
+        return;
+    };
+    for (source, id, result) in checked {
+        match result {
+            Ok(checked) => accepted.push((source, id, checked)),
+            Err(rejection) => {
+                rooms.metrics.validation(&rejection);
+                tracing::debug!(peer = %source, ?rejection, "gossip not accepted");
+                rooms.net.report(id, source, acceptance(&rejection));
+            }
+        }
+    }
+    if accepted.is_empty() {
+        return;
+    }
+    let items: Vec<Checked> = accepted.iter().map(|(_, _, c)| c.clone()).collect();
+    let applied = match rooms.store_checked(items, now).await {
+        Ok(applied) => applied,
+        Err(e) => {
+            tracing::error!(error = %e, "could not store gossip; it will be fetched again");
+            for (source, id, _) in accepted {
+                rooms.net.report(id, source, MessageAcceptance::Ignore);
+            }
+            return;
+        }
+    };
+    let mut above_gap = Vec::new();
+    for ((source, id, checked), applied) in accepted.into_iter().zip(applied) {
+        let verdict = match applied {
+            Applied::Stored(_) => {
+                let header = &checked.verified.envelope.header;
+                if header.seq > 1 {
+                    above_gap.push((source, header.room, header.author, header.seq - 1));
+                }
+                rooms.metrics.messages_in.inc();
+                MessageAcceptance::Accept
+            }
+            Applied::Duplicate => MessageAcceptance::Ignore,
+            Applied::Equivocation | Applied::NotMember => MessageAcceptance::Reject,
+        };
+        rooms.metrics.validation_result(verdict_name(&verdict));
+        rooms.net.report(id, source, verdict);
+    }
+    if !above_gap.is_empty() {
+        sync_on_gaps(rooms, above_gap).await;
+    }
+}
+
+/// Starts a sync round with each peer that sent an envelope whose predecessor is not held.
+async fn sync_on_gaps(
+    rooms: &Arc<Rooms>,
+    predecessors: Vec<(libp2p::PeerId, RoomId, AccountId, u64)>,
+) {
+    let gaps = rooms
+        .store
+        .read(move |c| {
+            let mut gaps = std::collections::HashSet::new();
+            for (source, room, author, seq) in predecessors {
+                if !gaps.contains(&source) && !sync::holds(c, &room.0, &author.0, seq)? {
+                    gaps.insert(source);
+                }
+            }
+            Ok(gaps)
+        })
+        .await;
+    for peer in gaps.into_iter().flatten() {
+        rooms.request_sync(peer, "gap");
+    }
+}
+
+fn acceptance(rejection: &Rejection) -> MessageAcceptance {
+    match rejection {
+        Rejection::Invalid(_) => MessageAcceptance::Reject,
+        Rejection::Ignored(_) => MessageAcceptance::Ignore,
+    }
+}
+
+fn verdict_name(verdict: &MessageAcceptance) -> &'static str {
+    match verdict {
+        MessageAcceptance::Accept => "accept",
+        MessageAcceptance::Reject => "reject",
+        MessageAcceptance::Ignore => "ignore",
+    }
+}
