@@ -424,3 +424,73 @@ impl std::io::Write for LogCapture {
         Ok(())
     }
 }
+
+/// Bound for catching up large backlogs: only there to catch hangs.
+pub const CATCH_UP: Duration = Duration::from_secs(60);
+
+impl Client {
+    /// Waits until the room's texts are exactly `expected`, in order (polling every 250 ms, since
+    /// a long history is several requests); on timeout says how far it got.
+    pub async fn wait_texts(&self, room: &str, expected: &[String], bound: Duration) -> Result<()> {
+        let deadline = tokio::time::Instant::now() + bound;
+        loop {
+            let texts = self.texts(room).await.unwrap_or_default();
+            if texts == expected {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                let missing = expected.iter().filter(|t| !texts.contains(t)).count();
+                bail!(
+                    "{room}: after {bound:?} {} of {} texts, {missing} missing, order {}",
+                    texts.len(),
+                    expected.len(),
+                    if missing == 0 { "differs" } else { "unchecked" }
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// Waits until the room holds `text`.
+    pub async fn wait_text(&self, room: &str, text: &str, bound: Duration) -> Result<()> {
+        wait_for(&format!("{text:?} in {room}"), bound, || async {
+            self.texts(room)
+                .await
+                .ok()?
+                .iter()
+                .any(|t| t == text)
+                .then_some(())
+        })
+        .await
+    }
+
+    /// Creates a group with `members` (user ids); returns its id.
+    pub async fn create_group(&self, name: &str, members: &[&str]) -> Result<String> {
+        let (status, room) = self
+            .post(
+                "/api/v1/rooms",
+                json!({"kind": "group", "name": name, "members": members}),
+            )
+            .await?;
+        anyhow::ensure!(status == 201, "create group: {status} {room}");
+        Ok(room["id"].as_str().context("room id")?.to_string())
+    }
+
+    /// Opens (or finds) the direct room with `user`; returns its id.
+    pub async fn direct_with(&self, user: &str) -> Result<String> {
+        let (status, room) = self
+            .post("/api/v1/rooms", json!({"kind": "direct", "user_id": user}))
+            .await?;
+        anyhow::ensure!(status == 200 || status == 201, "direct: {status} {room}");
+        Ok(room["id"].as_str().context("room id")?.to_string())
+    }
+
+    /// Waits until this client sees `n` accounts.
+    pub async fn wait_users(&self, n: usize, bound: Duration) -> Result<()> {
+        wait_for(&format!("{n} accounts"), bound, || async {
+            let (_, users) = self.get("/api/v1/users").await.ok()?;
+            (users.as_array()?.len() == n).then_some(())
+        })
+        .await
+    }
+}

@@ -1,14 +1,19 @@
-//! A raw libp2p gossipsub peer that speaks Chatly's topics but follows none of its rules: it
-//! publishes whatever bytes a test gives it, for adversarial tests.
+//! A raw libp2p peer that speaks Chatly's topics and sync protocol but follows none of its rules:
+//! it publishes whatever bytes a test gives it, and answers sync requests with whatever bytes a
+//! test scripted (written to the stream verbatim, length prefix included or not), for
+//! adversarial tests.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use futures::StreamExt;
+use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, StreamExt};
 use libp2p::gossipsub::{self, IdentTopic, MessageAuthenticity, ValidationMode};
-use libp2p::swarm::SwarmEvent;
-use libp2p::{Multiaddr, PeerId, noise, tcp, yamux};
+use libp2p::request_response::{self, ProtocolSupport};
+use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
+use libp2p::{Multiaddr, PeerId, StreamProtocol, noise, tcp, yamux};
 use tokio::sync::{mpsc, oneshot};
 
 enum Command {
@@ -17,16 +22,95 @@ enum Command {
     Received(oneshot::Sender<Vec<Vec<u8>>>),
 }
 
+/// Chatly's sync protocol id.
+pub const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/chatly/sync/2");
+
+/// Reads length-prefixed requests; writes scripted answers verbatim.
+#[derive(Debug, Clone, Default)]
+struct RawCodec;
+
+impl request_response::Codec for RawCodec {
+    type Protocol = StreamProtocol;
+    type Request = Vec<u8>;
+    type Response = Vec<u8>;
+
+    async fn read_request<T: AsyncRead + Unpin + Send>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+    ) -> io::Result<Vec<u8>> {
+        let mut len = [0u8; 4];
+        io.read_exact(&mut len).await?;
+        let mut buf = vec![0u8; (u32::from_be_bytes(len) as usize).min(1 << 20)];
+        io.read_exact(&mut buf).await?;
+        Ok(buf)
+    }
+
+    async fn read_response<T: AsyncRead + Unpin + Send>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+    ) -> io::Result<Vec<u8>> {
+        let mut buf = Vec::new();
+        io.take(1 << 20).read_to_end(&mut buf).await?;
+        Ok(buf)
+    }
+
+    async fn write_request<T: AsyncWrite + Unpin + Send>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        req: Vec<u8>,
+    ) -> io::Result<()> {
+        io.write_all(&req).await?;
+        io.close().await
+    }
+
+    async fn write_response<T: AsyncWrite + Unpin + Send>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        res: Vec<u8>,
+    ) -> io::Result<()> {
+        io.write_all(&res).await?;
+        io.close().await
+    }
+}
+
+#[derive(NetworkBehaviour)]
+struct RawBehaviour {
+    gossipsub: gossipsub::Behaviour,
+    sync: request_response::Behaviour<RawCodec>,
+}
+
+/// Frames `payload` the way Chatly's codec does: a u32 big-endian length, then the bytes.
+pub fn frame(payload: &[u8]) -> Vec<u8> {
+    let mut out = (payload.len() as u32).to_be_bytes().to_vec();
+    out.extend_from_slice(payload);
+    out
+}
+
 /// A handle to the raw peer's swarm task.
 pub struct RawPeer {
     /// Its PeerId.
     pub peer_id: PeerId,
     commands: mpsc::UnboundedSender<Command>,
+    sync_requests: Arc<AtomicUsize>,
 }
 
 impl RawPeer {
-    /// Starts the peer, subscribes to `topics` and dials `addr`.
+    /// Starts the peer, subscribes to `topics` and dials `addr`. Sync requests get no answer.
     pub async fn spawn(addr: Multiaddr, topics: &[&str]) -> Result<RawPeer> {
+        Self::spawn_with_script(addr, topics, Vec::new()).await
+    }
+
+    /// Like [`RawPeer::spawn`], and answers the n-th sync request with `script[n]` (the last
+    /// entry once the script runs out), written to the stream as is.
+    pub async fn spawn_with_script(
+        addr: Multiaddr,
+        topics: &[&str],
+        script: Vec<Vec<u8>>,
+    ) -> Result<RawPeer> {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let config = gossipsub::ConfigBuilder::default()
             .validation_mode(ValidationMode::None)
@@ -50,21 +134,27 @@ impl RawPeer {
                 noise::Config::new,
                 yamux::Config::default,
             )?
-            .with_behaviour(|_| {
-                gossipsub::Behaviour::<
-                    gossipsub::IdentityTransform,
-                    gossipsub::AllowAllSubscriptionFilter,
-                >::new(MessageAuthenticity::Anonymous, config)
-                .expect("gossipsub")
+            .with_behaviour(|_| RawBehaviour {
+                gossipsub: gossipsub::Behaviour::new(MessageAuthenticity::Anonymous, config)
+                    .expect("gossipsub"),
+                sync: request_response::Behaviour::new(
+                    [(SYNC_PROTOCOL, ProtocolSupport::Full)],
+                    request_response::Config::default(),
+                ),
             })?
             .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(300)))
             .build();
         for topic in topics {
-            swarm.behaviour_mut().subscribe(&IdentTopic::new(*topic))?;
+            swarm
+                .behaviour_mut()
+                .gossipsub
+                .subscribe(&IdentTopic::new(*topic))?;
         }
         swarm.dial(addr).context("dial")?;
         let peer_id = *swarm.local_peer_id();
         let (commands, mut rx) = mpsc::unbounded_channel();
+        let sync_requests = Arc::new(AtomicUsize::new(0));
+        let counter = sync_requests.clone();
         tokio::spawn(async move {
             let mut received: Vec<Vec<u8>> = Vec::new();
             loop {
@@ -72,18 +162,26 @@ impl RawPeer {
                     event = swarm.select_next_some() => {
                         match event {
                             SwarmEvent::ConnectionClosed { cause, .. } => tracing::debug!(?cause, "raw peer connection closed"),
-                            SwarmEvent::Behaviour(gossipsub::Event::Message { message, .. }) => received.push(message.data),
+                            SwarmEvent::Behaviour(RawBehaviourEvent::Gossipsub(gossipsub::Event::Message { message, .. })) => received.push(message.data),
+                            SwarmEvent::Behaviour(RawBehaviourEvent::Sync(request_response::Event::Message {
+                                message: request_response::Message::Request { channel, .. }, ..
+                            })) => {
+                                let n = counter.fetch_add(1, Ordering::SeqCst);
+                                if let Some(answer) = script.get(n).or(script.last()) {
+                                    let _ = swarm.behaviour_mut().sync.send_response(channel, answer.clone());
+                                }
+                            }
                             _ => {}
                         }
                     }
                     command = rx.recv() => match command {
                         Some(Command::Publish(topic, data, reply)) => {
-                            let result = swarm.behaviour_mut().publish(IdentTopic::new(topic), data).map(|_| ()).map_err(|e| e.to_string());
+                            let result = swarm.behaviour_mut().gossipsub.publish(IdentTopic::new(topic), data).map(|_| ()).map_err(|e| e.to_string());
                             let _ = reply.send(result);
                         }
                         Some(Command::Subscribers(topic, reply)) => {
                             let hash = IdentTopic::new(topic).hash();
-                            let count = swarm.behaviour().all_peers().filter(|(_, topics)| topics.contains(&&hash)).count();
+                            let count = swarm.behaviour().gossipsub.all_peers().filter(|(_, topics)| topics.contains(&&hash)).count();
                             let _ = reply.send(count);
                         }
                         Some(Command::Received(reply)) => {
@@ -94,7 +192,16 @@ impl RawPeer {
                 }
             }
         });
-        Ok(RawPeer { peer_id, commands })
+        Ok(RawPeer {
+            peer_id,
+            commands,
+            sync_requests,
+        })
+    }
+
+    /// How many sync requests this peer has been sent.
+    pub fn sync_requests(&self) -> usize {
+        self.sync_requests.load(Ordering::SeqCst)
     }
 
     /// Publishes raw bytes on a topic.

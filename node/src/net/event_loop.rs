@@ -1,15 +1,14 @@
 //! The one task that owns the `Swarm`: a `select!` over swarm events, commands, LAN discovery and
 //! two timers (a wake-up at the gossipsub heartbeat, because gossipsub 0.50 only runs heartbeats
-//! when something polls it, and a redial check for `--peer` addresses).
+//! when something polls it, and a redial check for kept peers, see [`super::redial`]).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use libp2p::core::ConnectedPoint;
 use libp2p::gossipsub::{self, IdentTopic, PublishError};
 use libp2p::metrics::Recorder;
-use libp2p::multiaddr::Protocol;
 use libp2p::request_response::{self, OutboundRequestId};
 use libp2p::swarm::dial_opts::DialOpts;
 use libp2p::swarm::{ConnectionId, SwarmEvent};
@@ -19,26 +18,14 @@ use tokio_util::sync::CancellationToken;
 
 use super::behaviour::{Behaviour, BehaviourEvent};
 use super::discovery::{self, DiscoveryEvent};
+use super::redial::{Dial, Keeper, peer_of};
 use super::{Command, NetConfig, NetError, NetEvent, PeerInfo, PeerSource, Topic};
-
-/// First and longest wait between redials of a `--peer` address.
-const REDIAL_MIN: Duration = Duration::from_secs(1);
-const REDIAL_MAX: Duration = Duration::from_secs(30);
 
 /// A connected peer.
 struct Peer {
     connections: HashMap<ConnectionId, Multiaddr>,
     source: PeerSource,
     rtt: Option<Duration>,
-}
-
-/// A `--peer` address kept connected.
-struct StaticPeer {
-    addr: Multiaddr,
-    peer: Option<PeerId>,
-    connected: bool,
-    backoff: Duration,
-    next_dial: Instant,
 }
 
 /// Owns the swarm; see the module docs.
@@ -52,8 +39,8 @@ pub struct EventLoop {
     peers: HashMap<PeerId, Peer>,
     /// Dials in flight and how their address was learned.
     pending: HashMap<ConnectionId, PeerSource>,
-    statics: Vec<StaticPeer>,
-    discovered: HashSet<PeerId>,
+    /// `--peer` addresses and LAN finds, redialed when they drop.
+    keeper: Keeper,
     listen_addrs: watch::Sender<Vec<Multiaddr>>,
     /// Sync requests awaiting their answer.
     requests: HashMap<OutboundRequestId, tokio::sync::oneshot::Sender<Result<Vec<u8>, NetError>>>,
@@ -68,18 +55,7 @@ impl EventLoop {
         metrics: libp2p::metrics::Metrics,
         shutdown: CancellationToken,
     ) -> Result<Self, NetError> {
-        let now = Instant::now();
-        let statics = config
-            .static_peers
-            .iter()
-            .map(|addr| StaticPeer {
-                addr: addr.clone(),
-                peer: peer_of(addr),
-                connected: false,
-                backoff: REDIAL_MIN,
-                next_dial: now,
-            })
-            .collect();
+        let keeper = Keeper::new(&config.static_peers, Instant::now());
         let mut this = Self {
             swarm,
             config,
@@ -89,8 +65,7 @@ impl EventLoop {
             shutdown,
             peers: HashMap::new(),
             pending: HashMap::new(),
-            statics,
-            discovered: HashSet::new(),
+            keeper,
             listen_addrs: watch::channel(Vec::new()).0,
             requests: HashMap::new(),
         };
@@ -132,7 +107,7 @@ impl EventLoop {
                 },
                 Some(event) = found.recv() => self.handle_discovery_event(event),
                 _ = wake.tick() => {}
-                _ = redial.tick() => self.redial_static_peers(),
+                _ = redial.tick() => self.redial(),
                 _ = self.shutdown.cancelled() => break,
             }
             if let Some(discovery) = &discovery {
@@ -380,25 +355,12 @@ impl EventLoop {
         endpoint: &ConnectedPoint,
         count: u32,
     ) {
-        let static_index = self.statics.iter().position(|s| {
-            s.peer == Some(peer_id)
-                || (s.peer.is_none()
-                    && endpoint.is_dialer()
-                    && strip_p2p(&s.addr) == strip_p2p(endpoint.get_remote_address()))
-        });
-        let source = match self.pending.remove(&connection) {
-            Some(source) => source,
-            None if static_index.is_some() => PeerSource::Static,
-            // Found on the LAN by us, whoever dialed first.
-            None if self.discovered.contains(&peer_id) => PeerSource::Mdns,
-            None => PeerSource::Inbound,
+        let dialed = endpoint.is_dialer().then(|| endpoint.get_remote_address());
+        let kept = self.keeper.connected(peer_id, dialed);
+        let source = match (self.pending.remove(&connection), kept) {
+            (Some(source), _) | (None, Some(source)) => source,
+            (None, None) => PeerSource::Inbound,
         };
-        if let Some(i) = static_index {
-            let s = &mut self.statics[i];
-            s.peer = Some(peer_id);
-            s.connected = true;
-            s.backoff = REDIAL_MIN;
-        }
         let peer = self.peers.entry(peer_id).or_insert(Peer {
             connections: HashMap::new(),
             source,
@@ -422,30 +384,30 @@ impl EventLoop {
         }
         self.peers.remove(&peer_id);
         tracing::info!(peer = %peer_id, "peer disconnected");
-        let now = Instant::now();
-        for s in self.statics.iter_mut().filter(|s| s.peer == Some(peer_id)) {
-            s.connected = false;
-            s.next_dial = now + s.backoff;
-        }
+        self.keeper.disconnected(&peer_id, Instant::now());
         let _ = self.events.try_send(NetEvent::PeerCount(self.peers.len()));
     }
 
-    fn redial_static_peers(&mut self) {
-        let now = Instant::now();
-        for i in 0..self.statics.len() {
-            let s = &self.statics[i];
-            let connected = s.connected || s.peer.is_some_and(|p| self.swarm.is_connected(&p));
-            if connected || s.next_dial > now {
-                continue;
+    fn redial(&mut self) {
+        let swarm = &self.swarm;
+        let due = self.keeper.due(Instant::now(), |p| swarm.is_connected(p));
+        for dial in due {
+            match dial {
+                Dial::Static(addr) => {
+                    if let Err(e) = self.dial(addr.clone(), PeerSource::Static) {
+                        tracing::debug!(%addr, error = %e, "redial failed");
+                    }
+                }
+                Dial::Lan(peer, addrs) => self.dial_lan(peer, addrs),
             }
-            let addr = s.addr.clone();
-            let backoff = (s.backoff * 2).min(REDIAL_MAX);
-            if let Err(e) = self.dial(addr.clone(), PeerSource::Static) {
-                tracing::debug!(%addr, error = %e, "redial failed");
-            }
-            let s = &mut self.statics[i];
-            s.next_dial = now + s.backoff;
-            s.backoff = backoff;
+        }
+    }
+
+    fn dial_lan(&mut self, peer: PeerId, addrs: Vec<Multiaddr>) {
+        let opts = DialOpts::peer_id(peer).addresses(addrs).build();
+        let id = opts.connection_id();
+        if self.swarm.dial(opts).is_ok() {
+            self.pending.insert(id, PeerSource::Mdns);
         }
     }
 
@@ -455,42 +417,25 @@ impl EventLoop {
                 if peer == *self.swarm.local_peer_id() {
                     return;
                 }
-                let new = self.discovered.insert(peer);
-                if let Some(connected) = self.peers.get_mut(&peer) {
-                    // It dialed us first; we found it on the LAN all the same.
-                    if connected.source == PeerSource::Inbound {
-                        connected.source = PeerSource::Mdns;
-                    }
-                    return;
-                }
-                if new {
+                if self.keeper.found(peer, addrs.clone(), Instant::now()) {
                     tracing::info!(%peer, "found on the LAN");
                 }
-                let opts = DialOpts::peer_id(peer).addresses(addrs).build();
-                let id = opts.connection_id();
-                if self.swarm.dial(opts).is_ok() {
-                    self.pending.insert(id, PeerSource::Mdns);
+                match self.peers.get_mut(&peer) {
+                    // It dialed us first; we found it on the LAN all the same.
+                    Some(connected) => {
+                        if connected.source == PeerSource::Inbound {
+                            connected.source = PeerSource::Mdns;
+                        }
+                        self.keeper.connected(peer, None);
+                    }
+                    None => self.dial_lan(peer, addrs),
                 }
             }
             DiscoveryEvent::Gone { peer } => {
-                if self.discovered.remove(&peer) {
+                if self.keeper.gone(&peer) {
                     tracing::info!(%peer, "left the LAN");
                 }
             }
         }
     }
-}
-
-/// The PeerId at the end of an address, if any.
-pub fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
-    addr.iter().find_map(|p| match p {
-        Protocol::P2p(peer) => Some(peer),
-        _ => None,
-    })
-}
-
-fn strip_p2p(addr: &Multiaddr) -> Multiaddr {
-    addr.iter()
-        .filter(|p| !matches!(p, Protocol::P2p(_)))
-        .collect()
 }

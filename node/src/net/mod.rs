@@ -4,6 +4,7 @@
 //! - [`behaviour`]: the composed libp2p behaviour (gossipsub, identify, ping, connection limits)
 //!   and the swarm builder.
 //! - [`event_loop`]: the one task that touches the `Swarm`: commands in, events out, redials.
+//! - [`redial`]: the peers kept connected (`--peer` addresses, LAN finds), redialed with backoff.
 //! - [`discovery`]: LAN discovery with `mdns-sd`: advertise, browse, report found and gone peers.
 //!
 //! `net` knows topics and bytes; it knows nothing about chat. Every gossip message it hands out
@@ -14,6 +15,7 @@ pub mod behaviour;
 pub mod codec;
 pub mod discovery;
 pub mod event_loop;
+pub mod redial;
 
 use std::time::Duration;
 
