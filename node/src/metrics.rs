@@ -33,6 +33,8 @@ pub struct Metrics {
     pub sync_bytes: Counter,
     /// Duration of sync rounds that fetched something, seconds.
     pub sync_catchup_seconds: Histogram,
+    /// Sync rounds that ended early: peer gone, timeout, malformed answer, invalid envelopes.
+    pub sync_failures: Counter,
     /// Local envelopes no peer is known to hold yet.
     pub outbox: Gauge,
 }
@@ -49,6 +51,7 @@ impl Metrics {
         let sync_envelopes = Counter::default();
         let sync_bytes = Counter::default();
         let sync_catchup_seconds = Histogram::new(exponential_buckets(0.005, 2.0, 14));
+        let sync_failures = Counter::default();
         let outbox = Gauge::default();
         let chatly = registry.sub_registry_with_prefix("chatly");
         chatly.register(
@@ -93,6 +96,11 @@ impl Metrics {
             sync_catchup_seconds.clone(),
         );
         chatly.register(
+            "sync_failures",
+            "Sync rounds that ended early (peer gone, timeout, malformed answer, invalid envelopes)",
+            sync_failures.clone(),
+        );
+        chatly.register(
             "outbox",
             "Local envelopes no peer is known to hold yet",
             outbox.clone(),
@@ -108,6 +116,7 @@ impl Metrics {
             sync_envelopes,
             sync_bytes,
             sync_catchup_seconds,
+            sync_failures,
             outbox,
         }
     }

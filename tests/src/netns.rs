@@ -18,6 +18,16 @@ pub struct Lan {
     pub hosts: Vec<String>,
 }
 
+/// A `chatly` process, killed on drop.
+pub struct Process(pub Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Whether this machine can run namespace tests (root and the `ip` tool).
 pub fn available() -> bool {
     let root = Command::new("id")
@@ -111,6 +121,76 @@ impl Lan {
             .stderr(Stdio::inherit())
             .spawn()
             .context("starting chatly in a namespace")
+    }
+
+    /// Runs `chatly run` in host `i` with mDNS on, no `--peer`, its data under `data`, the UI on
+    /// port 7420 of the host's address; returns once it printed its UI address.
+    pub async fn start_node(
+        &self,
+        i: usize,
+        data: &std::path::Path,
+    ) -> Result<(Process, crate::Client)> {
+        let http = format!("{}:7420", self.host_ip(i));
+        let args: Vec<String> = [
+            "run",
+            "--data-dir",
+            &data.join(format!("n{i}")).display().to_string(),
+            "--http",
+            &http,
+            "--listen",
+            "/ip4/0.0.0.0/tcp/4001",
+            "--name",
+            &format!("host{i}"),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let mut child = self.spawn_chatly(i, &args)?;
+        let stdout = child.stdout.take().context("piped stdout")?;
+        let process = Process(child);
+        // The first line is the UI address; the rest is read (and dropped) in the background.
+        let first = tokio::task::spawn_blocking(move || {
+            use std::io::BufRead;
+            let mut lines = std::io::BufReader::new(stdout).lines();
+            let first = lines.next();
+            std::thread::spawn(move || for _ in lines {});
+            first
+        })
+        .await?
+        .transpose()?
+        .unwrap_or_default();
+        anyhow::ensure!(
+            first == format!("Chatly UI: http://{http}"),
+            "unexpected first line {first:?}"
+        );
+        let client = crate::Client::new(format!("http://{http}"), None);
+        crate::wait_for("the node to answer", crate::PATIENCE, || async {
+            client.get("/healthz").await.ok().filter(|(s, _)| *s == 200)
+        })
+        .await?;
+        Ok((process, client))
+    }
+
+    /// Cuts every path between the hosts of `left` and those of `right` (both 1-based), or
+    /// restores them: each host gets a blackhole route to each host on the other side, so packets
+    /// between the sides vanish silently, as with a cable pulled between two switches, while each
+    /// side, and the test process on the bridge, still reach every host.
+    pub fn partition(&self, left: &[usize], right: &[usize], cut: bool) -> Result<()> {
+        let verb = if cut { "add" } else { "del" };
+        for (from, to) in left
+            .iter()
+            .flat_map(|l| right.iter().flat_map(move |r| [(*l, *r), (*r, *l)]))
+        {
+            ip(&[
+                "-n",
+                &self.hosts[from - 1],
+                "route",
+                verb,
+                "blackhole",
+                &format!("{}/32", self.host_ip(to)),
+            ])?;
+        }
+        Ok(())
     }
 
     /// Brings host `i`'s link down (partition) or up.

@@ -129,7 +129,13 @@ impl Rooms {
         tokio::spawn(async move {
             loop {
                 if let Err(e) = rooms.sync_with(peer).await {
-                    tracing::debug!(%peer, reason, error = %e, "sync round failed");
+                    rooms.metrics.sync_failures.inc();
+                    match e {
+                        SyncError::Malformed { .. } => {
+                            tracing::warn!(%peer, reason, error = %e, "sync round failed")
+                        }
+                        _ => tracing::debug!(%peer, reason, error = %e, "sync round failed"),
+                    }
                 }
                 let mut running = rooms
                     .flights
@@ -200,8 +206,6 @@ impl Rooms {
         wants.sort_by_key(want_order);
         let stats = self.fetch(peer, wants).await?;
         self.metrics.sync_rounds.inc();
-        self.metrics.sync_envelopes.inc_by(stats.stored as u64);
-        self.metrics.sync_bytes.inc_by(stats.bytes as u64);
         if stats.stored > 0 {
             self.metrics
                 .sync_catchup_seconds
@@ -229,11 +233,21 @@ impl Rooms {
                 return Err(malformed(peer, "heads where a page was expected"));
             };
             stats.pages += 1;
-            stats.bytes += envelopes.iter().map(Vec::len).sum::<usize>();
+            let page_bytes = envelopes.iter().map(Vec::len).sum::<usize>();
+            stats.bytes += page_bytes;
             let (stored, rejected) = self.ingest_page(envelopes).await?;
             stats.stored += stored;
             stats.rejected += rejected;
-            if stored == 0 || rejected > 0 {
+            self.metrics.sync_envelopes.inc_by(stored as u64);
+            self.metrics.sync_bytes.inc_by(page_bytes as u64);
+            if rejected > 0 {
+                // What was valid is kept; a peer that sends forgeries is not asked further.
+                return Err(malformed(
+                    peer,
+                    &format!("{rejected} invalid envelopes in a page"),
+                ));
+            }
+            if stored == 0 {
                 break;
             }
             wants = self.still_missing(wants).await?;
