@@ -29,6 +29,8 @@ pub enum Command {
     Run(RunArgs),
     /// Start N meshed nodes on this machine and print every UI address.
     Testnet(TestnetArgs),
+    /// Run benchmarks on this machine: a table on stdout, the figures as JSON.
+    Bench(crate::bench::BenchArgs),
 }
 
 /// Flags of `chatly run`.

@@ -14,9 +14,11 @@
 //! - [`api`]: HTTP, WebSocket, web UI assets, local web security.
 //! - [`metrics`]: Prometheus metrics.
 //! - [`testnet`]: N meshed nodes on one machine.
+//! - [`bench`]: `chatly bench`, benchmarks with same-run baselines.
 
 pub mod accounts;
 pub mod api;
+pub mod bench;
 pub mod config;
 pub mod events;
 pub mod metrics;

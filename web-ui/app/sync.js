@@ -251,6 +251,11 @@ const handlers = {
     const t = m && state.timelines.get(m.room_id);
     if (t && t.get(m.id)) t.upsert(m);
   },
+  'message.delivery': (f) => {
+    const t = state.timelines.get(f.room_id);
+    const old = t && t.get(f.message_id);
+    if (old) t.upsert({ ...old, delivery: f.delivery });
+  },
   'message.deleted': (f) => {
     const t = state.timelines.get(f.room_id);
     const old = t && t.get(f.message_id);

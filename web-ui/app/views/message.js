@@ -44,14 +44,27 @@ function reactionsRow(msg, ctx) {
   }));
 }
 
+function status(cls, iconName, title, label, extra) {
+  return h('span', { class: `msg-status ${cls}`, title, role: 'img', 'aria-label': label }, icon(iconName, 'tiny'), extra);
+}
+
+// Sending (the node has not answered), queued (stored here, no peer has it yet), sent to the network,
+// held by N peers (they confirmed it in sync), seen (a member read it).
 function deliveryState(msg, ctx) {
   if (!ctx.own || msg.deleted) return null;
-  if (msg._state === 'sending') {
-    return h('span', { class: 'msg-status', title: 'Sending…', role: 'img', 'aria-label': 'Sending' }, icon('clock', 'tiny'));
-  }
+  if (msg._state === 'sending') return status('', 'clock', 'Sending…', 'Sending');
   if (msg._state === 'failed') return null;
-  if (ctx.seen) return h('span', { class: 'msg-status seen', title: 'Seen', role: 'img', 'aria-label': 'Seen' }, icon('checks', 'tiny'));
-  return h('span', { class: 'msg-status', title: 'Sent to the network', role: 'img', 'aria-label': 'Sent' }, icon('check', 'tiny'));
+  if (ctx.seen) return status('seen', 'checks', 'Seen', 'Seen');
+  const d = msg.delivery;
+  if (d?.state === 'queued') {
+    return status('queued', 'clock', 'Queued: saved on your node, it goes out as soon as another node is reachable', 'Queued');
+  }
+  if (d?.state === 'held') {
+    const n = Number(d.peers) || 1;
+    const text = `Held by ${n} other node${n === 1 ? '' : 's'}`;
+    return status('held', 'check', text, text, h('span', { class: 'held-count', 'aria-hidden': 'true' }, String(n)));
+  }
+  return status('', 'check', 'Sent to the network', 'Sent');
 }
 
 function failedLine(msg, ctx) {

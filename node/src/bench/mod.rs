@@ -1,0 +1,141 @@
+//! `chatly bench`: benchmarks that start real nodes on this machine and print a table of figures,
+//! each beside a baseline measured in the same run, and write the same figures as JSON.
+//!
+//! - [`catchup`]: a node that missed N messages syncs them from one or several peers; baseline:
+//!   the same envelopes validated and stored locally, with no network.
+//! - [`nodes`]: starting, seeding and waiting on in-process nodes.
+//!
+//! Figures are measurements, not assertions: a test runs `--quick` only to keep every scenario
+//! working. `docs/performance.md` records a full run.
+
+pub mod catchup;
+pub mod nodes;
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use serde::Serialize;
+
+/// Flags of `chatly bench`.
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// Scenarios to run (default: all).
+    #[arg(value_enum)]
+    pub scenarios: Vec<Scenario>,
+    /// Small sizes, for a smoke test: checks that every figure is produced, not how fast.
+    #[arg(long)]
+    pub quick: bool,
+    /// Where to write the figures as JSON.
+    #[arg(long, default_value = "bench-results.json")]
+    pub out: PathBuf,
+}
+
+/// A benchmark scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scenario {
+    /// Catch-up of missed messages through sync.
+    Catchup,
+}
+
+impl Scenario {
+    const ALL: [Scenario; 1] = [Scenario::Catchup];
+}
+
+/// One measured figure.
+#[derive(Debug, Clone, Serialize)]
+pub struct Figure {
+    /// Which scenario.
+    pub scenario: Scenario,
+    /// What was measured, e.g. "10000 messages from 3 peers".
+    pub case: String,
+    /// The measurement.
+    pub value: f64,
+    /// Its unit, e.g. "s" or "msg/s".
+    pub unit: &'static str,
+    /// The same-run baseline, in the same unit, when there is one.
+    pub baseline: Option<f64>,
+    /// What the baseline is.
+    pub baseline_is: &'static str,
+    /// Extra facts (rates, sizes).
+    pub detail: String,
+}
+
+impl Figure {
+    /// value / baseline.
+    pub fn ratio(&self) -> Option<f64> {
+        self.baseline.filter(|b| *b > 0.0).map(|b| self.value / b)
+    }
+}
+
+/// Runs the chosen scenarios, prints the table and writes the JSON.
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let scenarios = if args.scenarios.is_empty() {
+        Scenario::ALL.to_vec()
+    } else {
+        args.scenarios.clone()
+    };
+    let mut figures = Vec::new();
+    for scenario in scenarios {
+        eprintln!(
+            "running {scenario:?}{}",
+            if args.quick { " (quick)" } else { "" }
+        );
+        let found = match scenario {
+            Scenario::Catchup => catchup::run(args.quick).await?,
+        };
+        for figure in &found {
+            eprintln!("  {}", row(figure));
+        }
+        figures.extend(found);
+    }
+    println!("{}", table(&figures));
+    let report = serde_json::json!({
+        "quick": args.quick,
+        "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "version": env!("CARGO_PKG_VERSION"),
+        "figures": figures.iter().map(|f| {
+            let mut v = serde_json::to_value(f).unwrap_or_default();
+            v["ratio"] = serde_json::json!(f.ratio());
+            v
+        }).collect::<Vec<_>>(),
+    });
+    std::fs::write(&args.out, serde_json::to_vec_pretty(&report)?)?;
+    eprintln!("figures written to {}", args.out.display());
+    Ok(())
+}
+
+fn row(f: &Figure) -> String {
+    let baseline = f
+        .baseline
+        .map_or("-".to_string(), |b| format!("{b:.3} {}", f.unit));
+    let ratio = f.ratio().map_or("-".to_string(), |r| format!("{r:.2}x"));
+    format!(
+        "| {:?} | {} | {:.3} {} | {} | {} | {} |",
+        f.scenario, f.case, f.value, f.unit, baseline, ratio, f.detail
+    )
+}
+
+/// The figures as a Markdown table.
+pub fn table(figures: &[Figure]) -> String {
+    let mut out = String::from(
+        "| scenario | case | value | baseline (same run) | ratio | detail |\n|---|---|---|---|---|---|\n",
+    );
+    for f in figures {
+        out.push_str(&row(f));
+        out.push('\n');
+    }
+    let baselines: Vec<_> = {
+        let mut seen: Vec<&str> = figures
+            .iter()
+            .filter(|f| f.baseline.is_some())
+            .map(|f| f.baseline_is)
+            .collect();
+        seen.dedup();
+        seen
+    };
+    for b in baselines {
+        out.push_str(&format!("\nbaseline: {b}"));
+    }
+    out
+}

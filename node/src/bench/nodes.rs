@@ -1,0 +1,177 @@
+//! In-process nodes for benchmarks: start one on a temporary directory, give it an account, seed
+//! it with signed envelopes without going through the HTTP API, and wait for what it holds.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chatly_protocol::sync::{SeqRange, Want};
+use chatly_protocol::{AccountId, Content, EnvelopeId, Header, Kind, RoomId};
+use libp2p::Multiaddr;
+
+use crate::accounts::keys::UnlockedKeys;
+use crate::rooms::pipeline::{self, Checked};
+use crate::rooms::{Profile, seal};
+use crate::store::{now_ms, sync as rows};
+use crate::{Config, NodeHandle};
+
+/// A running node and the directory it lives in (removed when dropped).
+pub struct BenchNode {
+    /// The node.
+    pub handle: NodeHandle,
+    _dir: tempfile::TempDir,
+}
+
+impl BenchNode {
+    /// Starts a node on loopback with no LAN discovery, dialing `peers`.
+    pub async fn start(peers: Vec<Multiaddr>) -> anyhow::Result<BenchNode> {
+        let dir = tempfile::Builder::new().prefix("chatly-bench-").tempdir()?;
+        let mut config = Config::local(dir.path().to_path_buf());
+        config.peers = peers;
+        let mut handle = NodeHandle::spawn(config).await?;
+        handle.wait_listening().await;
+        Ok(BenchNode { handle, _dir: dir })
+    }
+
+    /// Its first listen address.
+    pub fn addr(&self) -> Multiaddr {
+        self.handle.listen_addrs.borrow()[0].clone()
+    }
+
+    /// Signs up `username` and publishes its account record, as the API does.
+    pub async fn account(&self, username: &str) -> anyhow::Result<Arc<UnlockedKeys>> {
+        let state = &self.handle.state;
+        let keys = state
+            .accounts
+            .sign_up(username, "benchmark password")
+            .await?;
+        let profile = Profile {
+            username: username.into(),
+            display_name: username.into(),
+            bio: String::new(),
+        };
+        state.rooms.publish_profile(&keys, &profile).await?;
+        Ok(keys)
+    }
+
+    /// Stores already checked envelopes in transactions of `batch`, as sync pages are stored.
+    pub async fn store(&self, envelopes: &[Checked], batch: usize) -> anyhow::Result<()> {
+        for chunk in envelopes.chunks(batch) {
+            self.handle
+                .state
+                .rooms
+                .store_checked(chunk.to_vec(), now_ms())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The raw bytes of `author`'s envelopes `range` in `room`.
+    pub async fn envelopes(
+        &self,
+        room: RoomId,
+        author: AccountId,
+        range: SeqRange,
+    ) -> anyhow::Result<Vec<Vec<u8>>> {
+        let want = Want {
+            room,
+            author,
+            range,
+        };
+        let (page, _) = self
+            .handle
+            .state
+            .store
+            .read(move |c| rows::page(c, &[(want, false)], usize::MAX))
+            .await?;
+        Ok(page)
+    }
+
+    /// The highest sequence number of `author` in `room` held with no gap below it.
+    pub async fn held(&self, room: RoomId, author: AccountId) -> anyhow::Result<u64> {
+        let heads = self
+            .handle
+            .state
+            .store
+            .read(move |c| rows::room_heads(c, &room))
+            .await?;
+        Ok(heads
+            .iter()
+            .find(|a| a.author == author)
+            .and_then(|a| a.ranges.first())
+            .filter(|r| r.lo == 1)
+            .map_or(0, |r| r.hi))
+    }
+
+    /// Waits until it holds `author`'s first `n` envelopes in `room`; returns how long that took.
+    pub async fn wait_held(
+        &self,
+        room: RoomId,
+        author: AccountId,
+        n: u64,
+        bound: Duration,
+    ) -> anyhow::Result<Duration> {
+        let started = Instant::now();
+        loop {
+            if self.held(room, author).await? >= n {
+                return Ok(started.elapsed());
+            }
+            anyhow::ensure!(
+                started.elapsed() < bound,
+                "gave up after {bound:?}: {} of {n} held",
+                self.held(room, author).await?
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Stops the node.
+    pub async fn stop(self) {
+        self.handle.shutdown().await;
+    }
+}
+
+/// `n` public messages by `keys`, signed and chained from seq 1, each checked by the pipeline.
+pub async fn public_messages(keys: Arc<UnlockedKeys>, n: usize) -> anyhow::Result<Vec<Checked>> {
+    tokio::task::spawn_blocking(move || {
+        let author = keys.account_id();
+        let now = now_ms();
+        let mut prev = EnvelopeId::ZERO;
+        let mut out = Vec::with_capacity(n);
+        for i in 0..n {
+            let body = Content::Message {
+                text: format!("benchmark message {i}: about the length of a line of chat"),
+                files: Vec::new(),
+                reply_to: None,
+            }
+            .encode()?;
+            let header = Header::plain(
+                Kind::Content,
+                RoomId::PUBLIC,
+                author,
+                i as u64 + 1,
+                prev,
+                now,
+            );
+            let verified = seal::seal(&keys.identity, header, body)
+                .map_err(|e| anyhow::anyhow!("seal: {e:?}"))?;
+            prev = verified.id;
+            let checked = pipeline::check(verified.bytes, now, None)
+                .map_err(|e| anyhow::anyhow!("check: {e:?}"))?;
+            out.push(checked);
+        }
+        Ok(out)
+    })
+    .await?
+}
+
+/// Validates raw envelopes as sync does (signature and structure), off the async threads.
+pub async fn check_all(envelopes: Vec<Vec<u8>>) -> anyhow::Result<Vec<Checked>> {
+    let now = now_ms();
+    tokio::task::spawn_blocking(move || {
+        envelopes
+            .into_iter()
+            .map(|b| pipeline::check(b, now, None).map_err(|e| anyhow::anyhow!("check: {e:?}")))
+            .collect()
+    })
+    .await?
+}
