@@ -21,11 +21,22 @@ pub const MAX_HEAD_AUTHORS: usize = 32_768;
 /// Most sequence ranges listed per author (further ranges are left out and simply fetched again).
 pub const MAX_RANGES_PER_AUTHOR: usize = 64;
 /// Most ranges asked for in one fetch.
-pub const MAX_WANTS: usize = 16_384;
+pub const MAX_WANTS: usize = 16_000;
 /// Most envelopes in one page.
 pub const MAX_PAGE_ENVELOPES: usize = 2_000;
 /// Most bytes of envelopes in one page (the transport frame is a little larger).
 pub const MAX_PAGE_BYTES: usize = 3 * 1024 * 1024;
+/// Most bytes a responder puts in one heads answer; rooms beyond it wait for a later round.
+pub const MAX_HEADS_BYTES: usize = 3 * 1024 * 1024;
+
+/// The encoded size of one room in a heads answer listing `heads`.
+pub fn heads_entry_len(heads: &[AuthorRanges]) -> usize {
+    17 + 4
+        + heads
+            .iter()
+            .map(|a| 36 + 16 * a.ranges.len())
+            .sum::<usize>()
+}
 
 const TAG_SUMMARY: u8 = 1;
 const TAG_FETCH: u8 = 2;

@@ -150,3 +150,46 @@ fn golden_summary_encoding() {
         "0100000001abababababababababababababababab01010101010101010101010101010101"
     );
 }
+
+#[test]
+fn heads_entry_len_is_the_encoded_size() {
+    let heads = vec![
+        AuthorRanges {
+            author: AccountId([1; 32]),
+            ranges: vec![SeqRange { lo: 1, hi: 3 }, SeqRange { lo: 7, hi: 9 }],
+        },
+        AuthorRanges {
+            author: AccountId([2; 32]),
+            ranges: vec![SeqRange { lo: 1, hi: 1 }],
+        },
+    ];
+    let one = Response::Heads(vec![RoomHeads {
+        room: RoomId([3; 16]),
+        status: RoomStatus::Differs(heads.clone()),
+    }]);
+    assert_eq!(one.encode().unwrap().len(), 5 + heads_entry_len(&heads));
+}
+
+#[test]
+fn the_largest_requests_fit_a_one_mebibyte_frame() {
+    let fetch = Request::Fetch {
+        max_bytes: MAX_PAGE_BYTES as u32,
+        wants: vec![
+            Want {
+                room: RoomId([1; 16]),
+                author: AccountId([2; 32]),
+                range: SeqRange { lo: 1, hi: 2 },
+            };
+            MAX_WANTS
+        ],
+    };
+    assert!(fetch.encode().unwrap().len() <= 1024 * 1024);
+    let summary = Request::Summary(vec![
+        RoomDigest {
+            room: RoomId([1; 16]),
+            digest: [0; 16],
+        };
+        MAX_ROOMS
+    ]);
+    assert!(summary.encode().unwrap().len() <= 1024 * 1024);
+}

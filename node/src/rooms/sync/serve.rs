@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chatly_protocol::sync::{
-    AuthorRanges, MAX_HEAD_AUTHORS, MAX_PAGE_BYTES, Request, Response, RoomHeads, RoomStatus,
-    SeqRange,
+    AuthorRanges, MAX_HEAD_AUTHORS, MAX_HEADS_BYTES, MAX_PAGE_BYTES, Request, Response, RoomHeads,
+    RoomStatus, SeqRange, heads_entry_len,
 };
 use chatly_protocol::{AccountId, RoomId};
 use libp2p::PeerId;
@@ -110,6 +110,7 @@ fn heads_for(
     rooms.dedup();
     let mut answer = Vec::new();
     let mut authors = 0usize;
+    let mut bytes = 5usize;
     let mut differs = false;
     for room in rooms {
         let named = digests.get(&room);
@@ -132,12 +133,17 @@ fn heads_for(
                 }
             }
         };
+        let len = match &status {
+            RoomStatus::Differs(heads) => heads_entry_len(heads),
+            _ => 17,
+        };
         if let RoomStatus::Differs(heads) = &status {
-            if authors + heads.len() > MAX_HEAD_AUTHORS {
+            if authors + heads.len() > MAX_HEAD_AUTHORS || bytes + len > MAX_HEADS_BYTES {
                 continue; // left for a later round; the rest of the answer still helps
             }
             authors += heads.len();
         }
+        bytes += len;
         answer.push(RoomHeads { room, status });
     }
     Ok((answer, differs))

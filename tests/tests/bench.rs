@@ -1,0 +1,39 @@
+//! `chatly bench --quick` runs end to end and reports every figure with its baseline. It asserts
+//! that the benchmark works, never how fast anything is.
+
+use std::process::Command;
+
+use chatly_tests::netns::chatly_bin;
+use serde_json::Value;
+
+#[test]
+fn the_quick_benchmark_reports_every_figure() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let out = dir.path().join("bench.json");
+    let status = Command::new(chatly_bin()?)
+        .args(["bench", "--quick", "--out"])
+        .arg(&out)
+        .status()?;
+    assert!(status.success(), "chatly bench exited with {status}");
+    let report: Value = serde_json::from_slice(&std::fs::read(&out)?)?;
+    assert_eq!(report["quick"], true);
+    let figures = report["figures"].as_array().expect("figures");
+    let cases: Vec<&str> = figures.iter().filter_map(|f| f["case"].as_str()).collect();
+    for expected in ["300 messages from 1 peer", "300 messages from 2 peers"] {
+        assert!(
+            cases.contains(&expected),
+            "no figure for {expected}: {cases:?}"
+        );
+    }
+    for figure in figures {
+        let value = figure["value"].as_f64().expect("a value");
+        assert!(value.is_finite() && value > 0.0, "{figure}");
+        if figure["baseline"].is_number() {
+            assert!(
+                figure["ratio"].as_f64().is_some_and(f64::is_finite),
+                "{figure}"
+            );
+        }
+    }
+    Ok(())
+}
