@@ -16,6 +16,8 @@ use crate::CryptoError;
 pub const LABEL_CHAIN_MESSAGE: &str = "chatly/v1/sender-chain/message";
 /// HKDF info of the next chain key.
 pub const LABEL_CHAIN_NEXT: &str = "chatly/v1/sender-chain/next";
+/// HKDF info of the key that seals signals (typing, receipts) at a chain position.
+pub const LABEL_CHAIN_SIGNAL: &str = "chatly/v1/sender-chain/signal";
 /// Most skipped message keys a receiver keeps per chain (out-of-order gossip).
 pub const MAX_SKIPPED_KEYS: usize = 1000;
 /// Furthest a receiver lets a chain jump ahead in one step.
@@ -141,6 +143,16 @@ impl SenderChain {
         (index, Zeroizing::new(message_key))
     }
 
+    /// The signal key at the current position, without moving the chain: signals are
+    /// ephemeral and must not use up message keys. Every member who holds the chain at or before
+    /// this position can derive it ([`ReceiverChain::signal_key`]).
+    pub fn signal_key(&self) -> (u32, Zeroizing<[u8; 32]>) {
+        (
+            self.state.index,
+            Zeroizing::new(hkdf32(&self.state.chain_key, LABEL_CHAIN_SIGNAL)),
+        )
+    }
+
     /// State and creation time, for sealed storage.
     pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
         let mut out = self.state.to_bytes();
@@ -200,6 +212,22 @@ impl ReceiverChain {
     /// Which chain.
     pub fn chain_id(&self) -> [u8; 16] {
         self.state.chain_id
+    }
+
+    /// The signal key at `index`, leaving the chain where it is. Fails for a position this
+    /// receiver has moved past (a late signal: it is dropped) or too far ahead.
+    pub fn signal_key(&self, index: u32) -> Result<Zeroizing<[u8; 32]>, CryptoError> {
+        if index < self.state.index {
+            return Err(CryptoError::KeyUsed);
+        }
+        if index - self.state.index > MAX_CHAIN_JUMP {
+            return Err(CryptoError::ChainJump);
+        }
+        let mut chain_key = Zeroizing::new(self.state.chain_key);
+        for _ in self.state.index..index {
+            *chain_key = hkdf32(&chain_key, LABEL_CHAIN_NEXT);
+        }
+        Ok(Zeroizing::new(hkdf32(&chain_key, LABEL_CHAIN_SIGNAL)))
     }
 
     /// The key of message `index`, exactly once.
@@ -358,6 +386,48 @@ mod tests {
             late.message_key(4).unwrap_err(),
             CryptoError::KeyUsed,
             "a new member reads from its join on"
+        );
+    }
+
+    #[test]
+    fn signal_keys_match_without_moving_either_chain() {
+        let mut sender = SenderChain {
+            state: state(6),
+            created_ms: 0,
+        };
+        sender.next_key();
+        sender.next_key();
+        let (index, key) = sender.signal_key();
+        assert_eq!(index, 2);
+        assert_eq!(
+            sender.signal_key().1,
+            key,
+            "the sender's chain did not move"
+        );
+        let mut receiver = ReceiverChain::new(state(6));
+        assert_eq!(
+            receiver.signal_key(2).unwrap(),
+            key,
+            "a receiver behind derives it"
+        );
+        let first = receiver.message_key(0).unwrap();
+        assert_eq!(receiver.signal_key(2).unwrap(), key);
+        assert_ne!(*first, *key, "signal and message keys differ");
+        let (_, message_two) = sender.next_key();
+        assert_ne!(
+            *message_two, *key,
+            "message 2's key is not the signal key at 2"
+        );
+        receiver.message_key(1).unwrap();
+        receiver.message_key(2).unwrap();
+        assert_eq!(
+            receiver.signal_key(2).unwrap_err(),
+            CryptoError::KeyUsed,
+            "a late signal is dropped"
+        );
+        assert_eq!(
+            receiver.signal_key(3 + MAX_CHAIN_JUMP + 1).unwrap_err(),
+            CryptoError::ChainJump
         );
     }
 

@@ -30,6 +30,9 @@ pub const LABEL_SESSION_ID: &str = "chatly/v1/session-id";
 /// BLAKE3 derive-key context of a room's sync digest (docs/protocol.md, "Sync").
 pub const LABEL_SYNC_DIGEST: &str = "chatly/v1/sync-digest";
 
+/// The author's signature over a signal (presence, typing, read receipt).
+pub const LABEL_SIGNAL: &str = "chatly/v1/signal";
+
 /// Every label, for tests that check they stay distinct and short enough for a u8 prefix.
 pub const ALL: &[&str] = &[
     LABEL_ENVELOPE,
@@ -44,6 +47,7 @@ pub const ALL: &[&str] = &[
     LABEL_SESSION_WRAP,
     LABEL_SESSION_ID,
     LABEL_SYNC_DIGEST,
+    LABEL_SIGNAL,
 ];
 
 #[cfg(test)]

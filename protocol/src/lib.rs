@@ -28,6 +28,7 @@ mod envelope;
 mod error;
 mod ids;
 pub mod labels;
+pub mod signal;
 pub mod sync;
 
 pub use account::{

@@ -164,14 +164,11 @@ pub async fn public_messages(keys: Arc<UnlockedKeys>, n: usize) -> anyhow::Resul
     .await?
 }
 
-/// Validates raw envelopes as sync does (signature and structure), off the async threads.
+/// Validates raw envelopes exactly as sync does (signature and structure, on every core).
 pub async fn check_all(envelopes: Vec<Vec<u8>>) -> anyhow::Result<Vec<Checked>> {
-    let now = now_ms();
-    tokio::task::spawn_blocking(move || {
-        envelopes
-            .into_iter()
-            .map(|b| pipeline::check(b, now, None).map_err(|e| anyhow::anyhow!("check: {e:?}")))
-            .collect()
-    })
-    .await?
+    crate::rooms::sync::check_in_parallel(envelopes, now_ms())
+        .await
+        .into_iter()
+        .map(|c| c.map_err(|e| anyhow::anyhow!("check: {e:?}")))
+        .collect()
 }

@@ -294,13 +294,7 @@ impl Rooms {
     /// Validates and stores one page; returns (stored, invalid).
     async fn ingest_page(&self, page: Vec<Vec<u8>>) -> Result<(usize, usize), StoreError> {
         let now = now_ms();
-        let checked = tokio::task::spawn_blocking(move || {
-            page.into_iter()
-                .map(|bytes| pipeline::check(bytes, now, None))
-                .collect::<Vec<_>>()
-        })
-        .await
-        .unwrap_or_default();
+        let checked = check_in_parallel(page, now).await;
         let rejected = checked
             .iter()
             .filter(|c| matches!(c, Err(super::Rejection::Invalid(_))))
@@ -313,6 +307,32 @@ impl Rooms {
             .count();
         Ok((stored, rejected))
     }
+}
+
+/// Checks a page's envelopes (signature verification is the cost) on every core, in order.
+pub(crate) async fn check_in_parallel(
+    page: Vec<Vec<u8>>,
+    now: u64,
+) -> Vec<Result<pipeline::Checked, super::Rejection>> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    let per_task = page.len().div_ceil(cores).max(64);
+    let mut tasks = Vec::new();
+    let mut rest = page;
+    while !rest.is_empty() {
+        let tail = rest.split_off(per_task.min(rest.len()));
+        let chunk = std::mem::replace(&mut rest, tail);
+        tasks.push(tokio::task::spawn_blocking(move || {
+            chunk
+                .into_iter()
+                .map(|bytes| pipeline::check(bytes, now, None))
+                .collect::<Vec<_>>()
+        }));
+    }
+    let mut checked = Vec::new();
+    for task in tasks {
+        checked.extend(task.await.unwrap_or_default());
+    }
+    checked
 }
 
 fn malformed(peer: PeerId, reason: &str) -> SyncError {
