@@ -76,6 +76,10 @@ pub struct TestnetArgs {
     pub data_dir: Option<PathBuf>,
 }
 
+/// Default presence heartbeat: a node that vanishes without a goodbye is offline everywhere
+/// within 10 s.
+pub const PRESENCE_INTERVAL: Duration = Duration::from_secs(5);
+
 /// Everything a node needs to start; built from [`RunArgs`] or directly by tests.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -97,6 +101,8 @@ pub struct Config {
     pub limits: Limits,
     /// Gossipsub heartbeat; short in tests so meshes form quickly.
     pub heartbeat: Duration,
+    /// How often an online account's home node announces it; others time it out after two.
+    pub presence_interval: Duration,
 }
 
 /// Tunable limits, with the defaults documented in docs/api.md.
@@ -161,6 +167,7 @@ impl Config {
             allowed_hosts: args.allowed_host,
             limits: Limits::default(),
             heartbeat: Duration::from_secs(1),
+            presence_interval: PRESENCE_INTERVAL,
         }
     }
 
@@ -180,6 +187,7 @@ impl Config {
             allowed_hosts: Vec::new(),
             limits: Limits::default(),
             heartbeat: Duration::from_millis(500),
+            presence_interval: PRESENCE_INTERVAL,
         }
     }
 }

@@ -22,6 +22,26 @@ pub enum NodeEvent {
         /// When last seen online, ms.
         last_seen: Option<u64>,
     },
+    /// Someone is typing in a room.
+    Typing {
+        /// The room.
+        room: chatly_protocol::RoomId,
+        /// Who types.
+        user: AccountId,
+        /// The local accounts that may hear it; `None`: everyone (the public room).
+        audience: Option<Vec<AccountId>>,
+    },
+    /// Someone read a room up to a message.
+    Receipt {
+        /// The room.
+        room: chatly_protocol::RoomId,
+        /// Who read.
+        user: AccountId,
+        /// The newest message read.
+        message: chatly_protocol::EnvelopeId,
+        /// The local accounts that may hear it; `None`: everyone (the public room).
+        audience: Option<Vec<AccountId>>,
+    },
     /// The number of connected peer nodes changed.
     PeerCount(usize),
     /// A group or direct room's membership, roles or name may have changed.

@@ -10,6 +10,7 @@
 //! - [`accounts`]: sign-up, login, sessions, unlocked keys.
 //! - [`rooms`]: the validation pipeline, ingest, publishing.
 //! - [`presence`]: who is online, as a plain state machine.
+//! - [`signals`]: presence heartbeats, typing notices and read receipts over the mesh.
 //! - [`events`]: the live event bus.
 //! - [`api`]: HTTP, WebSocket, web UI assets, local web security.
 //! - [`metrics`]: Prometheus metrics.
@@ -26,6 +27,7 @@ pub mod net;
 pub mod node;
 pub mod presence;
 pub mod rooms;
+pub mod signals;
 pub mod store;
 pub mod testnet;
 

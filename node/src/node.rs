@@ -14,6 +14,7 @@ use crate::events::EventBus;
 use crate::metrics::Metrics;
 use crate::presence::Presence;
 use crate::rooms::Rooms;
+use crate::signals::Signals;
 use crate::store::{Store, StoreError};
 use crate::{api, net, rooms};
 
@@ -32,7 +33,9 @@ pub struct NodeState {
     /// Live events.
     pub bus: EventBus,
     /// Who is online.
-    pub presence: Mutex<Presence>,
+    pub presence: Arc<Mutex<Presence>>,
+    /// Presence heartbeats, typing notices and read receipts.
+    pub signals: Arc<Signals>,
     /// Metrics.
     pub metrics: Arc<Metrics>,
     /// Where the HTTP API listens.
@@ -101,9 +104,18 @@ impl NodeHandle {
             vault.clone(),
         ));
         tokio::spawn(rooms::opening::run_opener(rooms.clone(), shutdown.clone()));
+        let presence = Arc::new(Mutex::new(Presence::default()));
+        let signals = Arc::new(Signals::new(
+            rooms.clone(),
+            presence.clone(),
+            config.presence_interval,
+        ));
+        let (signal_tx, signal_rx) = tokio::sync::mpsc::channel(1024);
+        tokio::spawn(crate::signals::run_signals(signals.clone(), signal_rx));
         tokio::spawn(rooms::run_ingest(
             network.events,
             rooms.clone(),
+            signal_tx,
             (
                 config.limits.author_rate_per_sec,
                 config.limits.author_burst,
@@ -126,7 +138,8 @@ impl NodeHandle {
             net: network.handle.clone(),
             rooms,
             bus,
-            presence: Mutex::new(Presence::default()),
+            presence,
+            signals,
             metrics,
             http_addr,
         });
@@ -154,6 +167,7 @@ impl NodeHandle {
 
     /// Stops accepting work, lets in-flight requests finish, and stops the network.
     pub async fn shutdown(self) {
+        self.state.signals.goodbye().await;
         self.shutdown.cancel();
         let _ = self.server.await;
     }

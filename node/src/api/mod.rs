@@ -17,6 +17,7 @@ pub mod messages;
 pub mod node_routes;
 pub mod rooms;
 pub mod security;
+pub mod signals;
 pub mod types;
 pub mod ws;
 
@@ -67,6 +68,8 @@ pub fn router(state: Arc<NodeState>) -> Router {
             "/rooms/{id}/messages",
             get(messages::list).post(messages::post),
         )
+        .route("/rooms/{id}/typing", post(signals::typing))
+        .route("/rooms/{id}/read", post(signals::read))
         .route("/node", get(node_routes::node))
         .route("/node/peers", post(node_routes::dial))
         .route("/events", get(ws::events))

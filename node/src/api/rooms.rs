@@ -18,6 +18,7 @@ use crate::NodeState;
 use crate::accounts::{Session, UnlockedKeys};
 use crate::rooms::membership::{RoomKind, RoomState};
 use crate::store::messages::{self, PUBLIC_VIEWER};
+use crate::store::reads;
 use chatly_protocol::control::ControlOp;
 use chatly_protocol::{AccountId, Content, RoomId};
 
@@ -78,9 +79,10 @@ pub fn message_json(row: &messages::MessageRow, keys: &UnlockedKeys) -> MessageJ
 }
 
 async fn public_room(state: &NodeState, session: &Session) -> Result<RoomJson, ApiError> {
-    let (members, last) = state
+    let me = session.user;
+    let (members, last, unread) = state
         .store
-        .read(|c| {
+        .read(move |c| {
             let members = crate::store::users::all(c)?
                 .iter()
                 .map(|u| hex::encode(u.user_id))
@@ -88,6 +90,7 @@ async fn public_room(state: &NodeState, session: &Session) -> Result<RoomJson, A
             Ok((
                 members,
                 messages::last(c, &PUBLIC_VIEWER, &RoomId::PUBLIC.0)?,
+                reads::unread(c, &PUBLIC_VIEWER, &me.0, &RoomId::PUBLIC.0)?,
             ))
         })
         .await?;
@@ -98,7 +101,7 @@ async fn public_room(state: &NodeState, session: &Session) -> Result<RoomJson, A
         description: "Everyone on the mesh".into(),
         members,
         admins: Vec::new(),
-        unread: 0,
+        unread,
         last_message: last.as_ref().map(|row| message_json(row, &session.keys)),
         encrypted: false,
     })
@@ -113,9 +116,14 @@ pub async fn private_room(
 ) -> Result<RoomJson, ApiError> {
     let me = keys.account_id();
     let info = state.rooms.room_info(keys, room).await?;
-    let last = state
+    let (last, unread) = state
         .store
-        .read(move |c| messages::last(c, &me.0, &room.0))
+        .read(move |c| {
+            Ok((
+                messages::last(c, &me.0, &room.0)?,
+                reads::unread(c, &me.0, &me.0, &room.0)?,
+            ))
+        })
         .await?;
     let direct = room_state.kind == Some(RoomKind::Direct);
     let (name, description) = match info {
@@ -142,7 +150,7 @@ pub async fn private_room(
         description,
         members: room_state.members.iter().map(|m| m.to_hex()).collect(),
         admins: room_state.admins.iter().map(|m| m.to_hex()).collect(),
-        unread: 0,
+        unread,
         last_message: last.as_ref().map(|row| message_json(row, keys)),
         encrypted: true,
     })

@@ -20,7 +20,7 @@ use crate::accounts::Session;
 use crate::events::NodeEvent;
 use crate::store::messages::PUBLIC_VIEWER;
 use crate::store::now_ms;
-use chatly_protocol::RoomId;
+use chatly_protocol::{AccountId, RoomId};
 use std::collections::HashSet;
 
 /// GET /api/v1/events
@@ -47,6 +47,7 @@ async fn serve(socket: WebSocket, state: Arc<NodeState>, session: Session) {
             online: true,
             last_seen: Some(change.last_seen),
         });
+        state.signals.announce(user, true).await;
     }
     let mut rooms: HashSet<RoomId> = state
         .rooms
@@ -104,7 +105,13 @@ async fn serve(socket: WebSocket, state: Arc<NodeState>, session: Session) {
             online: false,
             last_seen: Some(change.last_seen),
         });
+        state.signals.announce(user, false).await;
     }
+}
+
+/// Whether this session hears a room signal of `author` meant for `audience` (`None`: everyone).
+fn hears(session: &Session, author: AccountId, audience: Option<&[AccountId]>) -> bool {
+    author != session.user && audience.is_none_or(|a| a.contains(&session.user))
 }
 
 /// The frame for an event, or `None` when this session may not see it. `rooms` holds the private
@@ -174,6 +181,32 @@ async fn render(
             "last_seen": last_seen.map(rfc3339),
         }),
         NodeEvent::PeerCount(n) => json!({"type": "node.peers", "connected": n}),
+        NodeEvent::Typing {
+            room,
+            user,
+            audience,
+        } => {
+            if !hears(session, user, audience.as_deref()) {
+                return None;
+            }
+            json!({"type": "typing", "room_id": room.to_api(), "user_id": user.to_hex()})
+        }
+        NodeEvent::Receipt {
+            room,
+            user,
+            message,
+            audience,
+        } => {
+            if !hears(session, user, audience.as_deref()) {
+                return None;
+            }
+            json!({
+                "type": "receipt",
+                "room_id": room.to_api(),
+                "user_id": user.to_hex(),
+                "message_id": message.to_hex(),
+            })
+        }
     };
     Some(value.to_string())
 }

@@ -37,11 +37,18 @@ pub enum Topic {
     Directory,
     /// Group and direct room traffic, relayed by every node, readable by members only.
     Rooms,
+    /// Ephemeral signals: presence heartbeats, typing notices, read receipts.
+    Signals,
 }
 
 impl Topic {
     /// Every topic a node subscribes to.
-    pub const ALL: [Topic; 3] = [Topic::Public, Topic::Directory, Topic::Rooms];
+    pub const ALL: [Topic; 4] = [
+        Topic::Public,
+        Topic::Directory,
+        Topic::Rooms,
+        Topic::Signals,
+    ];
 
     /// The gossipsub topic string.
     pub fn name(self) -> &'static str {
@@ -49,6 +56,7 @@ impl Topic {
             Topic::Public => "chatly/v1/public",
             Topic::Directory => "chatly/v1/directory",
             Topic::Rooms => "chatly/v1/rooms",
+            Topic::Signals => "chatly/v1/signals",
         }
     }
 

@@ -192,7 +192,7 @@ impl Rooms {
     }
 
     /// Returns a chain fit to seal with, rotating and delivering as needed (see the module docs).
-    async fn ensure_chain(
+    pub(crate) async fn ensure_chain(
         &self,
         guard: &super::AuthorGuard,
         keys: &UnlockedKeys,

@@ -13,7 +13,7 @@ use super::pipeline::{self, Applied, Checked};
 use super::ratelimit::RateLimiter;
 use super::{Rejection, Rooms};
 use crate::events::NodeEvent;
-use crate::net::NetEvent;
+use crate::net::{NetEvent, Topic};
 use crate::store::{now_ms, sync};
 use chatly_protocol::{AccountId, RoomId};
 
@@ -24,6 +24,7 @@ const INGEST_BATCH: usize = 256;
 pub async fn run_ingest(
     mut events: mpsc::Receiver<NetEvent>,
     rooms: Arc<Rooms>,
+    signals: mpsc::Sender<crate::signals::SignalGossip>,
     author_rate: (f64, f64),
 ) {
     let limiter = Arc::new(Mutex::new(RateLimiter::new(author_rate.0, author_rate.1)));
@@ -32,6 +33,18 @@ pub async fn run_ingest(
         let mut gossip = Vec::new();
         for event in batch.drain(..) {
             match event {
+                NetEvent::Gossip {
+                    source,
+                    id,
+                    data,
+                    topic: Topic::Signals,
+                } => {
+                    if let Err(e) = signals.try_send((source, id, data)) {
+                        // Signals are ephemeral: under overload they are dropped, not queued.
+                        let (source, id, _) = e.into_inner();
+                        rooms.net.report(id, source, MessageAcceptance::Ignore);
+                    }
+                }
                 NetEvent::Gossip {
                     source, id, data, ..
                 } => gossip.push((source, id, data)),

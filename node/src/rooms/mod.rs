@@ -60,10 +60,10 @@ pub(crate) type AuthorGuard = tokio::sync::OwnedMutexGuard<()>;
 
 /// The rooms service.
 pub struct Rooms {
-    store: Store,
-    net: net::Handle,
-    bus: EventBus,
-    metrics: Arc<Metrics>,
+    pub(crate) store: Store,
+    pub(crate) net: net::Handle,
+    pub(crate) bus: EventBus,
+    pub(crate) metrics: Arc<Metrics>,
     node_key: IdentityKey,
     /// Unlocked local accounts, which open sealed content as it arrives.
     pub(crate) vault: Arc<crate::accounts::Vault>,

@@ -13,6 +13,7 @@ pub mod accounts;
 pub mod envelopes;
 pub mod messages;
 pub mod private;
+pub mod reads;
 pub mod sync;
 pub mod users;
 
@@ -27,6 +28,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_init.sql"),
     include_str!("../../migrations/0002_private_rooms.sql"),
     include_str!("../../migrations/0003_sync.sql"),
+    include_str!("../../migrations/0004_reads.sql"),
 ];
 
 /// How many read connections the pool keeps.
