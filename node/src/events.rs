@@ -11,6 +11,15 @@ use crate::store::users::UserRow;
 pub enum NodeEvent {
     /// A new readable message was stored.
     MessageCreated(MessageRow),
+    /// A message was edited, deleted or reacted to (as `viewer` sees it).
+    MessageChanged {
+        /// `PUBLIC_VIEWER` or the local account that opened the operation.
+        viewer: [u8; 32],
+        /// Its room.
+        room: chatly_protocol::RoomId,
+        /// The message.
+        target: [u8; 32],
+    },
     /// An account record arrived or changed.
     UserUpdated(UserRow),
     /// An account came online or went offline.

@@ -11,10 +11,10 @@ use serde_json::json;
 use super::ApiJson;
 use super::auth::Auth;
 use super::error::ApiError;
-use super::rooms::{member_state, message_json, parse_room, viewer};
-use super::types::{MessageJson, delivery_json};
+use super::message_ops::{message_for, messages_json};
+use super::rooms::{member_state, parse_room, viewer};
+use super::types::MessageJson;
 use crate::NodeState;
-use crate::accounts::Session;
 use crate::store::messages;
 use chatly_protocol::{Content, EnvelopeId, MAX_TEXT_LEN, RoomId};
 
@@ -58,10 +58,7 @@ pub async fn list(
         })
         .await?
         .ok_or_else(|| ApiError::not_found("no such message in this room"))?;
-    let mut list = Vec::with_capacity(page.messages.len());
-    for row in &page.messages {
-        list.push(own_message_json(&state, &session, row).await?);
-    }
+    let list = messages_json(&state, &session, &page.messages).await?;
     Ok(Json(json!({"messages": list, "has_more": page.has_more})))
 }
 
@@ -133,19 +130,6 @@ pub async fn post(
     };
     Ok((
         StatusCode::CREATED,
-        Json(own_message_json(&state, &session, &row).await?),
+        Json(message_for(&state, &session, &row).await?),
     ))
-}
-
-/// A message as JSON, with its delivery state when the caller wrote it.
-pub async fn own_message_json(
-    state: &NodeState,
-    session: &Session,
-    row: &messages::MessageRow,
-) -> Result<MessageJson, ApiError> {
-    let mut json = message_json(row, &session.keys);
-    if row.author == session.user.0 {
-        json.delivery = state.rooms.delivery(row.id).await?.map(delivery_json);
-    }
-    Ok(json)
 }

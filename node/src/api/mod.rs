@@ -13,6 +13,7 @@ pub mod accounts;
 pub mod assets;
 pub mod auth;
 pub mod error;
+pub mod message_ops;
 pub mod messages;
 pub mod node_routes;
 pub mod rooms;
@@ -26,7 +27,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, FromRequest, Request};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, patch, post};
 use axum::{Router, middleware};
 use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
@@ -67,6 +68,14 @@ pub fn router(state: Arc<NodeState>) -> Router {
         .route(
             "/rooms/{id}/messages",
             get(messages::list).post(messages::post),
+        )
+        .route(
+            "/rooms/{id}/messages/{mid}",
+            patch(message_ops::edit).delete(message_ops::delete),
+        )
+        .route(
+            "/rooms/{id}/messages/{mid}/reactions",
+            post(message_ops::react),
         )
         .route("/rooms/{id}/typing", post(signals::typing))
         .route("/rooms/{id}/read", post(signals::read))

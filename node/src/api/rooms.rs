@@ -102,7 +102,10 @@ async fn public_room(state: &NodeState, session: &Session) -> Result<RoomJson, A
         members,
         admins: Vec::new(),
         unread,
-        last_message: last.as_ref().map(|row| message_json(row, &session.keys)),
+        last_message: match &last {
+            Some(row) => Some(super::message_ops::message_for(state, session, row).await?),
+            None => None,
+        },
         encrypted: false,
     })
 }
@@ -110,10 +113,11 @@ async fn public_room(state: &NodeState, session: &Session) -> Result<RoomJson, A
 /// A group or direct room as the caller sees it.
 pub async fn private_room(
     state: &NodeState,
-    keys: &UnlockedKeys,
+    session: &Session,
     room: RoomId,
     room_state: &RoomState,
 ) -> Result<RoomJson, ApiError> {
+    let keys = &session.keys;
     let me = keys.account_id();
     let info = state.rooms.room_info(keys, room).await?;
     let (last, unread) = state
@@ -151,7 +155,10 @@ pub async fn private_room(
         members: room_state.members.iter().map(|m| m.to_hex()).collect(),
         admins: room_state.admins.iter().map(|m| m.to_hex()).collect(),
         unread,
-        last_message: last.as_ref().map(|row| message_json(row, keys)),
+        last_message: match &last {
+            Some(row) => Some(super::message_ops::message_for(state, session, row).await?),
+            None => None,
+        },
         encrypted: true,
     })
 }
@@ -165,7 +172,7 @@ async fn room_json(
         return public_room(state, session).await;
     }
     let room_state = member_state(state, session, room).await?;
-    private_room(state, &session.keys, room, &room_state).await
+    private_room(state, session, room, &room_state).await
 }
 
 /// GET /api/v1/rooms
@@ -176,7 +183,7 @@ pub async fn list(
     let mut rooms = vec![public_room(&state, &session).await?];
     let mut private = Vec::new();
     for (room, room_state) in state.rooms.rooms_of(session.user).await? {
-        private.push(private_room(&state, &session.keys, room, &room_state).await?);
+        private.push(private_room(&state, &session, room, &room_state).await?);
     }
     // Groups before direct chats, each newest activity first.
     private.sort_by(|a, b| {

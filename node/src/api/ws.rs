@@ -127,7 +127,7 @@ async fn render(
             if row.viewer != PUBLIC_VIEWER && row.viewer != session.user.0 {
                 return None;
             }
-            let message = super::messages::own_message_json(state, session, &row)
+            let message = super::message_ops::message_for(state, session, &row)
                 .await
                 .ok()?;
             json!({"type": "message.created", "message": message})
@@ -152,7 +152,7 @@ async fn render(
             let room_state = state.rooms.room_state(room).await.ok()?;
             if room_state.is_member(&session.user) {
                 rooms.insert(room);
-                let json = super::rooms::private_room(state, &session.keys, room, &room_state)
+                let json = super::rooms::private_room(state, session, room, &room_state)
                     .await
                     .ok()?;
                 json!({"type": "room.updated", "room": json})
@@ -181,6 +181,28 @@ async fn render(
             "last_seen": last_seen.map(rfc3339),
         }),
         NodeEvent::PeerCount(n) => json!({"type": "node.peers", "connected": n}),
+        NodeEvent::MessageChanged {
+            viewer,
+            room,
+            target,
+        } => {
+            if viewer != PUBLIC_VIEWER && viewer != session.user.0 {
+                return None;
+            }
+            let row = state
+                .store
+                .read(move |c| crate::store::messages::get(c, &viewer, &target))
+                .await
+                .ok()??;
+            let message = super::message_ops::message_for(state, session, &row)
+                .await
+                .ok()?;
+            if message.deleted {
+                json!({"type": "message.deleted", "room_id": room.to_api(), "message_id": message.id})
+            } else {
+                json!({"type": "message.updated", "message": message})
+            }
+        }
         NodeEvent::Typing {
             room,
             user,

@@ -153,6 +153,14 @@ impl Rooms {
         )?;
         let (store_row, info) = (row.clone(), room_info_of(&content));
         let master = *keys.master.expose();
+        let op = super::ops::op_row(
+            author.0,
+            &checked.verified.envelope,
+            checked.verified.id,
+            &content,
+            super::ops::seal_private(&master),
+        );
+        let op_target = op.as_ref().map(|o| o.target);
         self.store
             .write(move |txn| {
                 let opened = Opened {
@@ -161,6 +169,7 @@ impl Rooms {
                     id: checked.verified.id,
                     row: store_row.as_ref(),
                     info_at: info,
+                    op: op.as_ref(),
                     plain: &plain,
                 };
                 opened.record(txn, &master)
@@ -173,7 +182,14 @@ impl Rooms {
                 Ok(row)
             }
             None => {
-                self.bus.publish(NodeEvent::RoomUpdated(room));
+                self.bus.publish(match op_target {
+                    Some(target) => NodeEvent::MessageChanged {
+                        viewer: author.0,
+                        room,
+                        target,
+                    },
+                    None => NodeEvent::RoomUpdated(room),
+                });
                 Ok(MessageRow {
                     viewer: author.0,
                     id: checked.verified.id.0,

@@ -13,6 +13,7 @@ pub mod groups;
 mod ingest;
 pub mod membership;
 pub mod opening;
+pub mod ops;
 pub mod outbox;
 pub mod pipeline;
 pub mod ratelimit;
@@ -98,42 +99,62 @@ impl Rooms {
         }
     }
 
-    /// Posts content to the public room as a local account; durable before it returns.
+    /// Posts a message to the public room as a local account; durable before it returns.
     pub async fn post_public(
         &self,
         keys: &UnlockedKeys,
         content: Content,
     ) -> Result<MessageRow, RoomError> {
-        let body = content
-            .encode()
-            .map_err(|e| RoomError::Rejected(Rejection::Invalid(e.to_string())))?;
-        let checked = self
-            .publish_local(
-                keys.account_id(),
-                RoomId::PUBLIC,
-                Topic::Public,
-                |seq, prev, now| {
-                    seal::seal(
-                        &keys.identity,
-                        Header::plain(
-                            Kind::Content,
-                            RoomId::PUBLIC,
-                            keys.account_id(),
-                            seq,
-                            prev,
-                            now,
-                        ),
-                        body,
-                    )
-                },
-            )
-            .await?;
-        match checked.derived {
+        match self.post_public_content(keys, content).await?.derived {
             Derived::Message(row) => Ok(row),
             _ => Err(RoomError::Rejected(Rejection::Invalid(
                 "not a message".into(),
             ))),
         }
+    }
+
+    /// Posts an edit, deletion or reaction to the public room.
+    pub async fn post_public_op(
+        &self,
+        keys: &UnlockedKeys,
+        content: Content,
+    ) -> Result<(), RoomError> {
+        match self.post_public_content(keys, content).await?.derived {
+            Derived::Op(_) => Ok(()),
+            _ => Err(RoomError::Rejected(Rejection::Invalid(
+                "not an operation on a message".into(),
+            ))),
+        }
+    }
+
+    async fn post_public_content(
+        &self,
+        keys: &UnlockedKeys,
+        content: Content,
+    ) -> Result<Checked, RoomError> {
+        let body = content
+            .encode()
+            .map_err(|e| RoomError::Rejected(Rejection::Invalid(e.to_string())))?;
+        self.publish_local(
+            keys.account_id(),
+            RoomId::PUBLIC,
+            Topic::Public,
+            |seq, prev, now| {
+                seal::seal(
+                    &keys.identity,
+                    Header::plain(
+                        Kind::Content,
+                        RoomId::PUBLIC,
+                        keys.account_id(),
+                        seq,
+                        prev,
+                        now,
+                    ),
+                    body,
+                )
+            },
+        )
+        .await
     }
 
     /// Publishes a new version of a local account's record.

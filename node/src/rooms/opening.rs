@@ -146,6 +146,14 @@ impl Rooms {
         let row = private_row(keys, &envelope, id, &content).ok().flatten();
         let info = room_info_of(&content).filter(|_| state.is_admin(&sender));
         let store_row = row.clone();
+        let op = super::ops::op_row(
+            me.0,
+            &envelope,
+            id,
+            &content,
+            super::ops::seal_private(&master),
+        );
+        let op_target = op.as_ref().map(|o| o.target);
         self.store
             .write(move |txn| {
                 private::put_receiver_chain(
@@ -162,15 +170,21 @@ impl Rooms {
                     id,
                     row: store_row.as_ref(),
                     info_at: info,
+                    op: op.as_ref(),
                     plain: &plain,
                 };
                 opened.record(txn, &master)
             })
             .await?;
-        match row {
-            Some(row) => self.bus.publish(NodeEvent::MessageCreated(row)),
-            None => self.bus.publish(NodeEvent::RoomUpdated(room)),
-        }
+        self.bus.publish(match (row, op_target) {
+            (Some(row), _) => NodeEvent::MessageCreated(row),
+            (None, Some(target)) => NodeEvent::MessageChanged {
+                viewer: me.0,
+                room,
+                target,
+            },
+            (None, None) => NodeEvent::RoomUpdated(room),
+        });
         Ok(true)
     }
 }
@@ -184,6 +198,8 @@ pub(crate) struct Opened<'a> {
     pub(crate) row: Option<&'a MessageRow>,
     /// When the content was a valid room info: its time.
     pub(crate) info_at: Option<u64>,
+    /// When the content was an edit, deletion or reaction.
+    pub(crate) op: Option<&'a crate::store::ops::OpRow>,
     /// The content's encoding.
     pub(crate) plain: &'a [u8],
 }
@@ -198,6 +214,9 @@ impl Opened<'_> {
     ) -> Result<(), StoreError> {
         if let Some(row) = self.row {
             return messages::insert(txn, row);
+        }
+        if let Some(op) = self.op {
+            crate::store::ops::insert(txn, op)?;
         }
         if let Some(sent_at) = self.info_at {
             let sealed = wrap::seal(master, PRIVATE_CONTENT_LABEL, self.plain);

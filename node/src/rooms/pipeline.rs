@@ -23,6 +23,8 @@ pub enum Derived {
     Message(MessageRow),
     /// A directory entry.
     User(UserRow),
+    /// An edit, deletion or reaction on a public message.
+    Op(crate::store::ops::OpRow),
     /// Nothing readable (kept for sync and later use).
     Nothing,
     /// A control operation of a group or direct room.
@@ -148,11 +150,19 @@ fn derive_content(verified: &Verified, content: Content) -> Derived {
                 deleted: false,
             })
         }
-        // Edits, deletions and reactions are stored as envelopes; their views come with issue 5.
-        Content::Edit { .. }
-        | Content::Delete { .. }
-        | Content::Reaction { .. }
-        | Content::RoomInfo { .. } => Derived::Nothing,
+        Content::Edit { .. } | Content::Delete { .. } | Content::Reaction { .. } => {
+            match super::ops::op_row(
+                crate::store::messages::PUBLIC_VIEWER,
+                &verified.envelope,
+                verified.id,
+                &content,
+                <[u8]>::to_vec,
+            ) {
+                Some(op) => Derived::Op(op),
+                None => Derived::Nothing,
+            }
+        }
+        Content::RoomInfo { .. } => Derived::Nothing,
     }
 }
 
@@ -189,6 +199,13 @@ pub fn apply(txn: &Transaction<'_>, checked: &Checked, now_ms: u64) -> Result<Ap
         }
         Derived::User(user) => users::upsert(txn, user, now_ms)?
             .then(|| Box::new(NodeEvent::UserUpdated(user.clone()))),
+        Derived::Op(op) => crate::store::ops::insert(txn, op)?.then(|| {
+            Box::new(NodeEvent::MessageChanged {
+                viewer: op.viewer,
+                room: header.room,
+                target: op.target,
+            })
+        }),
         Derived::Nothing => None,
         Derived::Control => Some(Box::new(NodeEvent::RoomUpdated(header.room))),
         Derived::RoomData => Some(Box::new(NodeEvent::RoomData(header.room))),

@@ -12,6 +12,7 @@
 pub mod accounts;
 pub mod envelopes;
 pub mod messages;
+pub mod ops;
 pub mod private;
 pub mod reads;
 pub mod sync;
@@ -29,6 +30,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0002_private_rooms.sql"),
     include_str!("../../migrations/0003_sync.sql"),
     include_str!("../../migrations/0004_reads.sql"),
+    include_str!("../../migrations/0005_message_ops.sql"),
 ];
 
 /// How many read connections the pool keeps.
