@@ -154,8 +154,8 @@ impl Keeper {
                 (None, Some(peer)) => dials.push(Dial::Lan(peer, k.lan_addrs.clone())),
                 (None, None) => continue,
             }
-            k.next_dial = now + k.backoff;
             k.backoff = (k.backoff * 2).min(REDIAL_MAX);
+            k.next_dial = now + k.backoff;
         }
         dials
     }

@@ -230,7 +230,7 @@ impl Signals {
     }
 
     /// Takes one signal from the mesh; returns the verdict for gossipsub.
-    pub async fn receive(&self, bytes: &[u8]) -> Result<(), SignalError> {
+    pub async fn receive(self: &Arc<Self>, bytes: &[u8]) -> Result<(), SignalError> {
         let signal = seal::verify(bytes)?;
         let header = &signal.header;
         let now = now_ms();
@@ -282,21 +282,55 @@ impl Signals {
                 let body = seal::open_plain(&signal)?;
                 self.emit(author, room, body, None);
             }
-            _ => self.receive_sealed(&signal).await,
+            _ => self.receive_sealed(signal).await,
         }
         Ok(())
     }
 
     /// Opens a sealed room signal for each unlocked local member and tells those it opened for.
-    async fn receive_sealed(&self, signal: &chatly_protocol::signal::Signal) {
-        let header = &signal.header;
-        let (author, room, chain_id) = (header.author, header.room, header.key_id);
-        let Ok(members) = self.local_audience(room, author).await else {
+    /// A member that lacks the author's chain may simply not have processed the key delivery
+    /// sent just before the signal (they travel on different topics): it gets two more tries,
+    /// after pending deliveries are opened, off the receive loop.
+    async fn receive_sealed(self: &Arc<Self>, signal: chatly_protocol::signal::Signal) {
+        let (author, room) = (signal.header.author, signal.header.room);
+        let Ok(Some(members)) = self.local_audience(room, author).await else {
             return;
         };
+        let lacking = self.open_for(&signal, &members).await;
+        if lacking.is_empty() {
+            return;
+        }
+        let this = self.clone();
+        tokio::spawn(async move {
+            let mut lacking = lacking;
+            for wait in [300, 1_000] {
+                tokio::time::sleep(Duration::from_millis(wait)).await;
+                for member in &lacking {
+                    if let Some(keys) = this.rooms.vault.get(member) {
+                        let _ = this.rooms.open_room(&keys, room).await;
+                    }
+                }
+                lacking = this.open_for(&signal, &lacking).await;
+                if lacking.is_empty() {
+                    return;
+                }
+            }
+        });
+    }
+
+    /// Opens `signal` for each of `members` and tells those it opened for; returns the members
+    /// who lack the author's chain.
+    async fn open_for(
+        &self,
+        signal: &chatly_protocol::signal::Signal,
+        members: &[AccountId],
+    ) -> Vec<AccountId> {
+        let header = &signal.header;
+        let (author, room, chain_id) = (header.author, header.room, header.key_id);
         let mut heard = Vec::new();
+        let mut lacking = Vec::new();
         let mut body = None;
-        for member in members.unwrap_or_default() {
+        for &member in members {
             let Some(keys) = self.rooms.vault.get(&member) else {
                 continue;
             };
@@ -314,6 +348,7 @@ impl Signals {
                 .ok()
                 .and_then(|b| chatly_crypto::ReceiverChain::from_bytes(&b).ok())
             }) else {
+                lacking.push(member);
                 continue;
             };
             if let Ok(opened) = seal::open_sealed(signal, &chain) {
@@ -324,6 +359,7 @@ impl Signals {
         if let Some(body) = body {
             self.emit(author, room, body, Some(heard));
         }
+        lacking
     }
 
     fn tell(&self, change: Change) {
