@@ -25,6 +25,7 @@ mod chain;
 mod delivery;
 mod dh;
 mod error;
+pub mod file;
 mod hash;
 pub mod password;
 mod sign;

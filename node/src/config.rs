@@ -122,6 +122,8 @@ pub struct Limits {
     pub remembered_session_ttl: Duration,
     /// Age at which an account's signed prekey is replaced (checked when the account unlocks).
     pub prekey_max_age: Duration,
+    /// Largest file upload, bytes (413 above).
+    pub file_max: u64,
 }
 
 impl Default for Limits {
@@ -134,6 +136,7 @@ impl Default for Limits {
             session_ttl: Duration::from_secs(24 * 3600),
             remembered_session_ttl: Duration::from_secs(30 * 24 * 3600),
             prekey_max_age: Duration::from_secs(7 * 24 * 3600),
+            file_max: 100 * 1024 * 1024,
         }
     }
 }

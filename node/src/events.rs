@@ -51,6 +51,17 @@ pub enum NodeEvent {
         /// The local accounts that may hear it; `None`: everyone (the public room).
         audience: Option<Vec<AccountId>>,
     },
+    /// A download fetched more of a file from peers.
+    FileProgress {
+        /// The account downloading (only its clients are told).
+        viewer: AccountId,
+        /// The file id.
+        file: [u8; 32],
+        /// Bytes fetched so far (counting chunks already here).
+        done: u64,
+        /// The file's size.
+        total: u64,
+    },
     /// The number of connected peer nodes changed.
     PeerCount(usize),
     /// A group or direct room's membership, roles or name may have changed.

@@ -12,6 +12,7 @@
 //! - [`presence`]: who is online, as a plain state machine.
 //! - [`signals`]: presence heartbeats, typing notices and read receipts over the mesh.
 //! - [`events`]: the live event bus.
+//! - [`files`]: file upload, chunk transfer between nodes, download streams.
 //! - [`api`]: HTTP, WebSocket, web UI assets, local web security.
 //! - [`metrics`]: Prometheus metrics.
 //! - [`testnet`]: N meshed nodes on one machine.
@@ -22,6 +23,7 @@ pub mod api;
 pub mod bench;
 pub mod config;
 pub mod events;
+pub mod files;
 pub mod metrics;
 pub mod net;
 pub mod node;

@@ -37,6 +37,10 @@ pub struct Metrics {
     pub sync_failures: Counter,
     /// Local envelopes no peer is known to hold yet.
     pub outbox: Gauge,
+    /// File chunks fetched from peers.
+    pub file_chunks_fetched: Counter,
+    /// File chunks from peers that did not match their address.
+    pub file_chunks_rejected: Counter,
 }
 
 impl Metrics {
@@ -53,6 +57,8 @@ impl Metrics {
         let sync_catchup_seconds = Histogram::new(exponential_buckets(0.005, 2.0, 14));
         let sync_failures = Counter::default();
         let outbox = Gauge::default();
+        let file_chunks_fetched = Counter::default();
+        let file_chunks_rejected = Counter::default();
         let chatly = registry.sub_registry_with_prefix("chatly");
         chatly.register(
             "messages_in",
@@ -101,6 +107,16 @@ impl Metrics {
             sync_failures.clone(),
         );
         chatly.register(
+            "file_chunks_fetched",
+            "File chunks fetched from peers",
+            file_chunks_fetched.clone(),
+        );
+        chatly.register(
+            "file_chunks_rejected",
+            "File chunks from peers that did not match their address",
+            file_chunks_rejected.clone(),
+        );
+        chatly.register(
             "outbox",
             "Local envelopes no peer is known to hold yet",
             outbox.clone(),
@@ -117,6 +133,8 @@ impl Metrics {
             sync_bytes,
             sync_catchup_seconds,
             sync_failures,
+            file_chunks_fetched,
+            file_chunks_rejected,
             outbox,
         }
     }

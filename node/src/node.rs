@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use crate::accounts::Accounts;
 use crate::config::Config;
 use crate::events::EventBus;
+use crate::files::Files;
 use crate::metrics::Metrics;
 use crate::presence::Presence;
 use crate::rooms::Rooms;
@@ -36,6 +37,8 @@ pub struct NodeState {
     pub presence: Arc<Mutex<Presence>>,
     /// Presence heartbeats, typing notices and read receipts.
     pub signals: Arc<Signals>,
+    /// File storage and transfer.
+    pub files: Arc<Files>,
     /// Metrics.
     pub metrics: Arc<Metrics>,
     /// Where the HTTP API listens.
@@ -110,12 +113,24 @@ impl NodeHandle {
             presence.clone(),
             config.presence_interval,
         ));
+        let files = Arc::new(
+            Files::new(
+                store.clone(),
+                network.handle.clone(),
+                bus.clone(),
+                metrics.clone(),
+                &config.data_dir,
+                config.limits.file_max,
+            )
+            .map_err(|e| StartError::Io(format!("cannot open the file store: {e}")))?,
+        );
         let (signal_tx, signal_rx) = tokio::sync::mpsc::channel(1024);
         tokio::spawn(crate::signals::run_signals(signals.clone(), signal_rx));
         tokio::spawn(rooms::run_ingest(
             network.events,
             rooms.clone(),
             signal_tx,
+            files.clone(),
             (
                 config.limits.author_rate_per_sec,
                 config.limits.author_burst,
@@ -140,6 +155,7 @@ impl NodeHandle {
             bus,
             presence,
             signals,
+            files,
             metrics,
             http_addr,
         });

@@ -26,6 +26,7 @@ mod content;
 pub mod control;
 mod envelope;
 mod error;
+pub mod file;
 mod ids;
 pub mod labels;
 pub mod signal;

@@ -494,3 +494,46 @@ impl Client {
         .await
     }
 }
+
+impl Client {
+    fn authed(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
+
+    /// Uploads `bytes` as a file; returns the status and the answer.
+    pub async fn upload(&self, name: &str, mime: &str, bytes: Vec<u8>) -> Result<(u16, Value)> {
+        let request = self
+            .http
+            .post(format!("{}/api/v1/files", self.base))
+            .query(&[("name", name)])
+            .header("content-type", mime)
+            .body(bytes);
+        self.send(request).await
+    }
+
+    /// Downloads a file: status, headers and body. With `stop_after`, reads only that many bytes
+    /// and drops the connection (an interrupted download).
+    pub async fn download(
+        &self,
+        id: &str,
+        stop_after: Option<usize>,
+    ) -> Result<(u16, reqwest::header::HeaderMap, Vec<u8>)> {
+        let mut response = self
+            .authed(self.http.get(format!("{}/api/v1/files/{id}", self.base)))
+            .send()
+            .await?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await? {
+            body.extend_from_slice(&chunk);
+            if stop_after.is_some_and(|n| body.len() >= n) {
+                break;
+            }
+        }
+        Ok((status, headers, body))
+    }
+}

@@ -24,6 +24,8 @@ enum Command {
 
 /// Chatly's sync protocol id.
 pub const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/chatly/sync/2");
+/// Chatly's file chunk protocol id.
+pub const FILE_PROTOCOL: StreamProtocol = StreamProtocol::new("/chatly/file/1");
 
 /// Reads length-prefixed requests; writes scripted answers verbatim.
 #[derive(Debug, Clone, Default)]
@@ -81,6 +83,7 @@ impl request_response::Codec for RawCodec {
 struct RawBehaviour {
     gossipsub: gossipsub::Behaviour,
     sync: request_response::Behaviour<RawCodec>,
+    files: request_response::Behaviour<RawCodec>,
 }
 
 /// Frames `payload` the way Chatly's codec does: a u32 big-endian length, then the bytes.
@@ -96,12 +99,13 @@ pub struct RawPeer {
     pub peer_id: PeerId,
     commands: mpsc::UnboundedSender<Command>,
     sync_requests: Arc<AtomicUsize>,
+    file_requests: Arc<AtomicUsize>,
 }
 
 impl RawPeer {
     /// Starts the peer, subscribes to `topics` and dials `addr`. Sync requests get no answer.
     pub async fn spawn(addr: Multiaddr, topics: &[&str]) -> Result<RawPeer> {
-        Self::spawn_with_script(addr, topics, Vec::new()).await
+        Self::spawn_with_scripts(addr, topics, Vec::new(), None).await
     }
 
     /// Like [`RawPeer::spawn`], and answers the n-th sync request with `script[n]` (the last
@@ -110,6 +114,17 @@ impl RawPeer {
         addr: Multiaddr,
         topics: &[&str],
         script: Vec<Vec<u8>>,
+    ) -> Result<RawPeer> {
+        Self::spawn_with_scripts(addr, topics, script, None).await
+    }
+
+    /// Like [`RawPeer::spawn_with_script`], and answers every file chunk request with
+    /// `file_answer` (written as is) when given.
+    pub async fn spawn_with_scripts(
+        addr: Multiaddr,
+        topics: &[&str],
+        script: Vec<Vec<u8>>,
+        file_answer: Option<Vec<u8>>,
     ) -> Result<RawPeer> {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let config = gossipsub::ConfigBuilder::default()
@@ -141,6 +156,10 @@ impl RawPeer {
                     [(SYNC_PROTOCOL, ProtocolSupport::Full)],
                     request_response::Config::default(),
                 ),
+                files: request_response::Behaviour::new(
+                    [(FILE_PROTOCOL, ProtocolSupport::Full)],
+                    request_response::Config::default(),
+                ),
             })?
             .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(300)))
             .build();
@@ -155,6 +174,8 @@ impl RawPeer {
         let (commands, mut rx) = mpsc::unbounded_channel();
         let sync_requests = Arc::new(AtomicUsize::new(0));
         let counter = sync_requests.clone();
+        let file_requests = Arc::new(AtomicUsize::new(0));
+        let file_counter = file_requests.clone();
         tokio::spawn(async move {
             let mut received: Vec<Vec<u8>> = Vec::new();
             loop {
@@ -169,6 +190,14 @@ impl RawPeer {
                                 let n = counter.fetch_add(1, Ordering::SeqCst);
                                 if let Some(answer) = script.get(n).or(script.last()) {
                                     let _ = swarm.behaviour_mut().sync.send_response(channel, answer.clone());
+                                }
+                            }
+                            SwarmEvent::Behaviour(RawBehaviourEvent::Files(request_response::Event::Message {
+                                message: request_response::Message::Request { channel, .. }, ..
+                            })) => {
+                                file_counter.fetch_add(1, Ordering::SeqCst);
+                                if let Some(answer) = &file_answer {
+                                    let _ = swarm.behaviour_mut().files.send_response(channel, answer.clone());
                                 }
                             }
                             _ => {}
@@ -196,7 +225,13 @@ impl RawPeer {
             peer_id,
             commands,
             sync_requests,
+            file_requests,
         })
+    }
+
+    /// How many file chunk requests this peer has been sent.
+    pub fn file_requests(&self) -> usize {
+        self.file_requests.load(Ordering::SeqCst)
     }
 
     /// How many sync requests this peer has been sent.

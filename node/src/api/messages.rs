@@ -99,13 +99,7 @@ pub async fn post(
             "write something first",
         ));
     }
-    if !body.files.is_empty() {
-        return Err(ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "not_implemented",
-            "file sharing is not available on this node yet",
-        ));
-    }
+    let files = super::files::refs_for(&state, &session, &body.files).await?;
     let reply_to = body
         .reply_to
         .as_deref()
@@ -117,7 +111,7 @@ pub async fn post(
         .transpose()?;
     let content = Content::Message {
         text: body.text,
-        files: Vec::new(),
+        files,
         reply_to,
     };
     let row = if room == RoomId::PUBLIC {

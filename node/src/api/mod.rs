@@ -13,6 +13,7 @@ pub mod accounts;
 pub mod assets;
 pub mod auth;
 pub mod error;
+pub mod files;
 pub mod message_ops;
 pub mod messages;
 pub mod node_routes;
@@ -77,6 +78,8 @@ pub fn router(state: Arc<NodeState>) -> Router {
             "/rooms/{id}/messages/{mid}/reactions",
             post(message_ops::react),
         )
+        .route("/files", post(files::upload))
+        .route("/files/{id}", get(files::download))
         .route("/rooms/{id}/typing", post(signals::typing))
         .route("/rooms/{id}/read", post(signals::read))
         .route("/node", get(node_routes::node))

@@ -181,6 +181,17 @@ async fn render(
             "last_seen": last_seen.map(rfc3339),
         }),
         NodeEvent::PeerCount(n) => json!({"type": "node.peers", "connected": n}),
+        NodeEvent::FileProgress {
+            viewer,
+            file,
+            done,
+            total,
+        } => {
+            if viewer != session.user {
+                return None;
+            }
+            json!({"type": "file.progress", "file_id": hex::encode(file), "done": done, "total": total})
+        }
         NodeEvent::MessageChanged {
             viewer,
             room,

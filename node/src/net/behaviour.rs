@@ -47,6 +47,8 @@ pub struct Behaviour {
     pub ping: ping::Behaviour,
     /// History sync: catch-up requests between nodes (docs/protocol.md, "Sync").
     pub sync: request_response::Behaviour<ByteCodec>,
+    /// File chunks by address (docs/protocol.md, "Files").
+    pub files: request_response::Behaviour<ByteCodec>,
 }
 
 /// Protocol id of history sync.
@@ -55,6 +57,8 @@ pub const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/chatly/sync/2");
 pub const MAX_SYNC_REQUEST: usize = 1024 * 1024;
 /// Largest sync response (one page of envelopes).
 pub const MAX_SYNC_RESPONSE: usize = 4 * 1024 * 1024;
+/// Protocol id of file chunk transfer.
+pub const FILE_PROTOCOL: StreamProtocol = StreamProtocol::new("/chatly/file/1");
 
 /// Builds the swarm: TCP + Noise + Yamux, and QUIC.
 pub fn build_swarm(
@@ -93,12 +97,23 @@ pub fn build_swarm(
                 [(SYNC_PROTOCOL, ProtocolSupport::Full)],
                 request_response::Config::default().with_request_timeout(Duration::from_secs(30)),
             );
+            let files = request_response::Behaviour::with_codec(
+                ByteCodec {
+                    max_request: 64,
+                    max_response: chatly_protocol::file::MAX_CHUNK_RESPONSE,
+                },
+                [(FILE_PROTOCOL, ProtocolSupport::Full)],
+                request_response::Config::default()
+                    .with_request_timeout(Duration::from_secs(20))
+                    .with_max_concurrent_streams(32),
+            );
             Ok(Behaviour {
                 limits,
                 gossipsub,
                 identify,
                 ping: ping::Behaviour::default(),
                 sync,
+                files,
             })
         })
         .map_err(|e| setup(&e))?

@@ -17,9 +17,13 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::behaviour::{Behaviour, BehaviourEvent};
+use super::codec::ByteCodec;
 use super::discovery::{self, DiscoveryEvent};
 use super::redial::{Dial, Keeper, peer_of};
-use super::{Command, NetConfig, NetError, NetEvent, PeerInfo, PeerSource, Topic};
+use super::{Command, NetConfig, NetError, NetEvent, PeerInfo, PeerSource, Service, Topic};
+
+/// Where the answer to an outbound request goes.
+type AnswerSender = tokio::sync::oneshot::Sender<Result<Vec<u8>, NetError>>;
 
 /// A connected peer.
 struct Peer {
@@ -42,8 +46,8 @@ pub struct EventLoop {
     /// `--peer` addresses and LAN finds, redialed when they drop.
     keeper: Keeper,
     listen_addrs: watch::Sender<Vec<Multiaddr>>,
-    /// Sync requests awaiting their answer.
-    requests: HashMap<OutboundRequestId, tokio::sync::oneshot::Sender<Result<Vec<u8>, NetError>>>,
+    /// Requests awaiting their answer (ids are per service).
+    requests: HashMap<(Service, OutboundRequestId), AnswerSender>,
 }
 
 impl EventLoop {
@@ -160,12 +164,21 @@ impl EventLoop {
             Command::ListenAddrs { reply } => {
                 let _ = reply.send(self.listen_addrs.borrow().clone());
             }
-            Command::Request { peer, data, reply } => {
-                let id = self.swarm.behaviour_mut().sync.send_request(&peer, data);
-                self.requests.insert(id, reply);
+            Command::Request {
+                service,
+                peer,
+                data,
+                reply,
+            } => {
+                let id = self.service(service).send_request(&peer, data);
+                self.requests.insert((service, id), reply);
             }
-            Command::Respond { channel, data } => {
-                let _ = self.swarm.behaviour_mut().sync.send_response(channel, data);
+            Command::Respond {
+                service,
+                channel,
+                data,
+            } => {
+                let _ = self.service(service).send_response(channel, data);
             }
         }
     }
@@ -234,7 +247,12 @@ impl EventLoop {
                     let _ = self.swarm.disconnect_peer_id(peer_id);
                 }
             }
-            SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.handle_sync_event(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => {
+                self.handle_request_event(Service::Sync, event)
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Files(event)) => {
+                self.handle_request_event(Service::Files, event)
+            }
             SwarmEvent::NewListenAddr { address, .. } => {
                 let full = address
                     .with_p2p(*self.swarm.local_peer_id())
@@ -306,26 +324,39 @@ impl EventLoop {
         }
     }
 
-    fn handle_sync_event(&mut self, event: request_response::Event<Vec<u8>, Vec<u8>>) {
+    fn service(&mut self, service: Service) -> &mut request_response::Behaviour<ByteCodec> {
+        let behaviour = self.swarm.behaviour_mut();
+        match service {
+            Service::Sync => &mut behaviour.sync,
+            Service::Files => &mut behaviour.files,
+        }
+    }
+
+    fn handle_request_event(
+        &mut self,
+        service: Service,
+        event: request_response::Event<Vec<u8>, Vec<u8>>,
+    ) {
         match event {
             request_response::Event::Message { peer, message, .. } => match message {
                 request_response::Message::Request {
                     request, channel, ..
                 } => {
-                    let event = NetEvent::SyncRequest {
+                    let event = NetEvent::Request {
+                        service,
                         peer,
                         data: request,
                         channel,
                     };
                     if self.events.try_send(event).is_err() {
-                        tracing::debug!(%peer, "sync request dropped: the node is busy");
+                        tracing::debug!(%peer, ?service, "request dropped: the node is busy");
                     }
                 }
                 request_response::Message::Response {
                     request_id,
                     response,
                 } => {
-                    if let Some(reply) = self.requests.remove(&request_id) {
+                    if let Some(reply) = self.requests.remove(&(service, request_id)) {
                         let _ = reply.send(Ok(response));
                     }
                 }
@@ -333,7 +364,7 @@ impl EventLoop {
             request_response::Event::OutboundFailure {
                 request_id, error, ..
             } => {
-                if let Some(reply) = self.requests.remove(&request_id) {
+                if let Some(reply) = self.requests.remove(&(service, request_id)) {
                     let _ = reply.send(Err(NetError::Request(error.to_string())));
                 }
             }

@@ -112,8 +112,10 @@ pub enum NetEvent {
     PeerCount(usize),
     /// A peer connected (its first connection).
     PeerConnected(PeerId),
-    /// A peer asks for history: answer with [`Handle::respond`].
-    SyncRequest {
+    /// A peer asks something of a request-response service: answer with [`Handle::respond`].
+    Request {
+        /// Which service.
+        service: Service,
         /// Who asks.
         peer: PeerId,
         /// The request bytes.
@@ -121,6 +123,15 @@ pub enum NetEvent {
         /// Where the answer goes.
         channel: ResponseChannel<Vec<u8>>,
     },
+}
+
+/// The request-response protocols.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Service {
+    /// History sync (`/chatly/sync/2`).
+    Sync,
+    /// File chunks (`/chatly/file/1`).
+    Files,
 }
 
 /// Errors of the network boundary.
@@ -176,11 +187,13 @@ pub(crate) enum Command {
         reply: oneshot::Sender<Vec<Multiaddr>>,
     },
     Request {
+        service: Service,
         peer: PeerId,
         data: Vec<u8>,
         reply: oneshot::Sender<Result<Vec<u8>, NetError>>,
     },
     Respond {
+        service: Service,
         channel: ResponseChannel<Vec<u8>>,
         data: Vec<u8>,
     },
@@ -240,16 +253,30 @@ impl Handle {
         rx.await.map_err(|_| NetError::Closed)
     }
 
-    /// Sends a sync request to a connected peer and waits for its answer.
-    pub async fn request(&self, peer: PeerId, data: Vec<u8>) -> Result<Vec<u8>, NetError> {
+    /// Sends a request to a connected peer and waits for its answer.
+    pub async fn request(
+        &self,
+        service: Service,
+        peer: PeerId,
+        data: Vec<u8>,
+    ) -> Result<Vec<u8>, NetError> {
         let (reply, rx) = oneshot::channel();
-        self.send(Command::Request { peer, data, reply })?;
+        self.send(Command::Request {
+            service,
+            peer,
+            data,
+            reply,
+        })?;
         rx.await.map_err(|_| NetError::Closed)?
     }
 
-    /// Answers a sync request.
-    pub fn respond(&self, channel: ResponseChannel<Vec<u8>>, data: Vec<u8>) {
-        let _ = self.send(Command::Respond { channel, data });
+    /// Answers a request.
+    pub fn respond(&self, service: Service, channel: ResponseChannel<Vec<u8>>, data: Vec<u8>) {
+        let _ = self.send(Command::Respond {
+            service,
+            channel,
+            data,
+        });
     }
 
     fn send(&self, command: Command) -> Result<(), NetError> {

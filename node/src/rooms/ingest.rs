@@ -13,7 +13,7 @@ use super::pipeline::{self, Applied, Checked};
 use super::ratelimit::RateLimiter;
 use super::{Rejection, Rooms};
 use crate::events::NodeEvent;
-use crate::net::{NetEvent, Topic};
+use crate::net::{NetEvent, Service, Topic};
 use crate::store::{now_ms, sync};
 use chatly_protocol::{AccountId, RoomId};
 
@@ -25,6 +25,7 @@ pub async fn run_ingest(
     mut events: mpsc::Receiver<NetEvent>,
     rooms: Arc<Rooms>,
     signals: mpsc::Sender<crate::signals::SignalGossip>,
+    files: Arc<crate::files::Files>,
     author_rate: (f64, f64),
 ) {
     let limiter = Arc::new(Mutex::new(RateLimiter::new(author_rate.0, author_rate.1)));
@@ -56,13 +57,23 @@ pub async fn run_ingest(
                     rooms.request_sync(peer, "new connection");
                     rooms.outbox.wake.notify_one();
                 }
-                NetEvent::SyncRequest {
+                NetEvent::Request {
+                    service: Service::Sync,
                     peer,
                     data,
                     channel,
                 } => {
                     let rooms = rooms.clone();
                     tokio::spawn(async move { rooms.serve_sync(peer, data, channel).await });
+                }
+                NetEvent::Request {
+                    service: Service::Files,
+                    peer,
+                    data,
+                    channel,
+                } => {
+                    let files = files.clone();
+                    tokio::spawn(async move { files.serve(peer, data, channel).await });
                 }
             }
         }

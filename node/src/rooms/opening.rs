@@ -213,7 +213,13 @@ impl Opened<'_> {
         master: &[u8; 32],
     ) -> Result<(), StoreError> {
         if let Some(row) = self.row {
-            return messages::insert(txn, row);
+            messages::insert(txn, row)?;
+            if let Ok(Content::Message { files, .. }) = Content::decode(self.plain)
+                && !files.is_empty()
+            {
+                crate::files::record_refs(txn, self.account.0, &files, Some(master))?;
+            }
+            return Ok(());
         }
         if let Some(op) = self.op {
             crate::store::ops::insert(txn, op)?;

@@ -195,6 +195,11 @@ pub fn apply(txn: &Transaction<'_>, checked: &Checked, now_ms: u64) -> Result<Ap
     let event = match &checked.derived {
         Derived::Message(message) => {
             messages::insert(txn, message)?;
+            if message.files != "[]"
+                && let Ok(Content::Message { files, .. }) = Content::decode(&verified.envelope.body)
+            {
+                crate::files::record_refs(txn, message.viewer, &files, None)?;
+            }
             Some(Box::new(NodeEvent::MessageCreated(message.clone())))
         }
         Derived::User(user) => users::upsert(txn, user, now_ms)?

@@ -11,6 +11,7 @@
 
 pub mod accounts;
 pub mod envelopes;
+pub mod files;
 pub mod messages;
 pub mod ops;
 pub mod private;
@@ -31,6 +32,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0003_sync.sql"),
     include_str!("../../migrations/0004_reads.sql"),
     include_str!("../../migrations/0005_message_ops.sql"),
+    include_str!("../../migrations/0006_files.sql"),
 ];
 
 /// How many read connections the pool keeps.

@@ -287,7 +287,10 @@ impl Rooms {
         let bytes = request
             .encode()
             .map_err(|e| malformed(peer, &format!("our own request: {e}")))?;
-        let answer = self.net.request(peer, bytes).await?;
+        let answer = self
+            .net
+            .request(crate::net::Service::Sync, peer, bytes)
+            .await?;
         Response::decode(&answer).map_err(|e| malformed(peer, &e.to_string()))
     }
 

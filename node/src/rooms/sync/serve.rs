@@ -19,6 +19,7 @@ use libp2p::request_response::ResponseChannel;
 use rusqlite::{Connection, params};
 
 use super::digest;
+use crate::net::Service;
 use crate::rooms::Rooms;
 use crate::rooms::groups::load_state;
 use crate::store::{StoreError, blob, sync as rows};
@@ -206,7 +207,7 @@ impl Rooms {
             }
         };
         match answer.map(|a| a.encode()) {
-            Ok(Ok(bytes)) => self.net.respond(channel, bytes),
+            Ok(Ok(bytes)) => self.net.respond(Service::Sync, channel, bytes),
             Ok(Err(e)) => tracing::warn!(error = %e, "could not encode a sync answer"),
             Err(e) => tracing::warn!(error = %e, "could not read a sync answer"),
         }
