@@ -180,3 +180,81 @@ async fn an_upload_over_the_limit_is_refused_and_leaves_nothing() -> anyhow::Res
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_new_name_and_avatar_reach_every_node() -> anyhow::Result<()> {
+    let nodes = mesh(3).await?;
+    let alice = nodes[0].account("alice", "correct horse").await?;
+    let bob = nodes[1].account("bob", "battery staple").await?;
+    let carol = nodes[2].account("carol", "purple monkey").await?;
+    for client in [&alice, &bob, &carol] {
+        client.wait_users(3, PATIENCE).await?;
+    }
+    let alice_id = alice.user_id.clone().unwrap();
+    let mut bob_events = bob.events().await?;
+    let picture = noise(300 * 1024, 7);
+    let (status, file) = alice.upload("me.png", "image/png", picture.clone()).await?;
+    assert_eq!(status, 201, "{file}");
+    let avatar = file["id"].as_str().unwrap().to_string();
+    let (status, text) = alice
+        .upload("notes.txt", "text/plain", b"hi".to_vec())
+        .await?;
+    assert_eq!(status, 201);
+    let (status, body) = alice
+        .patch_json("/api/v1/me", json!({"avatar": text["id"]}))
+        .await?;
+    assert_eq!(status, 422, "{body}");
+    let (status, me) = alice
+        .patch_json(
+            "/api/v1/me",
+            json!({"display_name": "Alice Liddell", "bio": "down the hole", "avatar": avatar}),
+        )
+        .await?;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["avatar"], avatar.as_str());
+    let updated = bob_events
+        .expect("user.updated", CATCH_UP, |e| {
+            e["user"]["id"] == alice_id.as_str() && e["user"]["avatar"] == avatar.as_str()
+        })
+        .await?;
+    assert_eq!(updated["user"]["display_name"], "Alice Liddell");
+    assert_eq!(updated["user"]["bio"], "down the hole");
+    chatly_tests::wait_for("the new profile at carol's", CATCH_UP, || async {
+        let (_, users) = carol.get("/api/v1/users").await.ok()?;
+        users
+            .as_array()?
+            .iter()
+            .any(|u| {
+                u["id"] == alice_id.as_str()
+                    && u["avatar"] == avatar.as_str()
+                    && u["display_name"] == "Alice Liddell"
+            })
+            .then_some(())
+    })
+    .await?;
+    let (status, headers, body) = carol.download(&avatar, None).await?;
+    assert_eq!(status, 200);
+    assert!(body == picture, "carol's copy of the avatar differs");
+    assert_eq!(headers["content-type"], "image/png");
+    assert!(
+        headers["content-disposition"]
+            .to_str()?
+            .starts_with("inline")
+    );
+
+    // A later change that does not name the avatar keeps it; null removes it everywhere.
+    let (_, me) = alice
+        .patch_json("/api/v1/me", json!({"bio": "back again"}))
+        .await?;
+    assert_eq!(me["avatar"], avatar.as_str());
+    let (_, me) = alice
+        .patch_json("/api/v1/me", json!({"avatar": null}))
+        .await?;
+    assert!(me["avatar"].is_null(), "{me}");
+    bob_events
+        .expect("user.updated", CATCH_UP, |e| {
+            e["user"]["id"] == alice_id.as_str() && e["user"]["avatar"].is_null()
+        })
+        .await?;
+    Ok(())
+}

@@ -48,6 +48,7 @@ pub async fn sign_up(
         username: body.username,
         display_name,
         bio: String::new(),
+        avatar: None,
     };
     let row = state.rooms.publish_profile(&keys, &profile).await?;
     Ok((
@@ -120,7 +121,18 @@ pub async fn me(
 pub struct ProfilePatch {
     display_name: Option<String>,
     bio: Option<String>,
+    /// Absent: unchanged; `null`: removed; a file id: that image.
+    #[serde(default, deserialize_with = "present")]
+    avatar: Option<Option<String>>,
 }
+
+/// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Ok(Some(Option::deserialize(d)?))
+}
+
+/// Largest profile picture.
+const MAX_AVATAR_BYTES: u64 = 10 * 1024 * 1024;
 
 /// PATCH /api/v1/me
 pub async fn update_me(
@@ -152,10 +164,48 @@ pub async fn update_me(
             "a bio is at most 280 characters",
         ));
     }
+    let avatar = match patch.avatar {
+        None => match current.avatar.as_deref().and_then(|a| hex::decode(a).ok()) {
+            Some(id) => {
+                let id: [u8; 32] = id.try_into().unwrap_or([0; 32]);
+                state
+                    .store
+                    .read(move |c| {
+                        crate::store::files::get(c, &[crate::store::messages::PUBLIC_VIEWER], &id)
+                    })
+                    .await?
+                    .and_then(|row| row.public_ref())
+            }
+            None => None,
+        },
+        Some(None) => None,
+        Some(Some(id)) => {
+            let file = super::files::refs_for(&state, &session, &[id])
+                .await?
+                .pop()
+                .ok_or_else(|| ApiError::not_found("no such file"))?;
+            if !file.mime.starts_with("image/") || file.mime == "image/svg+xml" {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "bad_avatar",
+                    "a profile picture is a PNG, JPEG, GIF or WebP image",
+                ));
+            }
+            if file.size > MAX_AVATAR_BYTES {
+                return Err(ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "avatar_too_large",
+                    "a profile picture is at most 10 MiB",
+                ));
+            }
+            Some(file)
+        }
+    };
     let profile = Profile {
         username: current.username,
         display_name,
         bio,
+        avatar,
     };
     let row = state.rooms.publish_profile(&session.keys, &profile).await?;
     Ok(Json(user_json(&state, &row)))

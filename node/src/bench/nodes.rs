@@ -48,6 +48,7 @@ impl BenchNode {
             username: username.into(),
             display_name: username.into(),
             bio: String::new(),
+            avatar: None,
         };
         state.rooms.publish_profile(&keys, &profile).await?;
         Ok(keys)

@@ -317,10 +317,23 @@ impl Rooms {
         if user.prekey_public == keys.prekey.public() {
             return Ok(());
         }
+        let avatar = match user.avatar.as_deref().and_then(|a| hex::decode(a).ok()) {
+            Some(id) => {
+                let id: [u8; 32] = id.try_into().unwrap_or([0; 32]);
+                self.store
+                    .read(move |c| {
+                        crate::store::files::get(c, &[crate::store::messages::PUBLIC_VIEWER], &id)
+                    })
+                    .await?
+                    .and_then(|row| row.public_ref())
+            }
+            None => None,
+        };
         let profile = seal::Profile {
             username: user.username,
             display_name: user.display_name,
             bio: user.bio,
+            avatar,
         };
         self.publish_profile(keys, &profile).await.map(|_| ())
     }

@@ -202,8 +202,16 @@ pub fn apply(txn: &Transaction<'_>, checked: &Checked, now_ms: u64) -> Result<Ap
             }
             Some(Box::new(NodeEvent::MessageCreated(message.clone())))
         }
-        Derived::User(user) => users::upsert(txn, user, now_ms)?
-            .then(|| Box::new(NodeEvent::UserUpdated(user.clone()))),
+        Derived::User(user) => {
+            if user.avatar.is_some()
+                && let Ok(record) = chatly_protocol::AccountRecord::decode(&verified.envelope.body)
+                && let Some(avatar) = record.avatar
+            {
+                crate::files::record_refs(txn, messages::PUBLIC_VIEWER, &[avatar], None)?;
+            }
+            users::upsert(txn, user, now_ms)?
+                .then(|| Box::new(NodeEvent::UserUpdated(user.clone())))
+        }
         Derived::Op(op) => crate::store::ops::insert(txn, op)?.then(|| {
             Box::new(NodeEvent::MessageChanged {
                 viewer: op.viewer,

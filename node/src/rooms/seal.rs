@@ -74,6 +74,8 @@ pub struct Profile {
     pub display_name: String,
     /// Short bio.
     pub bio: String,
+    /// Profile picture (an image file; its key is public, like the record).
+    pub avatar: Option<chatly_protocol::FileRef>,
 }
 
 /// Builds a signed, node-co-signed account record envelope.
@@ -90,7 +92,7 @@ pub fn account_record(
         username: profile.username.clone(),
         display_name: profile.display_name.clone(),
         bio: profile.bio.clone(),
-        avatar: None,
+        avatar: profile.avatar.clone(),
         dh_public: keys.dh.public(),
         prekey_public: keys.prekey.public(),
         prekey_created_ms: keys.prekey_created_ms,
@@ -196,6 +198,7 @@ mod tests {
             username: "alice".into(),
             display_name: "Alice".into(),
             bio: String::new(),
+            avatar: None,
         };
         let record = account_record(&keys, &node, &profile, 1, EnvelopeId::ZERO, 5).unwrap();
         let opened = open(record.bytes.clone()).unwrap();

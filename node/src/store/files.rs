@@ -25,6 +25,21 @@ pub struct FileRow {
     pub key: Vec<u8>,
 }
 
+impl FileRow {
+    /// The reference to a file whose key is stored plain (public files, avatars).
+    pub fn public_ref(&self) -> Option<chatly_protocol::FileRef> {
+        Some(chatly_protocol::FileRef {
+            id: self.id,
+            name: self.name.clone(),
+            size: self.size,
+            mime: self.mime.clone(),
+            key: self.key.clone().try_into().ok()?,
+            chunk_size: self.chunk_size,
+            chunk_hashes: self.hashes.clone(),
+        })
+    }
+}
+
 /// Records what `row.viewer` knows of a file (kept if already known).
 pub fn insert(txn: &Transaction<'_>, row: &FileRow, now: u64) -> Result<(), StoreError> {
     let hashes: Vec<u8> = row.hashes.iter().flatten().copied().collect();
