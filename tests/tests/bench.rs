@@ -19,7 +19,12 @@ fn the_quick_benchmark_reports_every_figure() -> anyhow::Result<()> {
     assert_eq!(report["quick"], true);
     let figures = report["figures"].as_array().expect("figures");
     let cases: Vec<&str> = figures.iter().filter_map(|f| f["case"].as_str()).collect();
-    for expected in ["300 messages from 1 peer", "300 messages from 2 peers"] {
+    for expected in [
+        "300 messages from 1 peer",
+        "300 messages from 2 peers",
+        "2 MiB from 1 holder",
+        "2 MiB from 3 holders",
+    ] {
         assert!(
             cases.contains(&expected),
             "no figure for {expected}: {cases:?}"

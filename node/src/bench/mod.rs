@@ -3,12 +3,15 @@
 //!
 //! - [`catchup`]: a node that missed N messages syncs them from one or several peers; baseline:
 //!   the same envelopes validated and stored locally, with no network.
+//! - [`files`]: a file fetched from one holder and from three; baseline: the holder reading it
+//!   from its own disk.
 //! - [`nodes`]: starting, seeding and waiting on in-process nodes.
 //!
 //! Figures are measurements, not assertions: a test runs `--quick` only to keep every scenario
 //! working. `docs/performance.md` records a full run.
 
 pub mod catchup;
+pub mod files;
 pub mod nodes;
 
 use std::path::PathBuf;
@@ -36,10 +39,12 @@ pub struct BenchArgs {
 pub enum Scenario {
     /// Catch-up of missed messages through sync.
     Catchup,
+    /// File transfer between nodes.
+    Files,
 }
 
 impl Scenario {
-    const ALL: [Scenario; 1] = [Scenario::Catchup];
+    const ALL: [Scenario; 2] = [Scenario::Catchup, Scenario::Files];
 }
 
 /// One measured figure.
@@ -83,6 +88,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         );
         let found = match scenario {
             Scenario::Catchup => catchup::run(args.quick).await?,
+            Scenario::Files => files::run(args.quick).await?,
         };
         for figure in &found {
             eprintln!("  {}", row(figure));
