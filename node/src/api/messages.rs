@@ -16,7 +16,7 @@ use super::rooms::{member_state, parse_room, viewer};
 use super::types::MessageJson;
 use crate::NodeState;
 use crate::store::messages;
-use chatly_protocol::{Content, EnvelopeId, MAX_TEXT_LEN, RoomId};
+use chatly_protocol::{Content, EnvelopeId, MAX_FILES_PER_MESSAGE, MAX_TEXT_LEN, RoomId};
 
 /// Default and largest page of history.
 const DEFAULT_PAGE: usize = 50;
@@ -97,6 +97,13 @@ pub async fn post(
             StatusCode::UNPROCESSABLE_ENTITY,
             "empty_message",
             "write something first",
+        ));
+    }
+    if body.files.len() > MAX_FILES_PER_MESSAGE {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "too_many_files",
+            "a message carries at most 10 files",
         ));
     }
     let files = super::files::refs_for(&state, &session, &body.files).await?;

@@ -26,8 +26,14 @@ impl ChunkDir {
         self.dir.join(&name[..2]).join(name)
     }
 
-    /// Writes a chunk under its address (a no-op when it is there).
-    pub async fn write(&self, hash: &[u8; 32], sealed: &[u8]) -> std::io::Result<()> {
+    /// Writes a chunk under its address (a no-op when it is there). `durable` syncs it to disk
+    /// first: for uploads, whose chunks exist nowhere else; a fetched chunk can be fetched again.
+    pub async fn write(
+        &self,
+        hash: &[u8; 32],
+        sealed: &[u8],
+        durable: bool,
+    ) -> std::io::Result<()> {
         let path = self.path(hash);
         if tokio::fs::try_exists(&path).await? {
             return Ok(());
@@ -46,17 +52,26 @@ impl ChunkDir {
             }
             let mut file = std::fs::File::create(&tmp)?;
             file.write_all(&bytes)?;
-            file.sync_data()?;
+            if durable {
+                file.sync_data()?;
+            }
             std::fs::rename(&tmp, &target)
         })
         .await
         .map_err(std::io::Error::other)?
     }
 
-    /// A chunk's bytes, if held.
+    /// A chunk's bytes, if held and intact (one damaged by a crash or the disk is removed, so
+    /// it is fetched again).
     pub async fn read(&self, hash: &[u8; 32]) -> std::io::Result<Option<Vec<u8>>> {
-        match tokio::fs::read(self.path(hash)).await {
-            Ok(bytes) => Ok(Some(bytes)),
+        let path = self.path(hash);
+        match tokio::fs::read(&path).await {
+            Ok(bytes) if chatly_crypto::file::chunk_hash(&bytes) == *hash => Ok(Some(bytes)),
+            Ok(_) => {
+                tracing::warn!(chunk = %hex::encode(hash), "a damaged chunk on disk was removed");
+                let _ = tokio::fs::remove_file(&path).await;
+                Ok(None)
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
         }

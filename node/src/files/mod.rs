@@ -166,7 +166,7 @@ impl Files {
                 .await
                 .map_err(|e| FileError::Upload(e.to_string()))?;
         let hash = crypto_file::chunk_hash(&sealed);
-        self.disk.write(&hash, &sealed).await?;
+        self.disk.write(&hash, &sealed, true).await?;
         Ok(hash)
     }
 
@@ -229,7 +229,7 @@ impl Files {
             };
             match ChunkResponse::decode(&answer) {
                 Ok(ChunkResponse::Here(sealed)) if crypto_file::chunk_hash(&sealed) == hash => {
-                    self.disk.write(&hash, &sealed).await?;
+                    self.disk.write(&hash, &sealed, false).await?;
                     self.metrics.file_chunks_fetched.inc();
                     self.store
                         .write(move |txn| rows::add_chunk(txn, &hash, 0, now_ms()))

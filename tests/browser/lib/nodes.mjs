@@ -107,5 +107,7 @@ export function client(baseUrl) {
       return s.user;
     },
     post: (roomId, text) => call('POST', `/rooms/${encodeURIComponent(roomId)}/messages`, { text }),
+    /** The session token, for raw requests (file upload and download). */
+    get token() { return token; },
   };
 }
