@@ -10,6 +10,8 @@ pub const MAX_SEALED_CHUNK: usize = MAX_CHUNK_SIZE as usize + AEAD_TAG_LEN;
 pub const MAX_CHUNK_RESPONSE: usize = MAX_SEALED_CHUNK + 6;
 
 const TAG_CHUNK: u8 = 1;
+/// Most hops a chunk request may travel: reader → relay → holder.
+pub const MAX_HOPS: u8 = 1;
 const STATUS_HERE: u8 = 0;
 const STATUS_NOT_HELD: u8 = 1;
 
@@ -18,13 +20,16 @@ const STATUS_NOT_HELD: u8 = 1;
 pub struct ChunkRequest {
     /// The chunk's address (hash of its sealed bytes).
     pub hash: [u8; 32],
+    /// How many more hops the responder may ask on the requester's behalf when it does not hold
+    /// the chunk (a reader sends 1; a relay asking for it sends 0).
+    pub hops: u8,
 }
 
 impl ChunkRequest {
-    /// `u8 tag = 1 || hash [32]`.
+    /// `u8 tag = 1 || hash [32] || u8 hops`.
     pub fn encode(&self) -> Vec<u8> {
-        let mut w = Writer::with_capacity(33);
-        w.u8(TAG_CHUNK).fixed(&self.hash);
+        let mut w = Writer::with_capacity(34);
+        w.u8(TAG_CHUNK).fixed(&self.hash).u8(self.hops);
         w.into_bytes()
     }
 
@@ -35,8 +40,9 @@ impl ChunkRequest {
             return Err(ProtocolError::Invalid("unknown chunk request tag"));
         }
         let hash = r.array()?;
+        let hops = r.u8()?.min(MAX_HOPS);
         r.finish()?;
-        Ok(ChunkRequest { hash })
+        Ok(ChunkRequest { hash, hops })
     }
 }
 
@@ -93,7 +99,10 @@ mod tests {
 
     #[test]
     fn requests_and_answers_roundtrip() {
-        let request = ChunkRequest { hash: [3; 32] };
+        let request = ChunkRequest {
+            hash: [3; 32],
+            hops: 1,
+        };
         assert_eq!(ChunkRequest::decode(&request.encode()).unwrap(), request);
         assert!(ChunkRequest::decode(&request.encode()[..20]).is_err());
         for answer in [ChunkResponse::Here(vec![1, 2, 3]), ChunkResponse::NotHeld] {

@@ -258,3 +258,46 @@ async fn a_new_name_and_avatar_reach_every_node() -> anyhow::Result<()> {
         .await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_relay_between_members_carries_chunks_it_cannot_read() -> anyhow::Result<()> {
+    // A star: alice's node and carol's node reach each other only through dave's.
+    let d = TestNode::start(Vec::new()).await?;
+    let a = TestNode::start(vec![d.addr()]).await?;
+    let c = TestNode::start(vec![d.addr()]).await?;
+    let alice = a.account("alice", "correct horse").await?;
+    let carol = c.account("carol", "purple monkey").await?;
+    let dave = d.account("dave", "in the middle").await?;
+    for client in [&alice, &carol, &dave] {
+        client.wait_users(3, PATIENCE).await?;
+    }
+    let carol_id = carol.user_id.clone().unwrap();
+    let group = alice.create_group("Just us", &[&carol_id]).await?;
+    let data = noise(4 * 1024 * 1024 + 123, 99);
+    let (status, file) = alice
+        .upload("private.bin", "application/octet-stream", data.clone())
+        .await?;
+    assert_eq!(status, 201, "{file}");
+    let id = file["id"].as_str().unwrap().to_string();
+    let (status, _) = alice
+        .post(
+            &format!("/api/v1/rooms/{group}/messages"),
+            json!({"text": "through dave", "files": [id]}),
+        )
+        .await?;
+    assert_eq!(status, 201);
+    carol.wait_text(&group, "through dave", CATCH_UP).await?;
+    let (status, _, body) = carol.download(&id, None).await?;
+    assert_eq!(status, 200);
+    assert!(body == data, "carol's copy differs ({} bytes)", body.len());
+    assert!(
+        chunk_files(d.data_dir()) >= 17,
+        "dave's node relayed (and keeps) the sealed chunks"
+    );
+    for at in [0, data.len() / 3, data.len() - 64] {
+        assert!(!dir_contains(d.data_dir(), &data[at..at + 64])?);
+    }
+    let (status, _, _) = dave.download(&id, None).await?;
+    assert_eq!(status, 404, "dave has no key");
+    Ok(())
+}

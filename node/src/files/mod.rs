@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use chatly_crypto::{file as crypto_file, wrap};
-use chatly_protocol::file::{ChunkRequest, ChunkResponse};
+use chatly_protocol::file::{ChunkRequest, ChunkResponse, MAX_HOPS};
 use chatly_protocol::{AccountId, FileRef};
 use futures::{Stream, StreamExt};
 use libp2p::PeerId;
@@ -208,18 +208,34 @@ impl Files {
     }
 
     /// A sealed chunk, from disk or from the first peer that has it (checked against its
-    /// address; a peer that sends anything else is skipped and counted).
+    /// address; a peer that sends anything else is skipped and counted). Peers may fetch it
+    /// one hop further on our behalf, so a reader reaches a holder through a relay.
     pub async fn chunk(&self, hash: [u8; 32]) -> Result<(Vec<u8>, bool), FileError> {
         if let Some(sealed) = self.disk.read(&hash).await? {
             return Ok((sealed, false));
         }
+        self.fetch(hash, MAX_HOPS, None)
+            .await
+            .map(|sealed| (sealed, true))
+    }
+
+    /// Asks connected peers (but `except`) for a chunk, in rotation; keeps what matches.
+    async fn fetch(
+        &self,
+        hash: [u8; 32],
+        hops: u8,
+        except: Option<PeerId>,
+    ) -> Result<Vec<u8>, FileError> {
         let peers = self.net.peers().await.unwrap_or_default();
         let start = self.next_peer.fetch_add(1, Ordering::Relaxed);
-        let request = ChunkRequest { hash }.encode();
+        let request = ChunkRequest { hash, hops }.encode();
         for i in 0..peers.len() {
             let Ok(peer) = peers[(start + i) % peers.len()].peer_id.parse::<PeerId>() else {
                 continue;
             };
+            if Some(peer) == except {
+                continue;
+            }
             let Ok(answer) = self
                 .net
                 .request(Service::Files, peer, request.clone())
@@ -234,7 +250,7 @@ impl Files {
                     self.store
                         .write(move |txn| rows::add_chunk(txn, &hash, 0, now_ms()))
                         .await?;
-                    return Ok((sealed, true));
+                    return Ok(sealed);
                 }
                 Ok(ChunkResponse::NotHeld) => {}
                 _ => {
@@ -289,6 +305,14 @@ impl Files {
         };
         let answer = match self.disk.read(&request.hash).await {
             Ok(Some(sealed)) => ChunkResponse::Here(sealed),
+            // Not here: fetch it for the requester from our other peers. The chunk is sealed, so
+            // relaying (and keeping a copy) reveals nothing to this node.
+            _ if request.hops > 0 => {
+                match self.fetch(request.hash, request.hops - 1, Some(peer)).await {
+                    Ok(sealed) => ChunkResponse::Here(sealed),
+                    Err(_) => ChunkResponse::NotHeld,
+                }
+            }
             _ => ChunkResponse::NotHeld,
         };
         if let Ok(bytes) = answer.encode() {
