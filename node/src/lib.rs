@@ -10,6 +10,7 @@
 //! - [`accounts`]: sign-up, login, sessions, unlocked keys.
 //! - [`rooms`]: the validation pipeline, ingest, publishing.
 //! - [`presence`]: who is online, as a plain state machine.
+//! - [`search`]: full-text search (public on disk, private in memory).
 //! - [`signals`]: presence heartbeats, typing notices and read receipts over the mesh.
 //! - [`events`]: the live event bus.
 //! - [`files`]: file upload, chunk transfer between nodes, download streams.
@@ -29,6 +30,7 @@ pub mod net;
 pub mod node;
 pub mod presence;
 pub mod rooms;
+pub mod search;
 pub mod signals;
 pub mod store;
 pub mod testnet;

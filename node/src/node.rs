@@ -39,6 +39,8 @@ pub struct NodeState {
     pub signals: Arc<Signals>,
     /// File storage and transfer.
     pub files: Arc<Files>,
+    /// Full-text search.
+    pub search: crate::search::Search,
     /// Metrics.
     pub metrics: Arc<Metrics>,
     /// Where the HTTP API listens.
@@ -149,13 +151,14 @@ impl NodeHandle {
         let state = Arc::new(NodeState {
             accounts: Accounts::new(store.clone(), config.limits.clone(), vault),
             config,
-            store,
             net: network.handle.clone(),
             rooms,
             bus,
             presence,
             signals,
             files,
+            search: crate::search::Search::new(store.clone()),
+            store,
             metrics,
             http_addr,
         });

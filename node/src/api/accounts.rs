@@ -97,6 +97,7 @@ pub async fn log_out(
     Auth(session): Auth,
 ) -> Result<Response, ApiError> {
     state.accounts.log_out(&session).await?;
+    state.search.forget(&session.user);
     Ok((
         StatusCode::NO_CONTENT,
         [(header::SET_COOKIE, auth::clear_cookie())],

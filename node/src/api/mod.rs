@@ -18,6 +18,7 @@ pub mod message_ops;
 pub mod messages;
 pub mod node_routes;
 pub mod rooms;
+pub mod search;
 pub mod security;
 pub mod signals;
 pub mod types;
@@ -78,6 +79,7 @@ pub fn router(state: Arc<NodeState>) -> Router {
             "/rooms/{id}/messages/{mid}/reactions",
             post(message_ops::react),
         )
+        .route("/search", get(search::search))
         .route("/files", post(files::upload))
         .route("/files/{id}", get(files::download))
         .route("/rooms/{id}/typing", post(signals::typing))

@@ -212,13 +212,25 @@ pub fn apply(txn: &Transaction<'_>, checked: &Checked, now_ms: u64) -> Result<Ap
             users::upsert(txn, user, now_ms)?
                 .then(|| Box::new(NodeEvent::UserUpdated(user.clone())))
         }
-        Derived::Op(op) => crate::store::ops::insert(txn, op)?.then(|| {
-            Box::new(NodeEvent::MessageChanged {
-                viewer: op.viewer,
-                room: header.room,
-                target: op.target,
+        Derived::Op(op) => {
+            let new = crate::store::ops::insert(txn, op)?;
+            if new
+                && op.kind == crate::store::ops::OpKind::Edit
+                && let Ok(text) = std::str::from_utf8(&op.payload)
+                && messages::get(txn, &op.viewer, &op.target)?
+                    .is_some_and(|m| m.author == op.author)
+            {
+                // Found by its new words too; results show the message as folded.
+                crate::store::search::index_public(txn, &op.room, &op.target, text)?;
+            }
+            new.then(|| {
+                Box::new(NodeEvent::MessageChanged {
+                    viewer: op.viewer,
+                    room: header.room,
+                    target: op.target,
+                })
             })
-        }),
+        }
         Derived::Nothing => None,
         Derived::Control => Some(Box::new(NodeEvent::RoomUpdated(header.room))),
         Derived::RoomData => Some(Box::new(NodeEvent::RoomData(header.room))),

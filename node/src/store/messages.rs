@@ -46,9 +46,9 @@ pub struct Page {
     pub has_more: bool,
 }
 
-/// Stores a message row (ignored if present).
+/// Stores a message row (ignored if present); a public one is also indexed for search.
 pub fn insert(txn: &Transaction<'_>, row: &MessageRow) -> Result<(), StoreError> {
-    txn.prepare_cached(
+    let inserted = txn.prepare_cached(
         "INSERT OR IGNORE INTO messages (viewer, id, room, author, text, files, reply_to, sealed, sent_at, edited_at, deleted)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?
@@ -65,6 +65,9 @@ pub fn insert(txn: &Transaction<'_>, row: &MessageRow) -> Result<(), StoreError>
         row.edited_at.map(|t| t as i64),
         row.deleted
     ])?;
+    if inserted > 0 && row.viewer == PUBLIC_VIEWER {
+        super::search::index_public(txn, &row.room, &row.id, &row.text)?;
+    }
     Ok(())
 }
 

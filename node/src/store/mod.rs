@@ -16,6 +16,7 @@ pub mod messages;
 pub mod ops;
 pub mod private;
 pub mod reads;
+pub mod search;
 pub mod sync;
 pub mod users;
 
@@ -33,6 +34,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0004_reads.sql"),
     include_str!("../../migrations/0005_message_ops.sql"),
     include_str!("../../migrations/0006_files.sql"),
+    include_str!("../../migrations/0007_search.sql"),
 ];
 
 /// How many read connections the pool keeps.
