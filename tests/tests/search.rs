@@ -24,26 +24,41 @@ async fn search_finds_what_the_caller_may_read_best_first() -> anyhow::Result<()
     }
     let bob_id = bob.user_id.clone().unwrap();
     alice.say("public", "the harbour opens at nine").await?;
-    alice.say("public", "harbour harbour harbour: the harbour festival").await?;
+    alice
+        .say("public", "harbour harbour harbour: the harbour festival")
+        .await?;
     alice.say("public", "nothing to see here").await?;
     let group = alice.create_group("Sailing", &[&bob_id]).await?;
-    alice.say(&group, "secret harbourmaster password is zebracorn").await?;
-    bob.wait_text(&group, "secret harbourmaster password is zebracorn", CATCH_UP)
+    alice
+        .say(&group, "secret harbourmaster password is zebracorn")
         .await?;
-    bob.wait_text("public", "nothing to see here", CATCH_UP).await?;
+    bob.wait_text(
+        &group,
+        "secret harbourmaster password is zebracorn",
+        CATCH_UP,
+    )
+    .await?;
+    bob.wait_text("public", "nothing to see here", CATCH_UP)
+        .await?;
 
     let (status, found) = bob.get("/api/v1/search?q=harb").await?;
     assert_eq!(status, 200, "{found}");
     let found = texts(&found);
     assert_eq!(found.len(), 3, "{found:?}");
-    assert_eq!(found[0], "harbour harbour harbour: the harbour festival", "best first");
+    assert_eq!(
+        found[0], "harbour harbour harbour: the harbour festival",
+        "best first"
+    );
     assert!(found.contains(&"secret harbourmaster password is zebracorn".to_string()));
 
     // Scoped to the group; and carol, not in it, never sees it.
     let (_, scoped) = bob
         .get(&format!("/api/v1/search?q=harbour&room_id={group}"))
         .await?;
-    assert_eq!(texts(&scoped), vec!["secret harbourmaster password is zebracorn"]);
+    assert_eq!(
+        texts(&scoped),
+        vec!["secret harbourmaster password is zebracorn"]
+    );
     let (_, carols) = carol.get("/api/v1/search?q=zebracorn").await?;
     assert!(texts(&carols).is_empty(), "{carols}");
     let (status, _) = carol

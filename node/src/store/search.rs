@@ -89,6 +89,26 @@ pub fn private_index() -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
+/// A private message row to index: (rowid, room, id, sealed content).
+pub type PrivateRow = (i64, [u8; 16], [u8; 32], Vec<u8>);
+
+/// `viewer`'s private message rows after `upto` (by rowid), oldest first, at most `limit`.
+pub fn private_rows_after(
+    conn: &Connection,
+    viewer: &[u8; 32],
+    upto: i64,
+    limit: usize,
+) -> Result<Vec<PrivateRow>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT rowid, room, id, sealed FROM messages
+         WHERE viewer = ?1 AND rowid > ?2 AND sealed IS NOT NULL ORDER BY rowid LIMIT ?3",
+    )?;
+    let rows = stmt.query_map(params![viewer, upto, limit as i64], |r| {
+        Ok((r.get(0)?, super::blob(r, 1)?, super::blob(r, 2)?, r.get(3)?))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,24 +151,4 @@ mod tests {
         let accents = query(&conn, "private_search", &fts_query("wörld").unwrap(), None).unwrap();
         assert_eq!(accents.len(), 2, "diacritics do not matter");
     }
-}
-
-/// A private message row to index: (rowid, room, id, sealed content).
-pub type PrivateRow = (i64, [u8; 16], [u8; 32], Vec<u8>);
-
-/// `viewer`'s private message rows after `upto` (by rowid), oldest first, at most `limit`.
-pub fn private_rows_after(
-    conn: &Connection,
-    viewer: &[u8; 32],
-    upto: i64,
-    limit: usize,
-) -> Result<Vec<PrivateRow>, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT rowid, room, id, sealed FROM messages
-         WHERE viewer = ?1 AND rowid > ?2 AND sealed IS NOT NULL ORDER BY rowid LIMIT ?3",
-    )?;
-    let rows = stmt.query_map(params![viewer, upto, limit as i64], |r| {
-        Ok((r.get(0)?, super::blob(r, 1)?, super::blob(r, 2)?, r.get(3)?))
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
 }
