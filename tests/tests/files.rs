@@ -287,7 +287,14 @@ async fn a_relay_between_members_carries_chunks_it_cannot_read() -> anyhow::Resu
         .await?;
     assert_eq!(status, 201);
     carol.wait_text(&group, "through dave", CATCH_UP).await?;
+    let mut carol_events = carol.events().await?;
     let (status, _, body) = carol.download(&id, None).await?;
+    let progress = carol_events
+        .expect("file.progress", PATIENCE, |e| {
+            e["file_id"] == id.as_str() && e["done"] == e["total"]
+        })
+        .await?;
+    assert_eq!(progress["total"], data.len());
     assert_eq!(status, 200);
     assert!(body == data, "carol's copy differs ({} bytes)", body.len());
     assert!(
