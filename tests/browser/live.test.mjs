@@ -1,7 +1,8 @@
 // The live side of chatting against real chatly nodes, in Chromium: alice (browser, node A) and bob
 // (node B, scripted over HTTP) in an encrypted group. Bob's typing shows as a typing line, his read
 // receipt turns alice's message to "Seen", his reaction appears on it; alice edits with the Up arrow,
-// reacts, replies and deletes, and bob's node sees each change.
+// reacts, replies and deletes, and bob's node sees each change. Then search (a result in a room
+// alice never opened, far back in its history, opens there) and a keyboard-only round.
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -102,6 +103,55 @@ describe('typing, receipts, reactions, edit, reply, delete: real nodes', { skip:
     await waitFor(async () => (await bobsView()).some((m) => m.deleted && m.reply_to === original.id),
       { what: "the deletion at bob's node", timeout: 20000 });
     assert.ok(bobUser.id);
+  });
+
+  it('finds a message in a room never opened and shows it in context', async () => {
+    const archive = await bob.call('POST', '/rooms', { kind: 'group', name: 'Archive', members: [(await bob.call('GET', '/users')).find((u) => u.username === 'alice').id] });
+    await bob.post(archive.id, 'the needle is under the floorboard');
+    for (let i = 0; i < 70; i += 1) await bob.post(archive.id, `hay ${i}`);
+    await page.getByRole('navigation', { name: 'Rooms and people' }).getByText('Archive').waitFor({ timeout: 20000 });
+    await page.getByRole('navigation', { name: 'Rooms and people' }).getByText('Public').click();
+    await waitForRoom(page, 'Public');
+    await page.getByRole('button', { name: 'Search messages' }).click();
+    const dlg = page.getByRole('dialog', { name: 'Search' });
+    await dlg.getByLabel('Where to search').selectOption('');
+    const result = dlg.locator('.search-result', { hasText: 'needle' });
+    await waitFor(async () => {
+      await dlg.getByLabel('Search messages').fill('');
+      await dlg.getByLabel('Search messages').fill('floorb need');
+      return (await result.count()) > 0 || null;
+    }, { what: 'the search result', timeout: 30000, interval: 1000 });
+    await result.first().click();
+    await waitForRoom(page, 'Archive');
+    const needle = page.locator('#timeline article.msg', { hasText: 'the needle is under the floorboard' });
+    await needle.waitFor({ timeout: 15000 });
+    await page.waitForTimeout(700);
+    const onScreen = await needle.evaluate((el) => {
+      const tl = document.getElementById('timeline').getBoundingClientRect();
+      const r = el.getBoundingClientRect();
+      return r.bottom > tl.top && r.top < tl.bottom;
+    });
+    assert.ok(onScreen, 'the result is on screen, not scrolled away to the latest');
+  });
+
+  it('works from the keyboard alone: switch rooms, send, help, Esc', async () => {
+    await page.locator('#composer-input').focus();
+    await page.keyboard.press('Control+k');
+    const qs = page.getByRole('dialog', { name: 'Go to' });
+    await qs.waitFor();
+    await page.keyboard.type('crew');
+    await page.keyboard.press('Enter');
+    await waitForRoom(page, 'Crew');
+    await page.keyboard.type('typed without a mouse');
+    await page.keyboard.press('Enter');
+    await waitFor(async () => (await bobsView()).some((m) => m.text === 'typed without a mouse'),
+      { what: "the keyboard message at bob's node", timeout: 20000 });
+    await page.keyboard.press('Control+/');
+    await page.getByRole('dialog', { name: 'Keyboard shortcuts' }).waitFor();
+    await page.keyboard.press('Escape');
+    await page.getByRole('dialog', { name: 'Keyboard shortcuts' }).waitFor({ state: 'hidden' });
+    await page.keyboard.press('Tab');
+    assert.ok(await page.evaluate(() => document.activeElement && document.activeElement !== document.body), 'Tab moves focus');
     assert.deepEqual(problems, []);
   });
 });

@@ -196,6 +196,10 @@ export async function catchUp() {
       if (!res.has_more || !added.length) break;
       after = msgs[msgs.length - 1].id;
     }
+    // Messages already on screen may have been edited, deleted or reacted to meanwhile: refresh
+    // the newest page of them too (older ones refresh when scrolled back to and reloaded).
+    const recent = await quiet(api.getMessages(t.roomId, { limit: 200 }));
+    if (recent?.messages) t.merge(recent.messages.filter((m) => t.get(m.id)));
   }
 }
 

@@ -57,7 +57,8 @@ export class MessageList {
       on(`receipts:${roomId}`, () => this.render()),
       on('users', () => { this.cache.clear(); this.render(); }),
       on('features', () => { this.cache.clear(); this.render(); }),
-      on(`jump:${roomId}`, (id) => { state.pendingJump = null; this.scrollToMessage(id); }),
+      // a search result: the view that is loading must not then scroll to the latest
+      on(`jump:${roomId}`, (id) => { state.pendingJump = null; this.jumped = true; this.scrollToMessage(id); }),
     ];
     this.timer = setInterval(() => refreshTimes(this.items), 30000);
   }

@@ -96,6 +96,7 @@ export class RoomView {
         this.list.scrollToMessage(id);
         return;
       }
+      if (this.list.jumped) return; // a search result was shown while this room loaded
       this.list.showLatest();
       if (t.readMarkerId) this.list.scrollToMarker();
       this.maybeRead();
