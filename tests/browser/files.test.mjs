@@ -1,7 +1,7 @@
 // Files and profiles in the web UI against real chatly nodes, in Chromium: bob (node B, scripted over
 // HTTP) puts alice (browser, node A) in an encrypted group; alice drops an image on the room, it uploads
-// with progress, and bob downloads exactly those bytes from his own node (fetched from A, sealed); bob
-// sends a picture back and alice sees it previewed inline; alice sets an avatar and a bio in her profile
+// with progress, bob downloads exactly those bytes from his own node (fetched from A, sealed) and, in
+// his own browser on node B, sees it previewed; bob sends a picture back and alice sees it inline; alice sets an avatar and a bio in her profile
 // and bob's node gets both.
 
 import { describe, it, before, after } from 'node:test';
@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import { startNode, client, binaryExists, CHATLY_BIN } from './lib/nodes.mjs';
 import { launchPersistent, tempDir, watch, waitFor } from './lib/browser.mjs';
-import { signUp, waitForRoom } from './lib/ui.mjs';
+import { signUp, logIn, waitForRoom } from './lib/ui.mjs';
 
 const PASSWORD = 'correct horse 1';
 
@@ -86,6 +86,26 @@ describe('files and avatars: real nodes', { skip: !binaryExists() && `no chatly 
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
     assert.deepEqual([...new Uint8Array(await res.arrayBuffer())], bytes);
+
+    // Bob in his own browser, on his own node, sees the picture previewed inline.
+    const bobDir = await tempDir('chatly-profile-');
+    const bobCtx = await launchPersistent(bobDir);
+    try {
+      const bobPage = bobCtx.pages()[0] || await bobCtx.newPage();
+      const bobProblems = watch(bobPage);
+      await bobPage.goto(B.url);
+      await logIn(bobPage, { username: 'bob', password: PASSWORD });
+      await waitForRoom(bobPage, 'Public');
+      await bobPage.getByRole('navigation', { name: 'Rooms and people' }).getByText('Pictures').click();
+      await waitForRoom(bobPage, 'Pictures');
+      const preview = bobPage.locator('#timeline .file-image img[alt="green.png"]');
+      await preview.waitFor({ timeout: 20000 });
+      await waitFor(() => preview.evaluate((i) => i.complete && i.naturalWidth === 64), { what: 'the preview at bob\'s', timeout: 20000 });
+      assert.deepEqual(bobProblems, []);
+    } finally {
+      await bobCtx.close().catch(() => {});
+      await rm(bobDir, { recursive: true, force: true });
+    }
   });
 
   it('shows a picture from the other node inline', async () => {

@@ -137,7 +137,7 @@ describe('foundation: two real nodes', { skip: !binaryExists() && `no chatly bin
     assert.equal(new Set(all).size, all.length, `duplicates in the view: ${JSON.stringify(all)}`);
   });
 
-  it('writes screenshots of the main screen (light, dark; desktop, phone)', async () => {
+  it('writes screenshots of the main screens (light, dark; desktop, phone; the node page)', async () => {
     await mkdir(SHOTS, { recursive: true });
     await page.mouse.move(1, 1);
     for (const scheme of ['light', 'dark']) {
@@ -149,17 +149,43 @@ describe('foundation: two real nodes', { skip: !binaryExists() && `no chatly bin
       await page.waitForTimeout(300);
       await page.screenshot({ path: path.join(SHOTS, `main-phone-${scheme}.png`) });
     }
-    await page.emulateMedia({ colorScheme: 'light' });
     await page.setViewportSize({ width: 1280, height: 800 });
-  });
-
-  it('has no serious accessibility violations on the main screen', async () => {
+    await page.locator('#conn-state').click();
+    await page.locator('#node-page').waitFor();
     for (const scheme of ['light', 'dark']) {
       await page.emulateMedia({ colorScheme: scheme });
-      const v = serious(await axe(page));
-      assert.deepEqual(v, [], `axe on the main screen (${scheme}): ${JSON.stringify(v, null, 1)}`);
+      await page.waitForTimeout(200);
+      await page.screenshot({ path: path.join(SHOTS, `node-desktop-${scheme}.png`) });
     }
     await page.emulateMedia({ colorScheme: 'light' });
+    await page.locator('.nav-item[data-room-id="public"]').click();
+    await waitForRoom(page);
+  });
+
+  it('has no serious accessibility violations on the main screens (desktop, phone, node page, search)', async () => {
+    const check = async (what) => {
+      for (const scheme of ['light', 'dark']) {
+        await page.emulateMedia({ colorScheme: scheme });
+        const v = serious(await axe(page));
+        assert.deepEqual(v, [], `axe on ${what} (${scheme}): ${JSON.stringify(v, null, 1)}`);
+      }
+      await page.emulateMedia({ colorScheme: 'light' });
+    };
+    await check('the main screen');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.waitForTimeout(300);
+    await check('the main screen at phone width');
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await page.locator('#conn-state').click();
+    await page.locator('#node-page').waitFor();
+    await check('the node page');
+    await page.locator('.nav-item[data-room-id="public"]').click();
+    await waitForRoom(page);
+    await page.getByRole('button', { name: 'Search messages' }).click();
+    await page.getByRole('dialog', { name: 'Search' }).waitFor();
+    await check('the search dialog');
+    await page.keyboard.press('Escape');
+    await page.getByRole('dialog', { name: 'Search' }).waitFor({ state: 'hidden' });
   });
 
   it('forgets the session on browser restart without "remember me"', async () => {
