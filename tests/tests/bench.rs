@@ -24,6 +24,8 @@ fn the_quick_benchmark_reports_every_figure() -> anyhow::Result<()> {
         "300 messages from 2 peers",
         "2 MiB from 1 holder",
         "2 MiB from 3 holders",
+        "2 nodes, public room, p50",
+        "10 nodes, encrypted group, p99",
     ] {
         assert!(
             cases.contains(&expected),

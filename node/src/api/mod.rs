@@ -106,7 +106,15 @@ pub async fn serve(
     state: Arc<NodeState>,
     shutdown: CancellationToken,
 ) {
+    use axum::serve::ListenerExt;
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    // Chat is small writes: without TCP_NODELAY, Nagle's algorithm and delayed ACKs hold a
+    // WebSocket frame or a short answer back by up to 40 ms.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
     let graceful =
         axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
     // WebSockets never end by themselves: give requests a moment, then stop.

@@ -1,6 +1,9 @@
 //! `chatly bench`: benchmarks that start real nodes on this machine and print a table of figures,
 //! each beside a baseline measured in the same run, and write the same figures as JSON.
 //!
+//! - [`latency`]: HTTP post on one node to the WebSocket event on the others, 2 and 10 nodes,
+//!   public and encrypted; baseline: bare gossipsub ([`bare`]) in the same run.
+//! - [`client`]: minimal HTTP and WebSocket clients.
 //! - [`catchup`]: a node that missed N messages syncs them from one or several peers; baseline:
 //!   the same envelopes validated and stored locally, with no network.
 //! - [`files`]: a file fetched from one holder and from three; baseline: the holder reading it
@@ -10,8 +13,11 @@
 //! Figures are measurements, not assertions: a test runs `--quick` only to keep every scenario
 //! working. `docs/performance.md` records a full run.
 
+pub mod bare;
 pub mod catchup;
+pub mod client;
 pub mod files;
+pub mod latency;
 pub mod nodes;
 
 use std::path::PathBuf;
@@ -41,10 +47,12 @@ pub enum Scenario {
     Catchup,
     /// File transfer between nodes.
     Files,
+    /// Post-to-screen latency, against bare gossipsub.
+    Latency,
 }
 
 impl Scenario {
-    const ALL: [Scenario; 2] = [Scenario::Catchup, Scenario::Files];
+    const ALL: [Scenario; 3] = [Scenario::Latency, Scenario::Catchup, Scenario::Files];
 }
 
 /// One measured figure.
@@ -89,6 +97,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         let found = match scenario {
             Scenario::Catchup => catchup::run(args.quick).await?,
             Scenario::Files => files::run(args.quick).await?,
+            Scenario::Latency => latency::run(args.quick).await?,
         };
         for figure in &found {
             eprintln!("  {}", row(figure));

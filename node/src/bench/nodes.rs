@@ -22,11 +22,14 @@ pub struct BenchNode {
 }
 
 impl BenchNode {
-    /// Starts a node on loopback with no LAN discovery, dialing `peers`.
+    /// Starts a node on loopback with no LAN discovery, dialing `peers`. The per-author gossip
+    /// rate limit is lifted: benchmarks measure capacity, and one author posts everything.
     pub async fn start(peers: Vec<Multiaddr>) -> anyhow::Result<BenchNode> {
         let dir = tempfile::Builder::new().prefix("chatly-bench-").tempdir()?;
         let mut config = Config::local(dir.path().to_path_buf());
         config.peers = peers;
+        config.limits.author_rate_per_sec = 1e9;
+        config.limits.author_burst = 1e9;
         let mut handle = NodeHandle::spawn(config).await?;
         handle.wait_listening().await;
         Ok(BenchNode { handle, _dir: dir })
@@ -52,6 +55,39 @@ impl BenchNode {
         };
         state.rooms.publish_profile(&keys, &profile).await?;
         Ok(keys)
+    }
+
+    /// Signs up `username` (publishing its record) and logs in: its keys and a bearer token.
+    pub async fn login(&self, username: &str) -> anyhow::Result<(Arc<UnlockedKeys>, String)> {
+        let keys = self.account(username).await?;
+        let login = self
+            .handle
+            .state
+            .accounts
+            .log_in(username, "benchmark password", false, "bench")
+            .await?;
+        Ok((keys, login.token))
+    }
+
+    /// Waits until the directory holds `n` accounts.
+    pub async fn wait_users(&self, n: usize) -> anyhow::Result<()> {
+        let started = Instant::now();
+        loop {
+            let count = self
+                .handle
+                .state
+                .store
+                .read(|c| Ok(crate::store::users::all(c)?.len()))
+                .await?;
+            if count >= n {
+                return Ok(());
+            }
+            anyhow::ensure!(
+                started.elapsed() < Duration::from_secs(60),
+                "{count} of {n} accounts"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Stores already checked envelopes in transactions of `batch`, as sync pages are stored.
@@ -129,6 +165,26 @@ impl BenchNode {
     pub async fn stop(self) {
         self.handle.shutdown().await;
     }
+}
+
+/// Starts `n` nodes, each dialing all before it, and waits until each sees the others.
+pub async fn mesh(n: usize) -> anyhow::Result<Vec<BenchNode>> {
+    let mut nodes: Vec<BenchNode> = Vec::new();
+    for _ in 0..n {
+        let peers = nodes.iter().map(BenchNode::addr).collect();
+        nodes.push(BenchNode::start(peers).await?);
+    }
+    let started = Instant::now();
+    for node in &nodes {
+        while node.handle.state.net.peers().await?.len() < n - 1 {
+            anyhow::ensure!(
+                started.elapsed() < Duration::from_secs(60),
+                "the mesh did not form"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    Ok(nodes)
 }
 
 /// `n` public messages by `keys`, signed and chained from seq 1, each checked by the pipeline.

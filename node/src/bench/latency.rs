@@ -1,0 +1,211 @@
+//! Latency: a message posted through the HTTP API on node A until `message.created` arrives on
+//! the event WebSocket of an account on every other node; 2 nodes and a 10-node mesh, public room
+//! and encrypted group. Baseline, same run: a 200-byte payload published on one bare gossipsub
+//! node (the same network layer, nothing on top) until it arrives at every other one.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use super::bare::{self, BareNode};
+use super::client::{Events, Http};
+use super::nodes::{self, BenchNode};
+use super::{Figure, Scenario};
+
+const BASELINE: &str = "latency: the same network layer (transport, Noise, Yamux, gossipsub settings) with 200-byte payloads and nothing on top";
+
+/// Sorted samples in milliseconds → (p50, p99, max).
+pub fn percentiles(mut ms: Vec<f64>) -> (f64, f64, f64) {
+    if ms.is_empty() {
+        return (f64::NAN, f64::NAN, f64::NAN);
+    }
+    ms.sort_by(f64::total_cmp);
+    let at = |p: f64| ms[((ms.len() as f64 * p) as usize).min(ms.len() - 1)];
+    (at(0.5), at(0.99), ms[ms.len() - 1])
+}
+
+/// Listens on each account's socket and reports (text, when) of every new message.
+pub async fn listen(sockets: Vec<Events>) -> mpsc::UnboundedReceiver<(usize, String, Instant)> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    for (i, mut socket) in sockets.into_iter().enumerate() {
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            while let Ok(frame) = socket.next().await {
+                if frame["type"] == "message.created"
+                    && let Some(text) = frame["message"]["text"].as_str()
+                {
+                    let _ = tx.send((i, text.to_string(), Instant::now()));
+                }
+            }
+        });
+    }
+    rx
+}
+
+/// Waits until every listener saw `text`; returns each one's delay from `sent`.
+async fn arrivals(
+    rx: &mut mpsc::UnboundedReceiver<(usize, String, Instant)>,
+    listeners: usize,
+    text: &str,
+    sent: Instant,
+) -> anyhow::Result<Vec<f64>> {
+    let mut seen = vec![None; listeners];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while seen.iter().any(Option::is_none) {
+        let (i, got, at) = tokio::time::timeout_at(deadline, rx.recv())
+            .await
+            .map_err(|_| anyhow::anyhow!("{text:?} did not reach every node"))?
+            .ok_or_else(|| anyhow::anyhow!("listeners stopped"))?;
+        if got == text && seen[i].is_none() {
+            seen[i] = Some(at.duration_since(sent).as_secs_f64() * 1000.0);
+        }
+    }
+    Ok(seen.into_iter().flatten().collect())
+}
+
+/// A mesh of `n` Chatly nodes with one account each: the author's HTTP client (node 0), the
+/// others' event sockets, and every account id.
+pub struct Room {
+    /// The nodes.
+    pub nodes: Vec<BenchNode>,
+    /// The author's API client.
+    pub author: Http,
+    /// The other accounts' sockets, merged.
+    pub arrivals: mpsc::UnboundedReceiver<(usize, String, Instant)>,
+    /// Where to post: "public" or a group id.
+    pub room: String,
+}
+
+impl Room {
+    /// Builds it; `group` makes an encrypted group of all the accounts.
+    pub async fn new(n: usize, group: bool) -> anyhow::Result<Room> {
+        let nodes = nodes::mesh(n).await?;
+        let mut tokens = Vec::new();
+        let mut ids = Vec::new();
+        for (i, node) in nodes.iter().enumerate() {
+            let (keys, token) = node.login(&format!("user{i}")).await?;
+            ids.push(keys.account_id().to_hex());
+            tokens.push(token);
+        }
+        for node in &nodes {
+            node.wait_users(n).await?;
+        }
+        let mut author = Http::new(nodes[0].handle.http_addr, tokens[0].clone());
+        let mut sockets = Vec::new();
+        for (node, token) in nodes.iter().zip(&tokens).skip(1) {
+            sockets.push(Events::open(node.handle.http_addr, token).await?);
+        }
+        let room = if group {
+            let (status, room) = author
+                .request(
+                    "POST",
+                    "/api/v1/rooms",
+                    &json!({"kind": "group", "name": "bench", "members": ids[1..]}),
+                )
+                .await?;
+            anyhow::ensure!(status == 201, "group: {status} {room}");
+            room["id"].as_str().unwrap_or_default().to_string()
+        } else {
+            "public".to_string()
+        };
+        let arrivals = listen(sockets).await;
+        let mut this = Room {
+            nodes,
+            author,
+            arrivals,
+            room,
+        };
+        // Warm up: key deliveries, gossipsub mesh, connections in the HTTP client.
+        for i in 0..3 {
+            this.send_and_wait(&format!("warm-up {i}")).await?;
+        }
+        Ok(this)
+    }
+
+    /// Posts `text`; returns each listener's delay in ms once all have it.
+    pub async fn send_and_wait(&mut self, text: &str) -> anyhow::Result<Vec<f64>> {
+        let sent = Instant::now();
+        let path = format!("/api/v1/rooms/{}/messages", self.room);
+        let (status, body) = self
+            .author
+            .request("POST", &path, &json!({"text": text}))
+            .await?;
+        anyhow::ensure!(status == 201, "post: {status} {body}");
+        arrivals(&mut self.arrivals, self.nodes.len() - 1, text, sent).await
+    }
+
+    /// Stops every node.
+    pub async fn stop(self) {
+        for node in self.nodes {
+            node.stop().await;
+        }
+    }
+}
+
+async fn bare_latency(n: usize, samples: usize) -> anyhow::Result<Vec<f64>> {
+    let nodes: Vec<BareNode> = bare::mesh(n).await?;
+    let mut delays = Vec::new();
+    for seq in 0..(samples + 3) as u32 {
+        let sent = Instant::now();
+        nodes[0].publish(1, seq).await?;
+        for node in &nodes[1..] {
+            let mut rx = node.received.lock().await;
+            loop {
+                let (data, at) = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+                    .await
+                    .map_err(|_| anyhow::anyhow!("a bare payload was lost"))?
+                    .ok_or_else(|| anyhow::anyhow!("bare node stopped"))?;
+                if bare::seq_of(&data) == Some((1, seq)) {
+                    if seq >= 3 {
+                        delays.push(at.duration_since(sent).as_secs_f64() * 1000.0);
+                    }
+                    break;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    for node in &nodes {
+        node.stop();
+    }
+    Ok(delays)
+}
+
+/// Runs the scenario.
+pub async fn run(quick: bool) -> anyhow::Result<Vec<Figure>> {
+    let samples = if quick { 10 } else { 200 };
+    let mut figures = Vec::new();
+    for n in [2usize, 10] {
+        let (b50, b99, bmax) = percentiles(bare_latency(n, samples).await?);
+        for group in [false, true] {
+            let mut room = Room::new(n, group).await?;
+            let mut delays = Vec::new();
+            for i in 0..samples {
+                delays.extend(room.send_and_wait(&format!("latency sample {i}")).await?);
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            room.stop().await;
+            let (p50, p99, max) = percentiles(delays);
+            let kind = if group {
+                "encrypted group"
+            } else {
+                "public room"
+            };
+            for (what, value, baseline) in
+                [("p50", p50, b50), ("p99", p99, b99), ("max", max, bmax)]
+            {
+                figures.push(Figure {
+                    scenario: Scenario::Latency,
+                    case: format!("{n} nodes, {kind}, {what}"),
+                    value,
+                    unit: "ms",
+                    baseline: Some(baseline),
+                    baseline_is: BASELINE,
+                    detail: format!("{samples} messages, every other node"),
+                });
+            }
+        }
+    }
+    Ok(figures)
+}
