@@ -15,6 +15,9 @@ use crate::net::{self, NetConfig, NetEvent, Topic};
 /// Payload size of a bare message.
 pub const PAYLOAD: usize = 200;
 
+/// Received payloads and when they arrived.
+pub type Arrivals = mpsc::UnboundedReceiver<(Vec<u8>, Instant)>;
+
 /// A bare gossipsub node in this process.
 pub struct BareNode {
     /// Its network handle.
@@ -22,7 +25,7 @@ pub struct BareNode {
     /// Its first listen address.
     pub addr: Multiaddr,
     /// Payloads received, with when.
-    pub received: Arc<Mutex<mpsc::UnboundedReceiver<(Vec<u8>, Instant)>>>,
+    pub received: Arc<Mutex<Arrivals>>,
     shutdown: CancellationToken,
 }
 
