@@ -71,6 +71,8 @@ pub struct Room {
     pub nodes: Vec<BenchNode>,
     /// The author's API client.
     pub author: Http,
+    /// The author's bearer token (for more clients).
+    pub token: String,
     /// The other accounts' sockets, merged.
     pub arrivals: mpsc::UnboundedReceiver<(usize, String, Instant)>,
     /// Where to post: "public" or a group id.
@@ -113,6 +115,7 @@ impl Room {
         let mut this = Room {
             nodes,
             author,
+            token: tokens[0].clone(),
             arrivals,
             room,
         };

@@ -3,6 +3,9 @@
 //!
 //! - [`latency`]: HTTP post on one node to the WebSocket event on the others, 2 and 10 nodes,
 //!   public and encrypted; baseline: bare gossipsub ([`bare`]) in the same run.
+//! - [`throughput`]: sustained posting into a room shared with 3 other nodes, zero loss;
+//!   baseline: bare gossipsub.
+//! - [`storage`]: history pages and search with 1,000,000 messages; baseline: 1,000.
 //! - [`client`]: minimal HTTP and WebSocket clients.
 //! - [`catchup`]: a node that missed N messages syncs them from one or several peers; baseline:
 //!   the same envelopes validated and stored locally, with no network.
@@ -19,6 +22,8 @@ pub mod client;
 pub mod files;
 pub mod latency;
 pub mod nodes;
+pub mod storage;
+pub mod throughput;
 
 use std::path::PathBuf;
 
@@ -49,10 +54,20 @@ pub enum Scenario {
     Files,
     /// Post-to-screen latency, against bare gossipsub.
     Latency,
+    /// Sustained messages per second with zero loss, against bare gossipsub.
+    Throughput,
+    /// History pages and search on a large store.
+    Storage,
 }
 
 impl Scenario {
-    const ALL: [Scenario; 3] = [Scenario::Latency, Scenario::Catchup, Scenario::Files];
+    const ALL: [Scenario; 5] = [
+        Scenario::Latency,
+        Scenario::Throughput,
+        Scenario::Catchup,
+        Scenario::Files,
+        Scenario::Storage,
+    ];
 }
 
 /// One measured figure.
@@ -98,6 +113,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             Scenario::Catchup => catchup::run(args.quick).await?,
             Scenario::Files => files::run(args.quick).await?,
             Scenario::Latency => latency::run(args.quick).await?,
+            Scenario::Throughput => throughput::run(args.quick).await?,
+            Scenario::Storage => storage::run(args.quick).await?,
         };
         for figure in &found {
             eprintln!("  {}", row(figure));

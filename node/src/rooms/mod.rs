@@ -268,30 +268,33 @@ impl Rooms {
         now: u64,
         local: bool,
     ) -> Result<Vec<Applied>, StoreError> {
-        let applied = self
-            .store
-            .write(move |txn| {
-                let mut applied = Vec::with_capacity(items.len());
-                for checked in &items {
-                    let outcome = pipeline::apply(txn, checked, now)?;
-                    if local && matches!(outcome, Applied::Stored(_)) {
-                        let header = &checked.verified.envelope.header;
-                        crate::store::sync::outbox_add(
-                            txn,
-                            &crate::store::sync::OutboxRow {
-                                id: checked.verified.id.0,
-                                room: header.room.0,
-                                author: header.author.0,
-                                seq: header.seq,
-                            },
-                            now,
-                        )?;
-                    }
-                    applied.push(outcome);
+        // Local posts are acknowledged: durable. Envelopes from peers can be fetched again.
+        let job = move |txn: &rusqlite::Transaction<'_>| {
+            let mut applied = Vec::with_capacity(items.len());
+            for checked in &items {
+                let outcome = pipeline::apply(txn, checked, now)?;
+                if local && matches!(outcome, Applied::Stored(_)) {
+                    let header = &checked.verified.envelope.header;
+                    crate::store::sync::outbox_add(
+                        txn,
+                        &crate::store::sync::OutboxRow {
+                            id: checked.verified.id.0,
+                            room: header.room.0,
+                            author: header.author.0,
+                            seq: header.seq,
+                        },
+                        now,
+                    )?;
                 }
-                Ok(applied)
-            })
-            .await?;
+                applied.push(outcome);
+            }
+            Ok(applied)
+        };
+        let applied = if local {
+            self.store.write(job).await?
+        } else {
+            self.store.write_relaxed(job).await?
+        };
         for outcome in &applied {
             if let Applied::Stored(Some(event)) = outcome {
                 self.bus.publish((**event).clone());

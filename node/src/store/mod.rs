@@ -75,7 +75,15 @@ pub enum StoreError {
     BadRow(String),
 }
 
-type Job = Box<dyn FnOnce(&Transaction<'_>) -> Box<dyn FnOnce(bool) + Send> + Send>;
+/// A unit of work for the writer, and whether its commit must reach the disk before it is
+/// answered (see [`Store::write_relaxed`]).
+struct Job {
+    durable: bool,
+    run: Box<dyn FnOnce(&Transaction<'_>) -> Answer + Send>,
+}
+
+/// Tells a job's caller whether its transaction committed.
+type Answer = Box<dyn FnOnce(bool) + Send>;
 
 /// A cheap, cloneable handle to the store.
 #[derive(Clone)]
@@ -106,25 +114,50 @@ impl Store {
         })
     }
 
-    /// Runs `f` in the writer's next transaction and answers once that transaction committed.
+    /// Runs `f` in the writer's next transaction and answers once that transaction committed
+    /// and reached the disk (`synchronous=FULL`): what an acknowledgement promises.
     pub async fn write<R, F>(&self, f: F) -> Result<R, StoreError>
     where
         R: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> Result<R, StoreError> + Send + 'static,
     {
+        self.submit(true, f).await
+    }
+
+    /// Like [`Store::write`], but a batch made only of relaxed jobs commits with
+    /// `synchronous=NORMAL`: it survives a crash of the process (kill -9) at once, and power loss
+    /// from the next durable commit on (which syncs the whole WAL). For what can be had again,
+    /// such as envelopes received from peers, which sync fetches anew.
+    pub async fn write_relaxed<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<R, StoreError> + Send + 'static,
+    {
+        self.submit(false, f).await
+    }
+
+    async fn submit<R, F>(&self, durable: bool, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<R, StoreError> + Send + 'static,
+    {
         let (tx, rx) = oneshot::channel();
-        let job: Job = Box::new(move |txn| {
-            let result = run_in_savepoint(txn, f);
-            Box::new(move |committed: bool| {
-                let answer = match (result, committed) {
-                    (Ok(value), true) => Ok(value),
-                    (Ok(_), false) => Err(StoreError::Closed),
-                    (Err(e), _) => Err(e),
-                };
-                let _ = tx.send(answer);
-            })
-        });
-        self.jobs.send(job).map_err(|_| StoreError::Closed)?;
+        let run = Box::new(
+            move |txn: &Transaction<'_>| -> Box<dyn FnOnce(bool) + Send> {
+                let result = run_in_savepoint(txn, f);
+                Box::new(move |committed: bool| {
+                    let answer = match (result, committed) {
+                        (Ok(value), true) => Ok(value),
+                        (Ok(_), false) => Err(StoreError::Closed),
+                        (Err(e), _) => Err(e),
+                    };
+                    let _ = tx.send(answer);
+                })
+            },
+        );
+        self.jobs
+            .send(Job { durable, run })
+            .map_err(|_| StoreError::Closed)?;
         rx.await.map_err(|_| StoreError::Closed)?
     }
 
@@ -173,7 +206,8 @@ fn run_in_savepoint<R>(
 }
 
 fn writer_loop(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<Job>) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+    let mut full = true;
     while rx.blocking_recv().map(|job| batch.push(job)).is_some() {
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
@@ -181,11 +215,19 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<Job>) {
                 Err(_) => break,
             }
         }
+        let durable = batch.iter().any(|job| job.durable);
+        if durable != full {
+            let level = if durable { "FULL" } else { "NORMAL" };
+            match conn.pragma_update(None, "synchronous", level) {
+                Ok(()) => full = durable,
+                Err(e) => tracing::error!(error = %e, "could not set synchronous={level}"),
+            }
+        }
         let mut answers = Vec::with_capacity(batch.len());
         let committed = match conn.transaction() {
             Ok(txn) => {
                 for job in batch.drain(..) {
-                    answers.push(job(&txn));
+                    answers.push((job.run)(&txn));
                 }
                 match txn.commit() {
                     Ok(()) => true,

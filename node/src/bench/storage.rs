@@ -1,0 +1,153 @@
+//! Storage at scale: a node whose store holds N public messages (1,000,000 in a full run) answers
+//! history pages (50 messages before a random one) and searches (a rare word, a common word, a
+//! two-word prefix) through its HTTP API. Baseline, same run: the same requests on a node holding
+//! 1,000 messages, so the ratio is what the size of the store costs.
+
+use std::time::Instant;
+
+use chatly_protocol::RoomId;
+
+use super::client::Http;
+use super::latency::percentiles;
+use super::nodes::BenchNode;
+use super::{Figure, Scenario};
+use crate::store::messages::{self, MessageRow, PUBLIC_VIEWER};
+
+const BASELINE: &str = "storage: the same requests on a node holding 1,000 messages";
+const WORDS: &[&str] = &[
+    "harbour", "lantern", "meadow", "copper", "violet", "thunder", "pebble", "orchard", "saffron",
+    "glacier", "mosaic", "tundra", "quartz", "falcon", "juniper", "ember", "canyon", "willow",
+    "marble", "cobalt",
+];
+
+/// A deterministic line of chat for message `i`: common words often, "zephyr" once in 10,000.
+fn text(i: u64) -> String {
+    let mut x = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xABCD;
+    let mut words = Vec::new();
+    for _ in 0..8 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        words.push(WORDS[(x % WORDS.len() as u64) as usize]);
+    }
+    if i % 10_000 == 7 {
+        words.push("zephyr");
+    }
+    format!("message {i}: {}", words.join(" "))
+}
+
+/// Fills a node's store with `n` public messages, 20,000 per transaction.
+async fn seed(node: &BenchNode, n: u64) -> anyhow::Result<Vec<[u8; 32]>> {
+    let author = [7u8; 32];
+    let start_ms = 1_700_000_000_000u64;
+    let mut ids = Vec::with_capacity(n as usize);
+    let mut i = 0;
+    while i < n {
+        let end = (i + 20_000).min(n);
+        let rows: Vec<MessageRow> = (i..end)
+            .map(|k| MessageRow {
+                viewer: PUBLIC_VIEWER,
+                id: chatly_crypto::derive_key("chatly/bench/id", &k.to_be_bytes()),
+                room: RoomId::PUBLIC.0,
+                author,
+                text: text(k),
+                files: "[]".into(),
+                reply_to: None,
+                sealed: None,
+                sent_at: start_ms + k * 1000,
+                edited_at: None,
+                deleted: false,
+            })
+            .collect();
+        ids.extend(rows.iter().map(|r| r.id));
+        node.handle
+            .state
+            .store
+            .write(move |txn| {
+                for row in &rows {
+                    messages::insert(txn, row)?;
+                }
+                Ok(())
+            })
+            .await?;
+        i = end;
+    }
+    Ok(ids)
+}
+
+/// p50/p99 of `rounds` history pages before random messages, and of searches.
+async fn measure(
+    node: &BenchNode,
+    ids: &[[u8; 32]],
+    rounds: usize,
+) -> anyhow::Result<[(f64, f64); 2]> {
+    let (_, token) = node.login("reader").await?;
+    let mut http = Http::new(node.handle.http_addr, token);
+    let mut pages = Vec::new();
+    let mut x = 12345u64;
+    for _ in 0..rounds {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let before = hex::encode(ids[(x % ids.len() as u64) as usize]);
+        let started = Instant::now();
+        let (status, body) = http
+            .request(
+                "GET",
+                &format!("/api/v1/rooms/public/messages?limit=50&before={before}"),
+                &serde_json::Value::Null,
+            )
+            .await?;
+        anyhow::ensure!(status == 200, "page: {status} {body}");
+        pages.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    let mut searches = Vec::new();
+    for i in 0..rounds {
+        let q = ["zephyr", "harbour", "lant mead", "cobalt quartz falcon"][i % 4];
+        let started = Instant::now();
+        let (status, body) = http
+            .request(
+                "GET",
+                &format!("/api/v1/search?q={}", q.replace(' ', "%20")),
+                &serde_json::Value::Null,
+            )
+            .await?;
+        anyhow::ensure!(status == 200, "search: {status} {body}");
+        searches.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    let (p50, p99, _) = percentiles(pages);
+    let (s50, s99, _) = percentiles(searches);
+    Ok([(p50, p99), (s50, s99)])
+}
+
+/// Runs the scenario.
+pub async fn run(quick: bool) -> anyhow::Result<Vec<Figure>> {
+    let n: u64 = if quick { 5_000 } else { 1_000_000 };
+    let rounds = if quick { 20 } else { 200 };
+    let small = BenchNode::start(Vec::new()).await?;
+    let small_ids = seed(&small, 1_000).await?;
+    let [(bp50, bp99), (bs50, bs99)] = measure(&small, &small_ids, rounds).await?;
+    small.stop().await;
+    let big = BenchNode::start(Vec::new()).await?;
+    let seeding = Instant::now();
+    let ids = seed(&big, n).await?;
+    let seeded = seeding.elapsed().as_secs_f64();
+    let [(p50, p99), (s50, s99)] = measure(&big, &ids, rounds).await?;
+    big.stop().await;
+    let detail = format!("{n} messages (stored in {seeded:.0} s), {rounds} requests over HTTP");
+    let figure = |case: String, value: f64, baseline: f64| Figure {
+        scenario: Scenario::Storage,
+        case,
+        value,
+        unit: "ms",
+        baseline: Some(baseline),
+        baseline_is: BASELINE,
+        detail: detail.clone(),
+    };
+    Ok(vec![
+        figure(format!("history page at {n}, p50"), p50, bp50),
+        figure(format!("history page at {n}, p99"), p99, bp99),
+        figure(format!("search at {n}, p50"), s50, bs50),
+        figure(format!("search at {n}, p99"), s99, bs99),
+    ])
+}
