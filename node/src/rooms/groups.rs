@@ -132,19 +132,35 @@ impl Rooms {
         let mut chain = self.ensure_chain(&guard, keys, room, &state).await?;
         let (index, message_key) = chain.next_key();
         let chain_id = chain.state().chain_id;
+        // The chain moves on in the same commit as the envelope it sealed: after a crash it can
+        // never hand out that key again (receivers would refuse the second message).
+        let moved = wrap::seal(keys.master.expose(), CHAIN_LABEL, &chain.to_bytes());
+        let save_chain: super::Also = Box::new(move |txn| {
+            let delivered = private::sender_chain(txn, &author.0, &room.0)?
+                .map(|(_, d)| d)
+                .unwrap_or_default();
+            private::put_sender_chain(txn, &author.0, &room.0, &moved, &delivered)
+        });
         let checked = self
-            .publish_locked(&guard, author, room, Topic::Rooms, |seq, prev, now| {
-                let mut header = Header::plain(Kind::Sealed, room, author, seq, prev, now);
-                header.key_suite = chatly_protocol::KEY_SUITE_SENDER_CHAIN;
-                header.key_id = chain_id;
-                header.key_index = index;
-                header.nonce = chatly_crypto::random_bytes();
-                let ad = header_bytes(&header, plain.len() + chatly_protocol::AEAD_TAG_LEN)?;
-                let body = chatly_crypto::seal_message(&message_key, &header.nonce, &ad, &plain);
-                seal::seal(&keys.identity, header, body)
-            })
+            .publish_locked_with(
+                &guard,
+                author,
+                room,
+                Topic::Rooms,
+                |seq, prev, now| {
+                    let mut header = Header::plain(Kind::Sealed, room, author, seq, prev, now);
+                    header.key_suite = chatly_protocol::KEY_SUITE_SENDER_CHAIN;
+                    header.key_id = chain_id;
+                    header.key_index = index;
+                    header.nonce = chatly_crypto::random_bytes();
+                    let ad = header_bytes(&header, plain.len() + chatly_protocol::AEAD_TAG_LEN)?;
+                    let body =
+                        chatly_crypto::seal_message(&message_key, &header.nonce, &ad, &plain);
+                    seal::seal(&keys.identity, header, body)
+                },
+                Some(save_chain),
+            )
             .await?;
-        self.save_sender_chain(keys, room, &chain, None).await?;
         let row = private_row(
             keys,
             &checked.verified.envelope,
@@ -227,16 +243,16 @@ impl Rooms {
             .copied()
             .collect();
         let now = now_ms();
-        let (chain, mut delivered) = match stored
+        let (chain, mut delivered, fresh) = match stored
             .and_then(|(sealed, to)| open_sender_chain(keys, &sealed).map(|c| (c, to)))
         {
             Some((chain, to))
                 if !chain.needs_rotation(now)
                     && to.iter().all(|m| state.is_member(&AccountId(*m))) =>
             {
-                (chain, to)
+                (chain, to, false)
             }
-            _ => (SenderChain::new(now), Vec::new()),
+            _ => (SenderChain::new(now), Vec::new(), true),
         };
         let missing: Vec<AccountId> = members
             .iter()
@@ -282,8 +298,11 @@ impl Rooms {
             .await?;
             delivered.push(member.0);
         }
-        self.save_sender_chain(keys, room, &chain, Some(delivered))
-            .await?;
+        // Nothing changed: no commit (a post's own commit saves the chain as it moves on).
+        if fresh || !missing.is_empty() {
+            self.save_sender_chain(keys, room, &chain, Some(delivered))
+                .await?;
+        }
         Ok(chain)
     }
 

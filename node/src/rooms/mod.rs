@@ -59,7 +59,10 @@ type AuthorLock = Arc<tokio::sync::Mutex<()>>;
 /// Proof that the author lock is held.
 pub(crate) type AuthorGuard = tokio::sync::OwnedMutexGuard<()>;
 
-/// The rooms service.
+/// Work done in the transaction that stores a local envelope.
+pub(crate) type Also = Box<dyn FnOnce(&rusqlite::Transaction<'_>) -> Result<(), StoreError> + Send>;
+
+/// The rooms service: publishing, the pipeline, sync and the outbox.
 pub struct Rooms {
     pub(crate) store: Store,
     pub(crate) net: net::Handle,
@@ -211,11 +214,26 @@ impl Rooms {
     /// The caller holds the author lock (the guard proves it).
     pub(crate) async fn publish_locked(
         &self,
+        guard: &AuthorGuard,
+        author: AccountId,
+        room: RoomId,
+        topic: Topic,
+        build: impl FnOnce(u64, EnvelopeId, u64) -> Result<seal::Verified, Rejection>,
+    ) -> Result<Checked, RoomError> {
+        self.publish_locked_with(guard, author, room, topic, build, None)
+            .await
+    }
+
+    /// [`Self::publish_locked`], running `also` in the transaction that stores the envelope
+    /// (for state that must move with it, such as the sender chain that sealed it).
+    pub(crate) async fn publish_locked_with(
+        &self,
         _guard: &AuthorGuard,
         author: AccountId,
         room: RoomId,
         topic: Topic,
         build: impl FnOnce(u64, EnvelopeId, u64) -> Result<seal::Verified, Rejection>,
+        also: Option<Also>,
     ) -> Result<Checked, RoomError> {
         let head = self
             .store
@@ -226,7 +244,7 @@ impl Rooms {
         let verified = build(seq, prev, now).map_err(RoomError::Rejected)?;
         let checked = pipeline::check(verified.bytes, now, None).map_err(RoomError::Rejected)?;
         let applied = self
-            .store_items(vec![checked.clone()], now, true)
+            .store_items(vec![checked.clone()], now, true, also)
             .await?
             .pop();
         match applied {
@@ -257,7 +275,7 @@ impl Rooms {
         items: Vec<Checked>,
         now: u64,
     ) -> Result<Vec<Applied>, StoreError> {
-        self.store_items(items, now, false).await
+        self.store_items(items, now, false, None).await
     }
 
     /// [`Self::store_checked`], queueing what was stored in the outbox when `local`, in the same
@@ -267,6 +285,7 @@ impl Rooms {
         items: Vec<Checked>,
         now: u64,
         local: bool,
+        also: Option<Also>,
     ) -> Result<Vec<Applied>, StoreError> {
         // Local posts are acknowledged: durable. Envelopes from peers can be fetched again.
         let job = move |txn: &rusqlite::Transaction<'_>| {
@@ -287,6 +306,11 @@ impl Rooms {
                     )?;
                 }
                 applied.push(outcome);
+            }
+            if let Some(also) = also
+                && matches!(applied.first(), Some(Applied::Stored(_)))
+            {
+                also(txn)?;
             }
             Ok(applied)
         };

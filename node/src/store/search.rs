@@ -7,6 +7,8 @@ use super::StoreError;
 
 /// Most results one search returns.
 pub const MAX_RESULTS: usize = 50;
+/// How many of the newest matches are ranked.
+pub const RECENT_MATCHES: usize = 2_000;
 
 /// One hit: the message (room, id) and its rank (lower is better).
 #[derive(Debug, Clone, PartialEq)]
@@ -55,8 +57,13 @@ pub fn query(
     fts: &str,
     room: Option<&[u8; 16]>,
 ) -> Result<Vec<Hit>, StoreError> {
+    // Ranking every match of a common word in a big index is slow (FTS5 scores each one), so
+    // the best matches are chosen among the newest RECENT_MATCHES: doclists are in rowid order,
+    // so those come cheap, and in a chat the newest matches are the ones people look for.
     let sql = format!(
-        "SELECT room, id, rank FROM {table} WHERE {table} MATCH ?1 AND (?2 IS NULL OR room = ?2)
+        "SELECT room, id, rank FROM (
+           SELECT room, id, rank, rowid FROM {table} WHERE {table} MATCH ?1 AND (?2 IS NULL OR room = ?2)
+           ORDER BY rowid DESC LIMIT {RECENT_MATCHES})
          ORDER BY rank LIMIT ?3"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
