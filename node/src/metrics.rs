@@ -39,6 +39,10 @@ pub struct Metrics {
     pub outbox: Gauge,
     /// File chunks fetched from peers.
     pub file_chunks_fetched: Counter,
+    /// From an envelope's author timestamp to its being stored here, for gossip, seconds.
+    pub delivery_seconds: Histogram,
+    /// Store write transactions, begin to commit, seconds.
+    pub store_write_seconds: Histogram,
     /// File chunks from peers that did not match their address.
     pub file_chunks_rejected: Counter,
 }
@@ -58,6 +62,8 @@ impl Metrics {
         let sync_failures = Counter::default();
         let outbox = Gauge::default();
         let file_chunks_fetched = Counter::default();
+        let delivery_seconds = Histogram::new(exponential_buckets(0.0005, 2.0, 16));
+        let store_write_seconds = Histogram::new(exponential_buckets(0.0001, 2.0, 16));
         let file_chunks_rejected = Counter::default();
         let chatly = registry.sub_registry_with_prefix("chatly");
         chatly.register(
@@ -107,6 +113,16 @@ impl Metrics {
             sync_failures.clone(),
         );
         chatly.register(
+            "delivery_seconds",
+            "From an envelope's author timestamp to its being stored here (gossip)",
+            delivery_seconds.clone(),
+        );
+        chatly.register(
+            "store_write_seconds",
+            "Store write transactions, begin to commit",
+            store_write_seconds.clone(),
+        );
+        chatly.register(
             "file_chunks_fetched",
             "File chunks fetched from peers",
             file_chunks_fetched.clone(),
@@ -135,6 +151,8 @@ impl Metrics {
             sync_failures,
             file_chunks_fetched,
             file_chunks_rejected,
+            delivery_seconds,
+            store_write_seconds,
             outbox,
         }
     }

@@ -98,6 +98,7 @@ impl NodeHandle {
         };
         let network = net::spawn(keypair, net_config, &mut registry, shutdown.clone()).await?;
         let metrics = Arc::new(Metrics::new(registry));
+        store.observe_writes(metrics.store_write_seconds.clone());
         let bus = EventBus::default();
         let vault = Arc::new(crate::accounts::Vault::default());
         let rooms = Arc::new(Rooms::new(

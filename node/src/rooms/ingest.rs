@@ -137,6 +137,11 @@ async fn ingest_gossip(
                     above_gap.push((source, header.room, header.author, header.seq - 1));
                 }
                 rooms.metrics.messages_in.inc();
+                let stored_at = now_ms();
+                rooms
+                    .metrics
+                    .delivery_seconds
+                    .observe(stored_at.saturating_sub(header.timestamp_ms) as f64 / 1000.0);
                 MessageAcceptance::Accept
             }
             Applied::Duplicate => MessageAcceptance::Ignore,

@@ -91,6 +91,8 @@ pub struct Store {
     jobs: mpsc::UnboundedSender<Job>,
     readers: Arc<Mutex<Vec<Connection>>>,
     path: Arc<std::path::PathBuf>,
+    /// Where the writer reports how long each transaction took (set once metrics exist).
+    write_seconds: Arc<std::sync::OnceLock<prometheus_client::metrics::histogram::Histogram>>,
 }
 
 impl Store {
@@ -102,16 +104,26 @@ impl Store {
         let readers = (0..READERS)
             .map(|_| open_connection(path, true))
             .collect::<Result<Vec<_>, _>>()?;
+        let write_seconds = Arc::new(std::sync::OnceLock::new());
         let (jobs, rx) = mpsc::unbounded_channel();
         std::thread::Builder::new()
             .name("chatly-store-writer".into())
-            .spawn(move || writer_loop(writer, rx))
+            .spawn({
+                let timing = write_seconds.clone();
+                move || writer_loop(writer, rx, &timing)
+            })
             .map_err(|e| StoreError::BadRow(format!("cannot start the writer thread: {e}")))?;
         Ok(Store {
             jobs,
             readers: Arc::new(Mutex::new(readers)),
             path: Arc::new(path.to_path_buf()),
+            write_seconds,
         })
+    }
+
+    /// Reports every write transaction's duration (begin to commit) into `histogram`.
+    pub fn observe_writes(&self, histogram: prometheus_client::metrics::histogram::Histogram) {
+        let _ = self.write_seconds.set(histogram);
     }
 
     /// Runs `f` in the writer's next transaction and answers once that transaction committed
@@ -205,7 +217,11 @@ fn run_in_savepoint<R>(
     }
 }
 
-fn writer_loop(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<Job>) {
+fn writer_loop(
+    mut conn: Connection,
+    mut rx: mpsc::UnboundedReceiver<Job>,
+    timing: &std::sync::OnceLock<prometheus_client::metrics::histogram::Histogram>,
+) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     let mut full = true;
     while rx.blocking_recv().map(|job| batch.push(job)).is_some() {
@@ -224,6 +240,7 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<Job>) {
             }
         }
         let mut answers = Vec::with_capacity(batch.len());
+        let started = std::time::Instant::now();
         let committed = match conn.transaction() {
             Ok(txn) => {
                 for job in batch.drain(..) {
@@ -243,6 +260,9 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<Job>) {
                 false
             }
         };
+        if let Some(histogram) = timing.get() {
+            histogram.observe(started.elapsed().as_secs_f64());
+        }
         for answer in answers {
             answer(committed);
         }
