@@ -26,6 +26,15 @@ fn the_quick_benchmark_reports_every_figure() -> anyhow::Result<()> {
         "2 MiB from 3 holders",
         "2 nodes, public room, p50",
         "10 nodes, encrypted group, p99",
+        "public room, delivered to 3 nodes",
+        "encrypted group, accepted by one node",
+        "history page at 5000, p99",
+        "search at 5000, p99",
+        "start-up to ready",
+        "idle node, resident memory",
+        "3-node mesh under load, CPU per node",
+        "6-node mesh, time to converge",
+        "6-node mesh, delivery p99",
     ] {
         assert!(
             cases.contains(&expected),

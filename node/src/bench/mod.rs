@@ -6,6 +6,8 @@
 //! - [`throughput`]: sustained posting into a room shared with 3 other nodes, zero loss;
 //!   baseline: bare gossipsub.
 //! - [`storage`]: history pages and search with 1,000,000 messages; baseline: 1,000.
+//! - [`cost`]: resident memory, CPU and start-up time of `chatly run` processes.
+//! - [`scale`]: a 50-node mesh in one process: convergence, delivery; baseline: bare gossipsub.
 //! - [`client`]: minimal HTTP and WebSocket clients.
 //! - [`catchup`]: a node that missed N messages syncs them from one or several peers; baseline:
 //!   the same envelopes validated and stored locally, with no network.
@@ -19,9 +21,11 @@
 pub mod bare;
 pub mod catchup;
 pub mod client;
+pub mod cost;
 pub mod files;
 pub mod latency;
 pub mod nodes;
+pub mod scale;
 pub mod storage;
 pub mod throughput;
 
@@ -58,15 +62,21 @@ pub enum Scenario {
     Throughput,
     /// History pages and search on a large store.
     Storage,
+    /// Memory, CPU and start-up time of node processes.
+    Cost,
+    /// A 50-node mesh: convergence and delivery.
+    Scale,
 }
 
 impl Scenario {
-    const ALL: [Scenario; 5] = [
+    const ALL: [Scenario; 7] = [
         Scenario::Latency,
         Scenario::Throughput,
         Scenario::Catchup,
         Scenario::Files,
         Scenario::Storage,
+        Scenario::Cost,
+        Scenario::Scale,
     ];
 }
 
@@ -115,6 +125,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             Scenario::Latency => latency::run(args.quick).await?,
             Scenario::Throughput => throughput::run(args.quick).await?,
             Scenario::Storage => storage::run(args.quick).await?,
+            Scenario::Cost => cost::run(args.quick).await?,
+            Scenario::Scale => scale::run(args.quick).await?,
         };
         for figure in &found {
             eprintln!("  {}", row(figure));
