@@ -34,10 +34,20 @@ impl Rooms {
         for bytes in deliveries {
             self.accept_delivery(keys, room, &bytes).await?;
         }
+        let (sealed, newest) = sealed;
         let mut opened = 0;
+        let mut later = Vec::new();
         for bytes in sealed {
-            opened += usize::from(self.open_sealed(keys, room, &state, bytes).await?);
+            let id = chatly_crypto::envelope_id(&bytes);
+            match self.open_sealed(keys, room, &state, bytes).await? {
+                Opening::Made => opened += 1,
+                Opening::Done => {}
+                Opening::Later => later.push(id),
+            }
         }
+        self.store
+            .write_relaxed(move |txn| private::mark_looked(txn, &me.0, &room.0, newest, &later))
+            .await?;
         Ok(opened)
     }
 
@@ -73,7 +83,7 @@ impl Rooms {
         };
         let master = *keys.master.expose();
         self.store
-            .write(move |txn| {
+            .write_relaxed(move |txn| {
                 match accepted {
                     Ok(state) => {
                         let chain_id = state.chain_id;
@@ -94,17 +104,17 @@ impl Rooms {
             .await
     }
 
-    /// Opens one sealed envelope; `Ok(true)` when it made a message row.
+    /// Opens one sealed envelope.
     async fn open_sealed(
         &self,
         keys: &UnlockedKeys,
         room: RoomId,
         state: &RoomState,
         bytes: Vec<u8>,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Opening, StoreError> {
         let me = keys.account_id();
         let Ok(envelope) = Envelope::decode(&bytes) else {
-            return Ok(false);
+            return Ok(Opening::Done);
         };
         let id = EnvelopeId(chatly_crypto::envelope_id(&bytes));
         let header = envelope.header.clone();
@@ -114,13 +124,13 @@ impl Rooms {
             .read(move |c| private::receiver_chain(c, &me.0, &room.0, &sender.0, &chain_id))
             .await?
         else {
-            return Ok(false); // its delivery has not arrived (yet): try again later
+            return Ok(Opening::Later); // its delivery has not arrived (yet)
         };
         let Some(mut chain) = wrap::open(keys.master.expose(), CHAIN_LABEL, &sealed_chain)
             .ok()
             .and_then(|b| ReceiverChain::from_bytes(&b).ok())
         else {
-            return Ok(false);
+            return Ok(Opening::Later);
         };
         let opened = chain
             .message_key(header.key_index)
@@ -139,9 +149,9 @@ impl Rooms {
         let chain_sealed = wrap::seal(&master, CHAIN_LABEL, &chain.to_bytes());
         let Some((content, plain)) = opened else {
             self.store
-                .write(move |txn| private::mark_unopenable(txn, &me.0, &id.0))
+                .write_relaxed(move |txn| private::mark_unopenable(txn, &me.0, &id.0))
                 .await?;
-            return Ok(false);
+            return Ok(Opening::Done);
         };
         let row = private_row(keys, &envelope, id, &content).ok().flatten();
         let info = room_info_of(&content).filter(|_| state.is_admin(&sender));
@@ -155,7 +165,7 @@ impl Rooms {
         );
         let op_target = op.as_ref().map(|o| o.target);
         self.store
-            .write(move |txn| {
+            .write_relaxed(move |txn| {
                 private::put_receiver_chain(
                     txn,
                     &me.0,
@@ -176,6 +186,7 @@ impl Rooms {
                 opened.record(txn, &master)
             })
             .await?;
+        let made = row.is_some();
         self.bus.publish(match (row, op_target) {
             (Some(row), _) => NodeEvent::MessageCreated(row),
             (None, Some(target)) => NodeEvent::MessageChanged {
@@ -185,8 +196,18 @@ impl Rooms {
             },
             (None, None) => NodeEvent::RoomUpdated(room),
         });
-        Ok(true)
+        Ok(if made { Opening::Made } else { Opening::Done })
     }
+}
+
+/// What became of one sealed envelope an account tried to open.
+enum Opening {
+    /// It made a message row.
+    Made,
+    /// Settled: opened (room info, an operation) or given up on for good.
+    Done,
+    /// Not yet: the key delivery it needs has not arrived.
+    Later,
 }
 
 /// What an account opened from one sealed envelope.

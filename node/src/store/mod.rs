@@ -35,6 +35,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0005_message_ops.sql"),
     include_str!("../../migrations/0006_files.sql"),
     include_str!("../../migrations/0007_search.sql"),
+    include_str!("../../migrations/0008_open_marks.sql"),
 ];
 
 /// How many read connections the pool keeps.

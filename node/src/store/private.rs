@@ -47,21 +47,66 @@ pub fn deliveries(
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Sealed envelopes of a room that `account` has neither opened nor given up on.
+/// Sealed envelopes of a room that `account` has neither opened nor given up on: those that
+/// arrived since it last looked, and those it was told to try again. Also returns the newest
+/// arrival (rowid), for [`mark_looked`].
 pub fn unopened(
     conn: &Connection,
     account: &[u8; 32],
     room: &[u8; 16],
-) -> Result<Vec<Vec<u8>>, StoreError> {
+) -> Result<(Vec<Vec<u8>>, i64), StoreError> {
+    let upto: i64 = conn
+        .prepare_cached("SELECT upto FROM open_marks WHERE account = ?1 AND room = ?2")?
+        .query_row(params![account, room], |r| r.get(0))
+        .optional()?
+        .unwrap_or(0);
     let mut stmt = conn.prepare_cached(
-        "SELECT bytes FROM envelopes e WHERE room = ?1 AND kind = ?2
-           AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.viewer = ?3 AND m.id = e.id)
-           AND NOT EXISTS (SELECT 1 FROM unopenable u WHERE u.account = ?3 AND u.id = e.id)
-           AND NOT EXISTS (SELECT 1 FROM opened o WHERE o.account = ?3 AND o.id = e.id)
-         ORDER BY author, seq",
+        "SELECT rowid, bytes, author, seq FROM envelopes e
+           WHERE room = ?1 AND kind = ?2 AND rowid > ?4
+             AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.viewer = ?3 AND m.id = e.id)
+             AND NOT EXISTS (SELECT 1 FROM unopenable u WHERE u.account = ?3 AND u.id = e.id)
+             AND NOT EXISTS (SELECT 1 FROM opened o WHERE o.account = ?3 AND o.id = e.id)
+         UNION
+         SELECT e.rowid, e.bytes, e.author, e.seq FROM open_later l JOIN envelopes e ON e.id = l.id
+           WHERE l.account = ?3 AND l.room = ?1
+         ORDER BY 3, 4",
     )?;
-    let rows = stmt.query_map(params![room, KIND_SEALED, account], |r| r.get(0))?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    let rows = stmt.query_map(params![room, KIND_SEALED, account, upto], |r| {
+        Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+    })?;
+    let mut newest = upto;
+    let mut out = Vec::new();
+    for row in rows {
+        let (rowid, bytes) = row?;
+        newest = newest.max(rowid);
+        out.push(bytes);
+    }
+    Ok((out, newest))
+}
+
+/// Records how far `account` has looked in `room`, and which envelopes to try again later
+/// (`later`, replacing the previous list).
+pub fn mark_looked(
+    txn: &Transaction<'_>,
+    account: &[u8; 32],
+    room: &[u8; 16],
+    upto: i64,
+    later: &[[u8; 32]],
+) -> Result<(), StoreError> {
+    txn.prepare_cached(
+        "INSERT INTO open_marks (account, room, upto) VALUES (?1, ?2, ?3)
+         ON CONFLICT (account, room) DO UPDATE SET upto = max(upto, excluded.upto)",
+    )?
+    .execute(params![account, room, upto])?;
+    txn.prepare_cached("DELETE FROM open_later WHERE account = ?1 AND room = ?2")?
+        .execute(params![account, room])?;
+    let mut insert = txn.prepare_cached(
+        "INSERT OR IGNORE INTO open_later (account, room, id) VALUES (?1, ?2, ?3)",
+    )?;
+    for id in later {
+        insert.execute(params![account, room, id])?;
+    }
+    Ok(())
 }
 
 /// Rooms that have a control log.
