@@ -8,6 +8,7 @@
 //! - [`netns`]: network namespaces joined by a bridge, for LAN tests (root only).
 
 pub mod netns;
+pub mod process;
 pub mod rawpeer;
 
 use std::future::Future;

@@ -8,25 +8,21 @@ use std::process::{Child, Command, Stdio};
 
 use anyhow::{Context, Result, bail};
 
-/// The subnet of the test LAN; the bridge (the test process's side) is .254.
-pub const SUBNET: &str = "10.231.0";
+/// The subnet of a test LAN (`10.231.N.0/24`, N from the process id, so that LANs of test
+/// binaries running at the same time never overlap); the bridge (the test process's side) is .254.
+fn subnet(tag: u32) -> String {
+    format!("10.231.{}", tag % 250)
+}
 
 /// A bridge and N namespaces, each with one veth on the bridge.
 pub struct Lan {
     tag: String,
+    subnet: String,
     /// Namespace names, host 1 first.
     pub hosts: Vec<String>,
 }
 
-/// A `chatly` process, killed on drop.
-pub struct Process(pub Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+pub use crate::process::Process;
 
 /// Whether this machine can run namespace tests (root and the `ip` tool).
 pub fn available() -> bool {
@@ -57,11 +53,13 @@ fn ip(args: &[&str]) -> Result<()> {
 }
 
 impl Lan {
-    /// Creates the bridge and `n` namespaces at `SUBNET.1` .. `SUBNET.n`.
+    /// Creates the bridge and `n` namespaces at `.1` .. `.n` of this LAN's subnet.
     pub fn create(n: usize) -> Result<Lan> {
-        let tag = format!("{}", std::process::id() % 100_000);
+        let pid = std::process::id();
+        let tag = format!("{}", pid % 100_000);
         let mut lan = Lan {
             tag: tag.clone(),
+            subnet: subnet(pid),
             hosts: Vec::new(),
         };
         let bridge = lan.bridge();
@@ -74,7 +72,13 @@ impl Lan {
             "mcast_snooping",
             "0",
         ])?;
-        ip(&["addr", "add", &format!("{SUBNET}.254/24"), "dev", &bridge])?;
+        ip(&[
+            "addr",
+            "add",
+            &format!("{}.254/24", lan.subnet),
+            "dev",
+            &bridge,
+        ])?;
         ip(&["link", "set", &bridge, "up"])?;
         for i in 1..=n {
             let ns = format!("chatly{tag}h{i}");
@@ -90,7 +94,7 @@ impl Lan {
                 &ns,
                 "addr",
                 "add",
-                &format!("{SUBNET}.{i}/24"),
+                &format!("{}.{i}/24", lan.subnet),
                 "dev",
                 "eth0",
             ])?;
@@ -107,7 +111,7 @@ impl Lan {
 
     /// The IP address of host `i` (1-based).
     pub fn host_ip(&self, i: usize) -> String {
-        format!("{SUBNET}.{i}")
+        format!("{}.{i}", self.subnet)
     }
 
     /// Runs the chatly binary in host `i`'s namespace with `args`; stdout is piped.
@@ -145,25 +149,12 @@ impl Lan {
         .iter()
         .map(|s| s.to_string())
         .collect();
-        let mut child = self.spawn_chatly(i, &args)?;
-        let stdout = child.stdout.take().context("piped stdout")?;
-        let process = Process(child);
-        // The first line is the UI address; the rest is read (and dropped) in the background.
-        let first = tokio::task::spawn_blocking(move || {
-            use std::io::BufRead;
-            let mut lines = std::io::BufReader::new(stdout).lines();
-            let first = lines.next();
-            std::thread::spawn(move || for _ in lines {});
-            first
-        })
-        .await?
-        .transpose()?
-        .unwrap_or_default();
+        let (process, client) = crate::process::attach(self.spawn_chatly(i, &args)?).await?;
         anyhow::ensure!(
-            first == format!("Chatly UI: http://{http}"),
-            "unexpected first line {first:?}"
+            client.base == format!("http://{http}"),
+            "unexpected UI address {}",
+            client.base
         );
-        let client = crate::Client::new(format!("http://{http}"), None);
         crate::wait_for("the node to answer", crate::PATIENCE, || async {
             client.get("/healthz").await.ok().filter(|(s, _)| *s == 200)
         })

@@ -3,11 +3,9 @@
 //! intervals; typing and receipts reach the other member of a group and never a non-member;
 //! unread counts survive a restart.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use chatly_tests::{Client, Events, PATIENCE, TestNode, netns::chatly_bin, wait_for};
+use chatly_tests::{Client, Events, PATIENCE, TestNode, process, wait_for};
 use serde_json::{Value, json};
 
 fn fast_presence(config: &mut chatly::Config) {
@@ -36,15 +34,6 @@ async fn expect_presence(events: &mut Events, user: &str, online: bool) -> anyho
         })
         .await?;
     Ok(())
-}
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -146,27 +135,7 @@ async fn everyone_agrees_who_is_online_and_signals_reach_members_only() -> anyho
 
     // A node killed with SIGKILL says nothing: its account times out after two heartbeats.
     let data = tempfile::tempdir()?;
-    let mut child = Command::new(chatly_bin()?)
-        .args(["run", "--data-dir"])
-        .arg(data.path())
-        .args(["--http", "127.0.0.1:0", "--listen", "/ip4/127.0.0.1/tcp/0"])
-        .args(["--no-mdns", "--peer", &a.addr().to_string()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()?;
-    let stdout = child.stdout.take().expect("piped");
-    let killed = Killed(child);
-    let first = tokio::task::spawn_blocking(move || {
-        let mut lines = BufReader::new(stdout).lines();
-        let first = lines.next();
-        std::thread::spawn(move || for _ in lines {});
-        first
-    })
-    .await?
-    .transpose()?
-    .unwrap_or_default();
-    let url = first.strip_prefix("Chatly UI: ").unwrap_or_default();
-    let anonymous = Client::new(url.to_string(), None);
+    let (killed, anonymous) = process::spawn(data.path(), Some(&a.addr())).await?;
     anonymous
         .post(
             "/api/v1/accounts",

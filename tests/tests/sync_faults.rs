@@ -3,55 +3,14 @@
 //! enormous lengths, forged envelopes and endless "more" stays healthy and completes from an
 //! honest peer.
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chatly_protocol::sync::{AuthorRanges, Response, RoomHeads, RoomStatus, SeqRange};
 use chatly_protocol::{AccountId, Content, Envelope, EnvelopeId, Header, Kind, RoomId};
 use chatly_tests::rawpeer::{RawPeer, frame};
-use chatly_tests::{CATCH_UP, Client, PATIENCE, TestNode, netns::chatly_bin, wait_for};
-use libp2p::Multiaddr;
+use chatly_tests::{CATCH_UP, PATIENCE, TestNode, process, wait_for};
 use serde_json::json;
-
-/// A `chatly run` child process, killed (SIGKILL) on drop.
-struct NodeProcess(Child);
-
-impl Drop for NodeProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `chatly run` on `dir` dialing `peer`; returns it and an anonymous client.
-async fn spawn_node(dir: &Path, peer: &Multiaddr) -> anyhow::Result<(NodeProcess, Client)> {
-    let mut child = Command::new(chatly_bin()?)
-        .args(["run", "--data-dir"])
-        .arg(dir)
-        .args(["--http", "127.0.0.1:0", "--listen", "/ip4/127.0.0.1/tcp/0"])
-        .args(["--no-mdns", "--peer", &peer.to_string()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()?;
-    let stdout = child.stdout.take().expect("piped");
-    let process = NodeProcess(child);
-    let first = tokio::task::spawn_blocking(move || {
-        let mut lines = BufReader::new(stdout).lines();
-        let first = lines.next();
-        std::thread::spawn(move || for _ in lines {});
-        first
-    })
-    .await?
-    .transpose()?
-    .unwrap_or_default();
-    let url = first
-        .strip_prefix("Chatly UI: ")
-        .ok_or_else(|| anyhow::anyhow!("unexpected first line {first:?}"))?;
-    Ok((process, Client::new(url.to_string(), None)))
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_node_killed_mid_write_keeps_every_acknowledged_message() -> anyhow::Result<()> {
@@ -60,7 +19,7 @@ async fn a_node_killed_mid_write_keeps_every_acknowledged_message() -> anyhow::R
     let data = tempfile::tempdir()?;
     let acked: Arc<Mutex<Vec<String>>> = Arc::default();
     for round in 0..3u64 {
-        let (process, anonymous) = spawn_node(data.path(), &b.addr()).await?;
+        let (process, anonymous) = process::spawn(data.path(), Some(&b.addr())).await?;
         if round == 0 {
             let (status, body) = anonymous
                 .post(
@@ -102,7 +61,7 @@ async fn a_node_killed_mid_write_keeps_every_acknowledged_message() -> anyhow::R
     eprintln!("{} posts acknowledged across three kills", acked.len());
 
     // Start-up after the kills needs no manual step; nothing acknowledged is missing.
-    let (_process, anonymous) = spawn_node(data.path(), &b.addr()).await?;
+    let (_process, anonymous) = process::spawn(data.path(), Some(&b.addr())).await?;
     let dave = anonymous.log_in("dave", "crash test dummy").await?;
     let texts = dave.texts("public").await?;
     let missing: Vec<_> = acked.iter().filter(|t| !texts.contains(t)).collect();
