@@ -3,6 +3,7 @@
 #   - Rust formatting and lint checks (cargo fmt, cargo clippy),
 #   - unit, property and multi-node tests (cargo nextest, or cargo test without it),
 #   - the LAN test in network namespaces (needs root; skipped with a note otherwise),
+#   - a short cargo fuzz run of every wire decoder (nightly; cargo-fuzz installed from crates.io),
 #   - the browser suite in Debian's Chromium (Playwright, installed from npm).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -34,6 +35,23 @@ if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast
 else
   cargo test --workspace --no-fail-fast
+fi
+
+say "fuzzing every wire decoder briefly (cargo fuzz; needs the nightly toolchain)"
+if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+  command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --quiet
+  for target in envelope content control account_record sync signal file_chunk; do
+    log="$(mktemp)"
+    if ! cargo +nightly fuzz run --fuzz-dir tests/fuzz "$target" -- -max_total_time=3 -rss_limit_mb=2048 >"$log" 2>&1; then
+      tail -40 "$log"
+      echo "fuzz target $target found a failure (its input is under tests/fuzz/artifacts/$target/)"
+      exit 1
+    fi
+    echo "  $target: $(grep -oE 'Done [0-9]+ runs' "$log")"
+    rm -f "$log"
+  done
+else
+  echo "skipped: no nightly toolchain (rustup toolchain install nightly)"
 fi
 
 say "browser tests (Chromium)"
