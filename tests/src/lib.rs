@@ -84,6 +84,19 @@ impl TestNode {
         Ok(node)
     }
 
+    /// Starts a node whose data lives in `dir` (kept after the node is dropped).
+    pub async fn start_in(dir: PathBuf, peers: Vec<Multiaddr>) -> Result<TestNode> {
+        let mut node = TestNode {
+            handle: None,
+            dir,
+            peers,
+            tweak: |_| {},
+            _temp: None,
+        };
+        node.restart().await?;
+        Ok(node)
+    }
+
     /// Starts (or starts again) the node on its data dir.
     pub async fn restart(&mut self) -> Result<()> {
         anyhow::ensure!(self.handle.is_none(), "the node is running");

@@ -72,6 +72,13 @@ impl IntoResponse for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
+        if e.is_disk_full() {
+            return ApiError::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "storage_full",
+                "the node's disk is full: nothing was saved; free some space and try again",
+            );
+        }
         ApiError::internal(e)
     }
 }
@@ -102,7 +109,7 @@ impl From<AccountError> for ApiError {
                 ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message)
             },
             AccountError::Unauthorized => ApiError::unauthorized(),
-            AccountError::Store(e) => ApiError::internal(e),
+            AccountError::Store(e) => e.into(),
             AccountError::Keys(e) => ApiError::internal(e),
         }
     }
@@ -118,7 +125,7 @@ impl From<RoomError> for ApiError {
             ),
             RoomError::Conflict => ApiError::new(StatusCode::CONFLICT, "conflict", "try again"),
             RoomError::Forbidden(why) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", why),
-            RoomError::Store(e) => ApiError::internal(e),
+            RoomError::Store(e) => e.into(),
         }
     }
 }

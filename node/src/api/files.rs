@@ -40,6 +40,11 @@ impl From<FileError> for ApiError {
             }
             FileError::Upload(_) => ApiError::bad_request("upload_failed", e.to_string()),
             FileError::Store(e) => e.into(),
+            FileError::Io(e) if e.kind() == std::io::ErrorKind::StorageFull => ApiError::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "storage_full",
+                "the node's disk is full: the file was not kept; free some space and try again",
+            ),
             FileError::Io(e) => ApiError::internal(format!("file storage: {e}")),
         }
     }

@@ -38,6 +38,20 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0008_open_marks.sql"),
 ];
 
+impl StoreError {
+    /// Whether the disk (or the database's size limit) is full: the write was rolled back and
+    /// nothing is lost; it works again once there is room.
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            StoreError::DiskFull => true,
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
+                e.code == rusqlite::ErrorCode::DiskFull
+            }
+            _ => false,
+        }
+    }
+}
+
 /// How many read connections the pool keeps.
 const READERS: usize = 4;
 
@@ -68,6 +82,9 @@ pub enum StoreError {
         /// Newest this build knows.
         known: usize,
     },
+    /// The disk is full: the transaction was rolled back.
+    #[error("the disk is full")]
+    DiskFull,
     /// The writer thread is gone (the node is shutting down).
     #[error("the store is closed")]
     Closed,
@@ -83,8 +100,16 @@ struct Job {
     run: Box<dyn FnOnce(&Transaction<'_>) -> Answer + Send>,
 }
 
-/// Tells a job's caller whether its transaction committed.
-type Answer = Box<dyn FnOnce(bool) + Send>;
+/// Tells a job's caller how its transaction ended.
+type Answer = Box<dyn FnOnce(Commit) + Send>;
+
+/// How a batch's transaction ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Commit {
+    Done,
+    Failed,
+    DiskFull,
+}
 
 /// A cheap, cloneable handle to the store.
 #[derive(Clone)]
@@ -155,19 +180,18 @@ impl Store {
         F: FnOnce(&Transaction<'_>) -> Result<R, StoreError> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
-        let run = Box::new(
-            move |txn: &Transaction<'_>| -> Box<dyn FnOnce(bool) + Send> {
-                let result = run_in_savepoint(txn, f);
-                Box::new(move |committed: bool| {
-                    let answer = match (result, committed) {
-                        (Ok(value), true) => Ok(value),
-                        (Ok(_), false) => Err(StoreError::Closed),
-                        (Err(e), _) => Err(e),
-                    };
-                    let _ = tx.send(answer);
-                })
-            },
-        );
+        let run = Box::new(move |txn: &Transaction<'_>| -> Answer {
+            let result = run_in_savepoint(txn, f);
+            Box::new(move |commit: Commit| {
+                let answer = match (result, commit) {
+                    (Ok(value), Commit::Done) => Ok(value),
+                    (Ok(_), Commit::DiskFull) => Err(StoreError::DiskFull),
+                    (Ok(_), Commit::Failed) => Err(StoreError::Closed),
+                    (Err(e), _) => Err(e),
+                };
+                let _ = tx.send(answer);
+            })
+        });
         self.jobs
             .send(Job { durable, run })
             .map_err(|_| StoreError::Closed)?;
@@ -242,30 +266,34 @@ fn writer_loop(
         }
         let mut answers = Vec::with_capacity(batch.len());
         let started = std::time::Instant::now();
-        let committed = match conn.transaction() {
+        let commit = match conn.transaction() {
             Ok(txn) => {
                 for job in batch.drain(..) {
                     answers.push((job.run)(&txn));
                 }
                 match txn.commit() {
-                    Ok(()) => true,
+                    Ok(()) => Commit::Done,
                     Err(e) => {
                         tracing::error!(error = %e, "store commit failed");
-                        false
+                        if StoreError::from(e).is_disk_full() {
+                            Commit::DiskFull
+                        } else {
+                            Commit::Failed
+                        }
                     }
                 }
             }
             Err(e) => {
                 tracing::error!(error = %e, "store could not begin a transaction");
                 batch.clear();
-                false
+                Commit::Failed
             }
         };
         if let Some(histogram) = timing.get() {
             histogram.observe(started.elapsed().as_secs_f64());
         }
         for answer in answers {
-            answer(committed);
+            answer(commit);
         }
     }
 }
