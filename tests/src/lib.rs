@@ -551,3 +551,15 @@ impl Client {
         Ok((status, headers, body))
     }
 }
+
+/// The people most multi-node tests start with: alice, bob and carol, one on each of the first
+/// three nodes, once every node knows all three.
+pub async fn alice_bob_carol(nodes: &[TestNode]) -> Result<(Client, Client, Client)> {
+    let alice = nodes[0].account("alice", "correct horse").await?;
+    let bob = nodes[1].account("bob", "battery staple").await?;
+    let carol = nodes[2].account("carol", "purple monkey").await?;
+    for client in [&alice, &bob, &carol] {
+        client.wait_users(3, PATIENCE).await?;
+    }
+    Ok((alice, bob, carol))
+}

@@ -30,12 +30,7 @@ async fn wait_message(
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn edits_deletions_and_reactions_reach_every_node() -> anyhow::Result<()> {
     let mut nodes = mesh(3).await?;
-    let alice = nodes[0].account("alice", "correct horse").await?;
-    let bob = nodes[1].account("bob", "battery staple").await?;
-    let carol = nodes[2].account("carol", "purple monkey").await?;
-    for client in [&alice, &bob, &carol] {
-        client.wait_users(3, PATIENCE).await?;
-    }
+    let (alice, bob, carol) = chatly_tests::alice_bob_carol(&nodes).await?;
     let bob_id = bob.user_id.clone().unwrap();
     let carol_id = carol.user_id.clone().unwrap();
     let mut bob_events = bob.events().await?;

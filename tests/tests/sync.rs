@@ -10,12 +10,7 @@ use serde_json::Value;
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_node_that_was_off_catches_up_a_thousand_messages_in_order() -> anyhow::Result<()> {
     let mut nodes = mesh(3).await?;
-    let alice = nodes[0].account("alice", "correct horse").await?;
-    let bob = nodes[1].account("bob", "battery staple").await?;
-    let carol = nodes[2].account("carol", "purple monkey").await?;
-    for client in [&alice, &bob, &carol] {
-        client.wait_users(3, PATIENCE).await?;
-    }
+    let (alice, bob, carol) = chatly_tests::alice_bob_carol(&nodes).await?;
     let bob_id = bob.user_id.clone().unwrap();
     let carol_id = carol.user_id.clone().unwrap();
     let group = alice.create_group("Backlog", &[&bob_id, &carol_id]).await?;
@@ -110,12 +105,7 @@ async fn a_message_reaches_a_node_never_online_with_its_author() -> anyhow::Resu
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_member_removed_while_offline_converges_and_reads_nothing_after() -> anyhow::Result<()> {
     let mut nodes = mesh(3).await?;
-    let alice = nodes[0].account("alice", "correct horse").await?;
-    let bob = nodes[1].account("bob", "battery staple").await?;
-    let carol = nodes[2].account("carol", "purple monkey").await?;
-    for client in [&alice, &bob, &carol] {
-        client.wait_users(3, PATIENCE).await?;
-    }
+    let (alice, bob, carol) = chatly_tests::alice_bob_carol(&nodes).await?;
     let bob_id = bob.user_id.clone().unwrap();
     let carol_id = carol.user_id.clone().unwrap();
     let group = alice

@@ -16,6 +16,8 @@ use super::{Figure, Scenario};
 struct Process {
     child: Child,
     http: SocketAddr,
+    /// Its first listen address, as it printed it (with `/p2p/<peer id>`).
+    listen: String,
     _dir: tempfile::TempDir,
 }
 
@@ -88,9 +90,9 @@ async fn spawn(peer: Option<String>) -> anyhow::Result<(Process, Duration)> {
     let process = Process {
         child,
         http,
+        listen: listen.ok_or_else(|| anyhow::anyhow!("no listen line"))?,
         _dir: dir,
     };
-    let _ = listen;
     Ok((process, ready))
 }
 
@@ -189,7 +191,7 @@ pub async fn run(quick: bool) -> anyhow::Result<Vec<Figure>> {
     // The mesh: every node dials the first, whose address comes from its own stdout.
     let mut nodes = Vec::new();
     let (hub, _) = spawn(None).await?;
-    let hub_addr = listen_addr(&hub).await?;
+    let hub_addr = hub.listen.clone();
     nodes.push(hub);
     for _ in 1..mesh_size {
         nodes.push(spawn(Some(hub_addr.clone())).await?.0);
@@ -252,34 +254,4 @@ pub async fn run(quick: bool) -> anyhow::Result<Vec<Figure>> {
     ));
     drop(nodes);
     Ok(figures)
-}
-
-/// A node's first listen address, read from `GET /api/v1/node` after signing up a probe account.
-async fn listen_addr(process: &Process) -> anyhow::Result<String> {
-    let mut client = Http::new(process.http, String::new());
-    client
-        .request(
-            "POST",
-            "/api/v1/accounts",
-            &json!({"username": "probe", "password": "benchmark password"}),
-        )
-        .await?;
-    let (_, session) = client
-        .request(
-            "POST",
-            "/api/v1/sessions",
-            &json!({"username": "probe", "password": "benchmark password"}),
-        )
-        .await?;
-    let mut client = Http::new(
-        process.http,
-        session["token"].as_str().unwrap_or_default().into(),
-    );
-    let (_, node) = client
-        .request("GET", "/api/v1/node", &serde_json::Value::Null)
-        .await?;
-    node["listen_addrs"][0]
-        .as_str()
-        .map(String::from)
-        .ok_or_else(|| anyhow::anyhow!("no listen address"))
 }
