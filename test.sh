@@ -2,7 +2,7 @@
 # Runs every Chatly test on a fresh Debian machine, installing what the tests need:
 #   - Rust formatting and lint checks (cargo fmt, cargo clippy),
 #   - unit, property and multi-node tests (cargo nextest, or cargo test without it),
-#   - the LAN test in network namespaces (needs root; skipped with a note otherwise),
+#   - the LAN, partition and NAT tests in network namespaces (need root; skipped with a note otherwise),
 #   - a short cargo fuzz run of every wire decoder (nightly; cargo-fuzz installed from crates.io),
 #   - the browser suite in Debian's Chromium (Playwright, installed from npm).
 set -euo pipefail
@@ -15,6 +15,7 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; t
 need_debs=()
 command -v chromium >/dev/null || need_debs+=(chromium)
 command -v ip >/dev/null || need_debs+=(iproute2)
+command -v iptables >/dev/null || need_debs+=(iptables) # NAT routers in the federation test
 command -v node >/dev/null || need_debs+=(nodejs npm)
 dpkg -s fonts-noto-color-emoji >/dev/null 2>&1 || need_debs+=(fonts-noto-color-emoji) # emoji in screenshots
 if ((${#need_debs[@]})); then

@@ -60,6 +60,18 @@ pub struct RunArgs {
     /// Extra host names the HTTP API answers to (beside 127.0.0.1, localhost and [::1]).
     #[arg(long, env = "CHATLY_ALLOWED_HOST", value_delimiter = ',')]
     pub allowed_host: Vec<String>,
+    /// Offer circuit relay v2 to other nodes (for an always-on node with a public address).
+    #[arg(long, env = "CHATLY_RELAY_SERVER")]
+    pub relay_server: bool,
+    /// An address others can reach this node at, e.g. a public IP or DNS name behind a
+    /// forwarded port (repeatable). A relay server advertises its non-loopback listen
+    /// addresses when none is given.
+    #[arg(long, env = "CHATLY_EXTERNAL_ADDR", value_delimiter = ',')]
+    pub external_addr: Vec<Multiaddr>,
+    /// Dial only `--peer` addresses, LAN finds and addresses given at run time: no nodes found
+    /// through Kademlia or named in account records.
+    #[arg(long, env = "CHATLY_NO_PEER_ROUTING")]
+    pub no_peer_routing: bool,
 }
 
 /// Flags of `chatly testnet`.
@@ -103,6 +115,12 @@ pub struct Config {
     pub heartbeat: Duration,
     /// How often an online account's home node announces it; others time it out after two.
     pub presence_interval: Duration,
+    /// Offer circuit relay v2 to others.
+    pub relay_server: bool,
+    /// Addresses this node declares reachable from outside.
+    pub external_addrs: Vec<Multiaddr>,
+    /// Dial nodes found through Kademlia and account records.
+    pub peer_routing: bool,
 }
 
 /// Tunable limits, with the defaults documented in docs/api.md.
@@ -171,6 +189,9 @@ impl Config {
             limits: Limits::default(),
             heartbeat: Duration::from_secs(1),
             presence_interval: PRESENCE_INTERVAL,
+            relay_server: args.relay_server,
+            external_addrs: args.external_addr,
+            peer_routing: !args.no_peer_routing,
         }
     }
 
@@ -191,6 +212,9 @@ impl Config {
             limits: Limits::default(),
             heartbeat: Duration::from_millis(500),
             presence_interval: PRESENCE_INTERVAL,
+            relay_server: false,
+            external_addrs: Vec::new(),
+            peer_routing: true,
         }
     }
 }

@@ -95,6 +95,9 @@ impl NodeHandle {
             mdns: config.mdns,
             name: config.name.clone(),
             heartbeat: config.heartbeat,
+            relay_server: config.relay_server,
+            external_addrs: config.external_addrs.clone(),
+            peer_routing: config.peer_routing,
         };
         let network = net::spawn(keypair, net_config, &mut registry, shutdown.clone()).await?;
         let metrics = Arc::new(Metrics::new(registry));
@@ -110,6 +113,10 @@ impl NodeHandle {
             vault.clone(),
         ));
         tokio::spawn(rooms::opening::run_opener(rooms.clone(), shutdown.clone()));
+        tokio::spawn(rooms::records::run_address_keeper(
+            rooms.clone(),
+            shutdown.clone(),
+        ));
         let presence = Arc::new(Mutex::new(Presence::default()));
         let signals = Arc::new(Signals::new(
             rooms.clone(),

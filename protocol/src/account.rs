@@ -14,6 +14,11 @@ pub const MAX_DISPLAY_NAME_CHARS: usize = 64;
 /// Longest bio, in characters (Unicode scalar values).
 pub const MAX_BIO_CHARS: usize = 280;
 
+/// Home-node addresses a record carries at most.
+pub const MAX_NODE_ADDRS: usize = 8;
+/// Longest home-node address (a multiaddr in text form), in bytes.
+pub const MAX_NODE_ADDR_LEN: usize = 255;
+
 /// A UTF-8 character is at most 4 bytes: the byte bound checked before counting characters.
 const MAX_CHAR_BYTES: usize = 4;
 
@@ -60,6 +65,10 @@ pub struct AccountRecord {
     /// Node signature over [`AccountRecord::cosign_payload`] with label
     /// `chatly/v1/account-cosign`: the node agrees to host this account.
     pub node_signature: [u8; 64],
+    /// Where the home node can be dialed (multiaddrs in text form, relay circuits included), so
+    /// a first contact can reach it. Written after `node_signature` and covered by the account's
+    /// envelope signature; records made before this field existed simply end earlier.
+    pub node_addrs: Vec<String>,
 }
 
 impl AccountRecord {
@@ -67,7 +76,14 @@ impl AccountRecord {
     fn validate(&self) -> Result<(), ProtocolError> {
         validate_username(&self.username)?;
         check_chars(&self.display_name, MAX_DISPLAY_NAME_CHARS)?;
-        check_chars(&self.bio, MAX_BIO_CHARS)
+        check_chars(&self.bio, MAX_BIO_CHARS)?;
+        if self.node_addrs.len() > MAX_NODE_ADDRS {
+            return Err(ProtocolError::Invalid("too many home-node addresses"));
+        }
+        if self.node_addrs.iter().any(|a| a.len() > MAX_NODE_ADDR_LEN) {
+            return Err(ProtocolError::Invalid("home-node address too long"));
+        }
+        Ok(())
     }
 
     /// Every body field before `node_signature`: what the node co-signs.
@@ -98,6 +114,12 @@ impl AccountRecord {
     pub fn encode(&self) -> Result<Vec<u8>, ProtocolError> {
         let mut w = self.write_unsigned()?;
         w.fixed(&self.node_signature);
+        if !self.node_addrs.is_empty() {
+            w.u8(self.node_addrs.len() as u8);
+            for addr in &self.node_addrs {
+                w.str8(addr)?;
+            }
+        }
         Ok(w.into_bytes())
     }
 
@@ -123,7 +145,18 @@ impl AccountRecord {
             prekey_signature: r.array()?,
             node_public: r.array()?,
             node_signature: r.array()?,
+            node_addrs: Vec::new(),
         };
+        let mut record = record;
+        if r.remaining() > 0 {
+            let count = usize::from(r.u8()?);
+            if count == 0 || count > MAX_NODE_ADDRS {
+                return Err(ProtocolError::Invalid("bad home-node address count"));
+            }
+            for _ in 0..count {
+                record.node_addrs.push(r.str8(MAX_NODE_ADDR_LEN)?);
+            }
+        }
         r.finish()?;
         record.validate()?;
         Ok(record)

@@ -33,8 +33,8 @@ pub mod signal;
 pub mod sync;
 
 pub use account::{
-    AccountRecord, MAX_BIO_CHARS, MAX_DISPLAY_NAME_CHARS, USERNAME_MAX, USERNAME_MIN,
-    validate_username,
+    AccountRecord, MAX_BIO_CHARS, MAX_DISPLAY_NAME_CHARS, MAX_NODE_ADDR_LEN, MAX_NODE_ADDRS,
+    USERNAME_MAX, USERNAME_MIN, validate_username,
 };
 pub use content::{
     AEAD_TAG_LEN, Content, FileRef, MAX_CHUNK_SIZE, MAX_CHUNKS_PER_FILE, MAX_CONTENT_LEN,

@@ -176,6 +176,7 @@ fn record() -> AccountRecord {
         prekey_signature: [3; 64],
         node_public: [4; 32],
         node_signature: [5; 64],
+        node_addrs: Vec::new(),
     }
 }
 
@@ -220,6 +221,41 @@ fn account_record_limits() {
             "cut at {cut}"
         );
     }
+}
+
+#[test]
+fn account_records_carry_home_node_addresses_and_old_records_still_decode() {
+    let old = record();
+    let old_bytes = old.encode().unwrap();
+    let mut r = record();
+    r.node_addrs = vec![
+        "/ip4/203.0.113.9/tcp/4001".into(),
+        "/ip4/203.0.113.9/tcp/4001/p2p/12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo/p2p-circuit".into(),
+    ];
+    let bytes = r.encode().unwrap();
+    assert_eq!(
+        &bytes[..old_bytes.len()],
+        &old_bytes[..],
+        "appended after the old fields"
+    );
+    assert_eq!(AccountRecord::decode(&bytes).unwrap(), r);
+    assert_eq!(AccountRecord::decode(&old_bytes).unwrap(), old);
+    // The co-signature covers the same bytes with or without addresses.
+    assert_eq!(
+        r.cosign_payload(&AccountId([1; 32]), 2),
+        old.cosign_payload(&AccountId([1; 32]), 2)
+    );
+
+    let mut zero = old_bytes.clone();
+    zero.push(0);
+    assert!(
+        AccountRecord::decode(&zero).is_err(),
+        "an empty list is written as nothing"
+    );
+    r.node_addrs = vec!["/ip4/1.2.3.4/tcp/1".into(); MAX_NODE_ADDRS + 1];
+    assert!(r.encode().is_err());
+    r.node_addrs = vec!["x".repeat(MAX_NODE_ADDR_LEN + 1)];
+    assert!(r.encode().is_err());
 }
 
 proptest! {

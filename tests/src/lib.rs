@@ -7,9 +7,11 @@
 //! - [`wait_for`]: poll a condition until it holds or a generous bound passes.
 //! - [`netns`]: network namespaces joined by a bridge, for LAN tests (root only).
 
+pub mod nat;
 pub mod netns;
 pub mod process;
 pub mod rawpeer;
+pub mod relayflood;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};

@@ -81,6 +81,8 @@ impl request_response::Codec for RawCodec {
 
 #[derive(NetworkBehaviour)]
 struct RawBehaviour {
+    /// It claims to be a Chatly node, as an attacker would (nodes drop peers that do not).
+    identify: libp2p::identify::Behaviour,
     gossipsub: gossipsub::Behaviour,
     sync: request_response::Behaviour<RawCodec>,
     files: request_response::Behaviour<RawCodec>,
@@ -149,7 +151,11 @@ impl RawPeer {
                 noise::Config::new,
                 yamux::Config::default,
             )?
-            .with_behaviour(|_| RawBehaviour {
+            .with_behaviour(|key| RawBehaviour {
+                identify: libp2p::identify::Behaviour::new(libp2p::identify::Config::new(
+                    "/chatly/1.0.0".into(),
+                    key.public(),
+                )),
                 gossipsub: gossipsub::Behaviour::new(MessageAuthenticity::Anonymous, config)
                     .expect("gossipsub"),
                 sync: request_response::Behaviour::new(

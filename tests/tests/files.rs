@@ -261,10 +261,11 @@ async fn a_new_name_and_avatar_reach_every_node() -> anyhow::Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_relay_between_members_carries_chunks_it_cannot_read() -> anyhow::Result<()> {
-    // A star: alice's node and carol's node reach each other only through dave's.
+    // A star: alice's node and carol's node reach each other only through dave's (no peer
+    // routing, or Kademlia would join them directly).
     let d = TestNode::start(Vec::new()).await?;
-    let a = TestNode::start(vec![d.addr()]).await?;
-    let c = TestNode::start(vec![d.addr()]).await?;
+    let a = TestNode::start_with(vec![d.addr()], |c| c.peer_routing = false).await?;
+    let c = TestNode::start_with(vec![d.addr()], |c| c.peer_routing = false).await?;
     let alice = a.account("alice", "correct horse").await?;
     let carol = c.account("carol", "purple monkey").await?;
     let dave = d.account("dave", "in the middle").await?;

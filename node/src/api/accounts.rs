@@ -49,6 +49,7 @@ pub async fn sign_up(
         display_name,
         bio: String::new(),
         avatar: None,
+        node_addrs: Vec::new(),
     };
     let row = state.rooms.publish_profile(&keys, &profile).await?;
     Ok((
@@ -207,6 +208,7 @@ pub async fn update_me(
         display_name,
         bio,
         avatar,
+        node_addrs: Vec::new(),
     };
     let row = state.rooms.publish_profile(&session.keys, &profile).await?;
     Ok(Json(user_json(&state, &row)))

@@ -31,12 +31,17 @@ pub async fn node(
         .iter()
         .map(|a| a.to_string())
         .collect();
+    let status = state.net.status().await.map_err(ApiError::internal)?;
     Ok(Json(json!({
         "peer_id": state.net.peer_id().to_string(),
         "version": env!("CARGO_PKG_VERSION"),
         "name": state.config.name,
         "http_addr": state.http_addr.to_string(),
         "listen_addrs": listen,
+        "external_addrs": status.external_addrs,
+        "reachability": status.reachability,
+        "relays": status.relays,
+        "relay_server": status.relay_server,
         "peers": peers,
     })))
 }

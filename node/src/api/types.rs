@@ -21,6 +21,8 @@ pub struct UserJson {
     pub online: bool,
     pub last_seen: Option<String>,
     pub fingerprint: String,
+    /// Addition: where the home node can be dialed, from the account record.
+    pub node_addrs: Vec<String>,
 }
 
 impl UserJson {
@@ -39,6 +41,7 @@ impl UserJson {
             online,
             last_seen: last_seen.map(rfc3339),
             fingerprint: chatly_crypto::fingerprint(&row.user_id),
+            node_addrs: row.node_addrs.clone(),
         }
     }
 }

@@ -39,6 +39,9 @@ impl BareNode {
             mdns: false,
             name: None,
             heartbeat: Duration::from_millis(500),
+            relay_server: false,
+            external_addrs: Vec::new(),
+            peer_routing: false,
         };
         let mut registry = prometheus_client::registry::Registry::default();
         let mut network = net::spawn(

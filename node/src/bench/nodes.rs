@@ -52,6 +52,7 @@ impl BenchNode {
             display_name: username.into(),
             bio: String::new(),
             avatar: None,
+            node_addrs: Vec::new(),
         };
         state.rooms.publish_profile(&keys, &profile).await?;
         Ok(keys)

@@ -15,7 +15,11 @@ use libp2p::gossipsub::{
 };
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::NetworkBehaviour;
-use libp2p::{StreamProtocol, Swarm, connection_limits, identify, noise, ping, tcp, yamux};
+use libp2p::swarm::behaviour::toggle::Toggle;
+use libp2p::{
+    StreamProtocol, Swarm, autonat, connection_limits, dcutr, identify, kad, noise, ping, relay,
+    tcp, yamux,
+};
 
 use super::codec::ByteCodec;
 
@@ -49,7 +53,32 @@ pub struct Behaviour {
     pub sync: request_response::Behaviour<ByteCodec>,
     /// File chunks by address (docs/protocol.md, "Files").
     pub files: request_response::Behaviour<ByteCodec>,
+    /// Peer routing among Chatly nodes (its own protocol id, so it never mixes with the IPFS DHT);
+    /// off with `--no-peer-routing` (Kademlia's own bootstraps would dial found peers anyway).
+    pub kad: Toggle<kad::Behaviour<kad::store::MemoryStore>>,
+    /// Reservations on relays and dials through them.
+    pub relay_client: relay::client::Behaviour,
+    /// Relay service for others, only with `--relay-server`.
+    pub relay_server: Toggle<relay::Behaviour>,
+    /// Hole punching: replaces a relayed connection with a direct one where the NATs allow it.
+    pub dcutr: dcutr::Behaviour,
+    /// Learns whether this node is reachable from outside (and answers others' probes).
+    pub autonat: autonat::Behaviour,
 }
+
+/// Protocol id of Chatly's Kademlia.
+pub const KAD_PROTOCOL: StreamProtocol = StreamProtocol::new("/chatly/kad/1");
+
+/// Relay limits for `--relay-server`: sized for chat between a few dozen NATed nodes, small enough
+/// that a flood of reservations cannot take the relay down (each reservation costs a connection).
+pub const RELAY_MAX_RESERVATIONS: usize = 128;
+/// Circuits at once through the relay.
+pub const RELAY_MAX_CIRCUITS: usize = 64;
+/// Bytes one circuit may carry before the relay closes it; chat text is small and hole punching
+/// normally replaces the circuit within seconds, but files may flow while it does not.
+pub const RELAY_MAX_CIRCUIT_BYTES: u64 = 64 * 1024 * 1024;
+/// How long a circuit lives before the relay closes it (peers redial).
+pub const RELAY_MAX_CIRCUIT_DURATION: Duration = Duration::from_secs(30 * 60);
 
 /// Protocol id of history sync.
 pub const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/chatly/sync/2");
@@ -77,11 +106,16 @@ pub fn build_swarm(
         )
         .map_err(|e| setup(&e))?
         .with_quic()
-        .with_behaviour(|key| {
+        .with_relay_client(noise::Config::new, yamux::Config::default)
+        .map_err(|e| setup(&e))?
+        .with_behaviour(|key, relay_client| {
             let gossipsub = gossipsub_behaviour(key, config.heartbeat, gossip_registry)?;
             let identify = identify::Behaviour::new(
                 identify::Config::new(IDENTIFY_PROTOCOL.to_string(), key.public())
-                    .with_agent_version(format!("chatly/{}", env!("CARGO_PKG_VERSION"))),
+                    .with_agent_version(format!("chatly/{}", env!("CARGO_PKG_VERSION")))
+                    // A new relayed address must reach peers at once, not at the next
+                    // periodic identify (5 min), or nobody can dial us through the relay.
+                    .with_push_listen_addr_updates(true),
             );
             let limits = connection_limits::Behaviour::new(
                 connection_limits::ConnectionLimits::default()
@@ -107,6 +141,7 @@ pub fn build_swarm(
                     .with_request_timeout(Duration::from_secs(20))
                     .with_max_concurrent_streams(32),
             );
+            let peer_id = key.public().to_peer_id();
             Ok(Behaviour {
                 limits,
                 gossipsub,
@@ -114,12 +149,58 @@ pub fn build_swarm(
                 ping: ping::Behaviour::default(),
                 sync,
                 files,
+                kad: config.peer_routing.then(|| kad_behaviour(peer_id)).into(),
+                relay_client,
+                relay_server: config
+                    .relay_server
+                    .then(|| relay_server_behaviour(peer_id))
+                    .into(),
+                dcutr: dcutr::Behaviour::new(peer_id),
+                autonat: autonat::Behaviour::new(
+                    peer_id,
+                    autonat::Config {
+                        boot_delay: Duration::from_secs(2),
+                        retry_interval: Duration::from_secs(30),
+                        // Private ranges are real networks too: a LAN behind a router, a
+                        // namespace test. Probes only ever go to connected Chatly peers.
+                        only_global_ips: false,
+                        ..autonat::Config::default()
+                    },
+                ),
             })
         })
         .map_err(|e| setup(&e))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(IDLE_CONNECTION_TIMEOUT))
         .build();
     Ok(swarm)
+}
+
+fn kad_behaviour(peer_id: libp2p::PeerId) -> kad::Behaviour<kad::store::MemoryStore> {
+    let mut config = kad::Config::new(KAD_PROTOCOL);
+    config.set_query_timeout(Duration::from_secs(20));
+    let mut kad =
+        kad::Behaviour::with_config(peer_id, kad::store::MemoryStore::new(peer_id), config);
+    // Every Chatly node answers routing queries: the mesh is small, and a node behind a NAT is
+    // still reachable through its relay. (Auto mode would wait for a confirmed public address.)
+    kad.set_mode(Some(kad::Mode::Server));
+    kad
+}
+
+fn relay_server_behaviour(peer_id: libp2p::PeerId) -> relay::Behaviour {
+    // libp2p's default rate limits stay: per peer and per IP, for reservations and circuits.
+    let config = relay::Config {
+        max_reservations: RELAY_MAX_RESERVATIONS,
+        max_reservations_per_peer: 2,
+        max_circuits: RELAY_MAX_CIRCUITS,
+        max_circuits_per_peer: 8,
+        max_circuit_duration: RELAY_MAX_CIRCUIT_DURATION,
+        max_circuit_bytes: RELAY_MAX_CIRCUIT_BYTES,
+        ..relay::Config::default()
+    };
+    let mut relay = relay::Behaviour::new(peer_id, config);
+    // Serve even before a public address is confirmed: `--relay-server` says this node is one.
+    relay.set_status(Some(relay::Status::Enable));
+    relay
 }
 
 fn gossipsub_behaviour(

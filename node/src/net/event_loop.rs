@@ -1,6 +1,7 @@
 //! The one task that owns the `Swarm`: a `select!` over swarm events, commands, LAN discovery and
-//! two timers (a wake-up at the gossipsub heartbeat, because gossipsub 0.50 only runs heartbeats
-//! when something polls it, and a redial check for kept peers, see [`super::redial`]).
+//! three timers: a wake-up at the gossipsub heartbeat (gossipsub 0.50 only runs heartbeats when
+//! something polls it), a redial check for kept peers ([`super::redial`]), and peer routing
+//! rounds ([`super::routing`]). Request-response traffic is handled in `requests`.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -9,7 +10,7 @@ use futures::StreamExt;
 use libp2p::core::ConnectedPoint;
 use libp2p::gossipsub::{self, IdentTopic, PublishError};
 use libp2p::metrics::Recorder;
-use libp2p::request_response::{self, OutboundRequestId};
+use libp2p::request_response::OutboundRequestId;
 use libp2p::swarm::dial_opts::DialOpts;
 use libp2p::swarm::{ConnectionId, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, Swarm, identify, ping};
@@ -17,37 +18,54 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::behaviour::{Behaviour, BehaviourEvent};
-use super::codec::ByteCodec;
-use super::discovery::{self, DiscoveryEvent};
-use super::redial::{Dial, Keeper, peer_of};
+use super::discovery;
+use super::paths::{self, Path};
+use super::redial::{Keeper, peer_of};
+use super::routing::Routing;
 use super::{Command, NetConfig, NetError, NetEvent, PeerInfo, PeerSource, Service, Topic};
 
 /// Where the answer to an outbound request goes.
-type AnswerSender = tokio::sync::oneshot::Sender<Result<Vec<u8>, NetError>>;
+pub(super) type AnswerSender = tokio::sync::oneshot::Sender<Result<Vec<u8>, NetError>>;
 
 /// A connected peer.
-struct Peer {
-    connections: HashMap<ConnectionId, Multiaddr>,
-    source: PeerSource,
-    rtt: Option<Duration>,
+pub(super) struct Peer {
+    pub(super) connections: HashMap<ConnectionId, Multiaddr>,
+    pub(super) source: PeerSource,
+    pub(super) rtt: Option<Duration>,
+    /// When it connected, and whether identify has shown it to be a Chatly node since.
+    pub(super) since: Instant,
+    pub(super) identified: bool,
+}
+
+impl Peer {
+    /// The best path among its connections (LAN before direct before relayed).
+    pub(super) fn path(&self) -> Path {
+        self.connections
+            .values()
+            .map(|addr| paths::path_of(addr, self.source))
+            .min()
+            .unwrap_or(Path::Direct)
+    }
 }
 
 /// Owns the swarm; see the module docs.
 pub struct EventLoop {
-    swarm: Swarm<Behaviour>,
-    config: NetConfig,
+    pub(super) swarm: Swarm<Behaviour>,
+    pub(super) config: NetConfig,
     commands: mpsc::UnboundedReceiver<Command>,
-    events: mpsc::Sender<NetEvent>,
-    metrics: libp2p::metrics::Metrics,
+    pub(super) events: mpsc::Sender<NetEvent>,
+    pub(super) metrics: libp2p::metrics::Metrics,
     shutdown: CancellationToken,
-    peers: HashMap<PeerId, Peer>,
+    pub(super) peers: HashMap<PeerId, Peer>,
     /// Dials in flight and how their address was learned.
-    pending: HashMap<ConnectionId, PeerSource>,
+    pub(super) pending: HashMap<ConnectionId, PeerSource>,
     /// `--peer` addresses and LAN finds, redialed when they drop.
-    keeper: Keeper,
+    pub(super) keeper: Keeper,
     listen_addrs: watch::Sender<Vec<Multiaddr>>,
     /// Requests awaiting their answer (ids are per service).
-    requests: HashMap<(Service, OutboundRequestId), AnswerSender>,
+    pub(super) requests: HashMap<(Service, OutboundRequestId), AnswerSender>,
+    /// Peer routing, relays and reachability.
+    pub(super) routing: Routing,
 }
 
 impl EventLoop {
@@ -72,7 +90,11 @@ impl EventLoop {
             keeper,
             listen_addrs: watch::channel(Vec::new()).0,
             requests: HashMap::new(),
+            routing: Routing::new(Instant::now()),
         };
+        for addr in this.config.external_addrs.clone() {
+            this.swarm.add_external_address(addr);
+        }
         for addr in this.config.listen.clone() {
             this.swarm
                 .listen_on(addr.clone())
@@ -101,6 +123,7 @@ impl EventLoop {
         };
         let mut wake = tokio::time::interval(self.config.heartbeat);
         let mut redial = tokio::time::interval(Duration::from_millis(500));
+        let mut routing = tokio::time::interval(Duration::from_secs(1));
         let mut advertised = Vec::new();
         loop {
             tokio::select! {
@@ -112,6 +135,7 @@ impl EventLoop {
                 Some(event) = found.recv() => self.handle_discovery_event(event),
                 _ = wake.tick() => {}
                 _ = redial.tick() => self.redial(),
+                _ = routing.tick() => self.routing_tick(),
                 _ = self.shutdown.cancelled() => break,
             }
             if let Some(discovery) = &discovery {
@@ -164,26 +188,25 @@ impl EventLoop {
             Command::ListenAddrs { reply } => {
                 let _ = reply.send(self.listen_addrs.borrow().clone());
             }
+            Command::Status { reply } => {
+                let _ = reply.send(self.net_status());
+            }
+            Command::DialPeer { peer, addrs } => self.dial_peer(peer, addrs),
             Command::Request {
                 service,
                 peer,
                 data,
                 reply,
-            } => {
-                let id = self.service(service).send_request(&peer, data);
-                self.requests.insert((service, id), reply);
-            }
+            } => self.send_request(service, peer, data, reply),
             Command::Respond {
                 service,
                 channel,
                 data,
-            } => {
-                let _ = self.service(service).send_response(channel, data);
-            }
+            } => self.send_response(service, channel, data),
         }
     }
 
-    fn dial(&mut self, addr: Multiaddr, source: PeerSource) -> Result<(), NetError> {
+    pub(super) fn dial(&mut self, addr: Multiaddr, source: PeerSource) -> Result<(), NetError> {
         let opts = match peer_of(&addr) {
             Some(peer) if peer == *self.swarm.local_peer_id() => {
                 return Err(NetError::Dial {
@@ -217,6 +240,7 @@ impl EventLoop {
                 source: peer.source,
                 score: gossipsub.peer_score(id).unwrap_or(0.0),
                 rtt_ms: peer.rtt.map(|d| d.as_secs_f64() * 1000.0),
+                path: peer.path(),
             })
             .collect();
         infos.sort_by(|a, b| a.peer_id.cmp(&b.peer_id));
@@ -240,13 +264,31 @@ impl EventLoop {
             }
             SwarmEvent::Behaviour(BehaviourEvent::Identify(event)) => {
                 self.metrics.record(&event);
-                if let identify::Event::Received { peer_id, info, .. } = event
-                    && info.protocol_version != super::behaviour::IDENTIFY_PROTOCOL
+                if let identify::Event::Received {
+                    peer_id,
+                    info,
+                    connection_id,
+                } = event
                 {
-                    tracing::debug!(peer = %peer_id, protocol = %info.protocol_version, "not a Chatly node; disconnecting");
-                    let _ = self.swarm.disconnect_peer_id(peer_id);
+                    self.on_identified(peer_id, connection_id, info);
                 }
             }
+            SwarmEvent::Behaviour(BehaviourEvent::Kad(event)) => {
+                self.metrics.record(&event);
+                self.on_kad(event);
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::RelayClient(event)) => {
+                self.on_relay_client(event)
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::RelayServer(event)) => {
+                self.metrics.record(&event);
+                self.on_relay_server(event);
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Dcutr(event)) => {
+                self.metrics.record(&event);
+                self.on_dcutr(event);
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Autonat(event)) => self.on_autonat(event),
             SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => {
                 self.handle_request_event(Service::Sync, event)
             }
@@ -254,6 +296,9 @@ impl EventLoop {
                 self.handle_request_event(Service::Files, event)
             }
             SwarmEvent::NewListenAddr { address, .. } => {
+                if self.config.relay_server && !paths::is_relayed(&address) {
+                    self.declare_external(&address);
+                }
                 let full = address
                     .with_p2p(*self.swarm.local_peer_id())
                     .unwrap_or_else(|a| a);
@@ -295,6 +340,11 @@ impl EventLoop {
                 self.pending.remove(&connection_id);
                 tracing::debug!(peer = ?peer_id, error = %error, "dial failed");
             }
+            SwarmEvent::ListenerClosed {
+                listener_id,
+                reason,
+                ..
+            } => self.on_listener_closed(listener_id, reason.err()),
             _ => {}
         }
     }
@@ -324,54 +374,6 @@ impl EventLoop {
         }
     }
 
-    fn service(&mut self, service: Service) -> &mut request_response::Behaviour<ByteCodec> {
-        let behaviour = self.swarm.behaviour_mut();
-        match service {
-            Service::Sync => &mut behaviour.sync,
-            Service::Files => &mut behaviour.files,
-        }
-    }
-
-    fn handle_request_event(
-        &mut self,
-        service: Service,
-        event: request_response::Event<Vec<u8>, Vec<u8>>,
-    ) {
-        match event {
-            request_response::Event::Message { peer, message, .. } => match message {
-                request_response::Message::Request {
-                    request, channel, ..
-                } => {
-                    let event = NetEvent::Request {
-                        service,
-                        peer,
-                        data: request,
-                        channel,
-                    };
-                    if self.events.try_send(event).is_err() {
-                        tracing::debug!(%peer, ?service, "request dropped: the node is busy");
-                    }
-                }
-                request_response::Message::Response {
-                    request_id,
-                    response,
-                } => {
-                    if let Some(reply) = self.requests.remove(&(service, request_id)) {
-                        let _ = reply.send(Ok(response));
-                    }
-                }
-            },
-            request_response::Event::OutboundFailure {
-                request_id, error, ..
-            } => {
-                if let Some(reply) = self.requests.remove(&(service, request_id)) {
-                    let _ = reply.send(Err(NetError::Request(error.to_string())));
-                }
-            }
-            _ => {}
-        }
-    }
-
     fn report_ignore(&mut self, id: gossipsub::MessageId, source: PeerId) {
         self.swarm
             .behaviour_mut()
@@ -390,12 +392,16 @@ impl EventLoop {
         let kept = self.keeper.connected(peer_id, dialed);
         let source = match (self.pending.remove(&connection), kept) {
             (Some(source), _) | (None, Some(source)) => source,
+            // Dials nobody here asked for are Kademlia's (its queries connect to peers).
+            (None, None) if endpoint.is_dialer() => PeerSource::Kademlia,
             (None, None) => PeerSource::Inbound,
         };
         let peer = self.peers.entry(peer_id).or_insert(Peer {
             connections: HashMap::new(),
             source,
             rtt: None,
+            since: Instant::now(),
+            identified: false,
         });
         peer.connections
             .insert(connection, endpoint.get_remote_address().clone());
@@ -404,6 +410,7 @@ impl EventLoop {
             let _ = self.events.try_send(NetEvent::PeerConnected(peer_id));
             let _ = self.events.try_send(NetEvent::PeerCount(self.peers.len()));
         }
+        self.prefer_direct(peer_id);
     }
 
     fn on_disconnected(&mut self, peer_id: PeerId, connection: ConnectionId, remaining: u32) {
@@ -417,56 +424,5 @@ impl EventLoop {
         tracing::info!(peer = %peer_id, "peer disconnected");
         self.keeper.disconnected(&peer_id, Instant::now());
         let _ = self.events.try_send(NetEvent::PeerCount(self.peers.len()));
-    }
-
-    fn redial(&mut self) {
-        let swarm = &self.swarm;
-        let due = self.keeper.due(Instant::now(), |p| swarm.is_connected(p));
-        for dial in due {
-            match dial {
-                Dial::Static(addr) => {
-                    if let Err(e) = self.dial(addr.clone(), PeerSource::Static) {
-                        tracing::debug!(%addr, error = %e, "redial failed");
-                    }
-                }
-                Dial::Lan(peer, addrs) => self.dial_lan(peer, addrs),
-            }
-        }
-    }
-
-    fn dial_lan(&mut self, peer: PeerId, addrs: Vec<Multiaddr>) {
-        let opts = DialOpts::peer_id(peer).addresses(addrs).build();
-        let id = opts.connection_id();
-        if self.swarm.dial(opts).is_ok() {
-            self.pending.insert(id, PeerSource::Mdns);
-        }
-    }
-
-    fn handle_discovery_event(&mut self, event: DiscoveryEvent) {
-        match event {
-            DiscoveryEvent::Found { peer, addrs } => {
-                if peer == *self.swarm.local_peer_id() {
-                    return;
-                }
-                if self.keeper.found(peer, addrs.clone(), Instant::now()) {
-                    tracing::info!(%peer, "found on the LAN");
-                }
-                match self.peers.get_mut(&peer) {
-                    // It dialed us first; we found it on the LAN all the same.
-                    Some(connected) => {
-                        if connected.source == PeerSource::Inbound {
-                            connected.source = PeerSource::Mdns;
-                        }
-                        self.keeper.connected(peer, None);
-                    }
-                    None => self.dial_lan(peer, addrs),
-                }
-            }
-            DiscoveryEvent::Gone { peer } => {
-                if self.keeper.gone(&peer) {
-                    tracing::info!(%peer, "left the LAN");
-                }
-            }
-        }
     }
 }

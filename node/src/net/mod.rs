@@ -4,7 +4,13 @@
 //! - [`behaviour`]: the composed libp2p behaviour (gossipsub, identify, ping, connection limits)
 //!   and the swarm builder.
 //! - [`event_loop`]: the one task that touches the `Swarm`: commands in, events out, redials.
-//! - [`redial`]: the peers kept connected (`--peer` addresses, LAN finds), redialed with backoff.
+//! - [`redial`]: the peers kept connected (`--peer` addresses, LAN finds), redialed with backoff;
+//!   `lan` applies it and mDNS finds in the event loop.
+//! - [`routing`]: federation beyond the LAN: Kademlia peer routing, relay reservations, hole
+//!   punching, AutoNAT, and a direct connection replacing a relayed one.
+//! - [`paths`]: which advertised addresses are usable, and a connection's path (LAN, direct,
+//!   relayed).
+//! - `requests`: the request-response services (sync, files) in and out.
 //! - [`discovery`]: LAN discovery with `mdns-sd`: advertise, browse, report found and gone peers.
 //!
 //! `net` knows topics and bytes; it knows nothing about chat. Every gossip message it hands out
@@ -15,7 +21,11 @@ pub mod behaviour;
 pub mod codec;
 pub mod discovery;
 pub mod event_loop;
+mod lan;
+pub mod paths;
 pub mod redial;
+mod requests;
+mod routing;
 
 use std::time::Duration;
 
@@ -77,6 +87,10 @@ pub enum PeerSource {
     Dialed,
     /// It dialed us.
     Inbound,
+    /// Found through Kademlia peer routing (another node knew it).
+    Kademlia,
+    /// Dialed because an account record names it as an account's home node.
+    Record,
 }
 
 /// A connected peer, for the node page.
@@ -92,6 +106,21 @@ pub struct PeerInfo {
     pub score: f64,
     /// Last ping round-trip time, ms.
     pub rtt_ms: Option<f64>,
+    /// The best path among its connections: `lan`, `direct` or `relayed`.
+    pub path: paths::Path,
+}
+
+/// This node's reachability, for the node page.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct NetStatus {
+    /// What AutoNAT learned: `public`, `private` or `unknown`.
+    pub reachability: &'static str,
+    /// Addresses others can reach this node at: confirmed external ones and relay circuits.
+    pub external_addrs: Vec<String>,
+    /// The relays this node holds a reservation on (PeerIds).
+    pub relays: Vec<String>,
+    /// Whether this node offers circuit relay to others.
+    pub relay_server: bool,
 }
 
 /// What the network reports to the rest of the node.
@@ -186,6 +215,13 @@ pub(crate) enum Command {
     ListenAddrs {
         reply: oneshot::Sender<Vec<Multiaddr>>,
     },
+    Status {
+        reply: oneshot::Sender<NetStatus>,
+    },
+    DialPeer {
+        peer: PeerId,
+        addrs: Vec<Multiaddr>,
+    },
     Request {
         service: Service,
         peer: PeerId,
@@ -253,6 +289,19 @@ impl Handle {
         rx.await.map_err(|_| NetError::Closed)
     }
 
+    /// Reachability, external addresses and relays.
+    pub async fn status(&self) -> Result<NetStatus, NetError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::Status { reply })?;
+        rx.await.map_err(|_| NetError::Closed)
+    }
+
+    /// Connects to a node known by PeerId (an account's home node): dials the given addresses
+    /// and looks the peer up through Kademlia. Nothing happens when it is already connected.
+    pub fn dial_peer(&self, peer: PeerId, addrs: Vec<Multiaddr>) {
+        let _ = self.send(Command::DialPeer { peer, addrs });
+    }
+
     /// Sends a request to a connected peer and waits for its answer.
     pub async fn request(
         &self,
@@ -297,6 +346,13 @@ pub struct NetConfig {
     pub name: Option<String>,
     /// Gossipsub heartbeat interval.
     pub heartbeat: Duration,
+    /// Offer circuit relay v2 to other nodes.
+    pub relay_server: bool,
+    /// Addresses declared reachable from outside (`--external-addr`).
+    pub external_addrs: Vec<Multiaddr>,
+    /// Run Kademlia and dial nodes found through it and through account records (off: only
+    /// `--peer`, LAN finds and explicit dials).
+    pub peer_routing: bool,
 }
 
 /// Builds the swarm, starts listening and spawns the event loop.

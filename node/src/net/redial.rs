@@ -161,18 +161,22 @@ impl Keeper {
     }
 }
 
-/// The PeerId at the end of an address, if any.
+/// The PeerId an address leads to: its last `/p2p/…` (a relay circuit
+/// `…/p2p/<relay>/p2p-circuit/p2p/<target>` names the relay first), if any.
 pub fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
-    addr.iter().find_map(|p| match p {
+    match addr.iter().last()? {
         Protocol::P2p(peer) => Some(peer),
         _ => None,
-    })
+    }
 }
 
-fn strip_p2p(addr: &Multiaddr) -> Multiaddr {
-    addr.iter()
-        .filter(|p| !matches!(p, Protocol::P2p(_)))
-        .collect()
+/// The address without its trailing `/p2p/<peer id>` (a relay's PeerId inside stays).
+pub fn strip_p2p(addr: &Multiaddr) -> Multiaddr {
+    let mut addr = addr.clone();
+    if matches!(addr.iter().last(), Some(Protocol::P2p(_))) {
+        addr.pop();
+    }
+    addr
 }
 
 #[cfg(test)]
@@ -181,6 +185,22 @@ mod tests {
 
     fn addr(port: u16) -> Multiaddr {
         format!("/ip4/127.0.0.1/tcp/{port}").parse().unwrap()
+    }
+
+    #[test]
+    fn a_circuit_address_leads_to_its_target_not_its_relay() {
+        let relay = PeerId::random();
+        let target = PeerId::random();
+        let circuit: Multiaddr =
+            format!("/ip4/198.51.100.1/tcp/4001/p2p/{relay}/p2p-circuit/p2p/{target}")
+                .parse()
+                .unwrap();
+        assert_eq!(peer_of(&circuit), Some(target));
+        assert_eq!(
+            strip_p2p(&circuit).to_string(),
+            format!("/ip4/198.51.100.1/tcp/4001/p2p/{relay}/p2p-circuit")
+        );
+        assert_eq!(peer_of(&addr(1)), None);
     }
 
     #[test]

@@ -110,7 +110,28 @@ impl Rooms {
         drop(guard);
         let state = self.room_state(room).await?;
         self.bus.publish(NodeEvent::RoomUpdated(room));
+        self.reach_home_nodes(&state.members).await;
         Ok(state)
+    }
+
+    /// First contact: connects to the home nodes of a room's members (the addresses in their
+    /// account records, and a Kademlia lookup), so keys and messages need not wait for the mesh
+    /// to bring two distant nodes together. Already connected nodes are skipped by the network.
+    pub async fn reach_home_nodes(&self, members: &[AccountId]) {
+        for member in members {
+            let Ok(Some(user)) = self.user(*member).await else {
+                continue;
+            };
+            let Some(peer) = seal::node_peer_id(&user.node_public) else {
+                continue;
+            };
+            let addrs = user
+                .node_addrs
+                .iter()
+                .filter_map(|a| a.parse::<libp2p::Multiaddr>().ok())
+                .collect();
+            self.net.dial_peer(peer, addrs);
+        }
     }
 
     /// Seals content into a room with the author's chain; the author's own copy is stored opened.
@@ -328,12 +349,14 @@ impl Rooms {
             .await
     }
 
-    /// Publishes a new account record when the one in the directory carries an older prekey.
+    /// Publishes a new account record when the one in the directory carries an older prekey or
+    /// other home-node addresses than this node has now (ports change across restarts).
     pub async fn refresh_record(&self, keys: &UnlockedKeys) -> Result<(), RoomError> {
         let Some(user) = self.user(keys.account_id()).await? else {
             return Ok(());
         };
-        if user.prekey_public == keys.prekey.public() {
+        if user.prekey_public == keys.prekey.public() && user.node_addrs == self.home_addrs().await
+        {
             return Ok(());
         }
         let avatar = match user.avatar.as_deref().and_then(|a| hex::decode(a).ok()) {
@@ -353,6 +376,7 @@ impl Rooms {
             display_name: user.display_name,
             bio: user.bio,
             avatar,
+            node_addrs: Vec::new(),
         };
         self.publish_profile(keys, &profile).await.map(|_| ())
     }

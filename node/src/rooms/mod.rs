@@ -17,6 +17,7 @@ pub mod ops;
 pub mod outbox;
 pub mod pipeline;
 pub mod ratelimit;
+pub mod records;
 pub mod seal;
 pub mod sync;
 
@@ -160,12 +161,16 @@ impl Rooms {
         .await
     }
 
-    /// Publishes a new version of a local account's record.
+    /// Publishes a new version of a local account's record, with this node's current addresses.
     pub async fn publish_profile(
         &self,
         keys: &UnlockedKeys,
         profile: &Profile,
     ) -> Result<UserRow, RoomError> {
+        let profile = &Profile {
+            node_addrs: self.home_addrs().await,
+            ..profile.clone()
+        };
         let checked = self
             .publish_local(
                 keys.account_id(),
@@ -182,6 +187,34 @@ impl Rooms {
                 "not an account record".into(),
             ))),
         }
+    }
+
+    /// Where this node can be dialed, for account records: addresses confirmed reachable from
+    /// outside (relay circuits, `--external-addr`) first, then the listen addresses, without
+    /// the trailing `/p2p/<this node>` (the dialer knows the PeerId from the record).
+    pub async fn home_addrs(&self) -> Vec<String> {
+        let external = self
+            .net
+            .status()
+            .await
+            .map(|s| s.external_addrs)
+            .unwrap_or_default();
+        let listen = self.net.listen_addrs().await.unwrap_or_default();
+        let own = libp2p::multiaddr::Protocol::P2p(self.net.peer_id());
+        let mut addrs: Vec<String> = Vec::new();
+        for addr in external.into_iter().chain(listen.iter().map(|a| {
+            let mut a = a.clone();
+            if a.iter().last() == Some(own.clone()) {
+                a.pop();
+            }
+            a.to_string()
+        })) {
+            if !addrs.contains(&addr) && addr.len() <= chatly_protocol::MAX_NODE_ADDR_LEN {
+                addrs.push(addr);
+            }
+        }
+        addrs.truncate(chatly_protocol::MAX_NODE_ADDRS);
+        addrs
     }
 
     /// Takes the lock that serialises a local author's envelopes in one room.

@@ -81,6 +81,7 @@ pub fn check(
                 dh_public: record.dh_public,
                 prekey_public: record.prekey_public,
                 version: header.seq,
+                node_addrs: record.node_addrs,
             })
         }
         Kind::Content => {

@@ -76,6 +76,8 @@ pub struct Profile {
     pub bio: String,
     /// Profile picture (an image file; its key is public, like the record).
     pub avatar: Option<chatly_protocol::FileRef>,
+    /// Where its home node can be dialed (filled in by the node when it publishes).
+    pub node_addrs: Vec<String>,
 }
 
 /// Builds a signed, node-co-signed account record envelope.
@@ -99,6 +101,7 @@ pub fn account_record(
         prekey_signature: [0; 64],
         node_public: node_key.public(),
         node_signature: [0; 64],
+        node_addrs: profile.node_addrs.clone(),
     };
     record.prekey_signature = keys.identity.sign(LABEL_PREKEY, &record.prekey_payload());
     record.node_signature =
@@ -199,6 +202,7 @@ mod tests {
             display_name: "Alice".into(),
             bio: String::new(),
             avatar: None,
+            node_addrs: Vec::new(),
         };
         let record = account_record(&keys, &node, &profile, 1, EnvelopeId::ZERO, 5).unwrap();
         let opened = open(record.bytes.clone()).unwrap();

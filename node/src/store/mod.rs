@@ -36,6 +36,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0006_files.sql"),
     include_str!("../../migrations/0007_search.sql"),
     include_str!("../../migrations/0008_open_marks.sql"),
+    include_str!("../../migrations/0009_node_addrs.sql"),
 ];
 
 impl StoreError {

@@ -25,28 +25,30 @@ pub struct UserRow {
     pub prekey_public: [u8; 32],
     /// Record version (its envelope seq); only a higher one replaces it.
     pub version: u64,
+    /// Where the home node said it can be dialed (multiaddrs, unchecked text).
+    pub node_addrs: Vec<String>,
 }
 
 /// Stores the record if it is newer than what is held; returns whether it was.
 pub fn upsert(txn: &Transaction<'_>, row: &UserRow, now: u64) -> Result<bool, StoreError> {
     let changed = txn.execute(
-        "INSERT INTO users (user_id, username, display_name, bio, avatar, node_public, dh_public, prekey_public, version, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+        "INSERT INTO users (user_id, username, display_name, bio, avatar, node_public, dh_public, prekey_public, version, updated_at, node_addrs)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
          ON CONFLICT (user_id) DO UPDATE SET username = excluded.username, display_name = excluded.display_name,
             bio = excluded.bio, avatar = excluded.avatar, node_public = excluded.node_public,
             dh_public = excluded.dh_public, prekey_public = excluded.prekey_public,
-            version = excluded.version, updated_at = excluded.updated_at
+            version = excluded.version, updated_at = excluded.updated_at, node_addrs = excluded.node_addrs
          WHERE excluded.version > users.version",
         params![
             row.user_id, row.username, row.display_name, row.bio, row.avatar, row.node_public,
-            row.dh_public, row.prekey_public, row.version as i64, now as i64
+            row.dh_public, row.prekey_public, row.version as i64, now as i64,
+            row.node_addrs.join("\n")
         ],
     )?;
     Ok(changed == 1)
 }
 
-const COLUMNS: &str =
-    "user_id, username, display_name, bio, avatar, node_public, dh_public, prekey_public, version";
+const COLUMNS: &str = "user_id, username, display_name, bio, avatar, node_public, dh_public, prekey_public, version, node_addrs";
 
 fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
     Ok(UserRow {
@@ -59,6 +61,11 @@ fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
         dh_public: blob(row, 6)?,
         prekey_public: blob(row, 7)?,
         version: row.get::<_, i64>(8)? as u64,
+        node_addrs: row
+            .get::<_, String>(9)?
+            .lines()
+            .map(str::to_owned)
+            .collect(),
     })
 }
 

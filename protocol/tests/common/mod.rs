@@ -80,6 +80,7 @@ pub fn account_record() -> impl Strategy<Value = AccountRecord> {
         any::<[u8; 64]>(),
         any::<[u8; 32]>(),
         any::<[u8; 64]>(),
+        proptest::collection::vec("/ip4/[0-9.]{7,15}/tcp/[0-9]{1,5}", 0..4),
     )
         .prop_map(
             |(
@@ -91,6 +92,7 @@ pub fn account_record() -> impl Strategy<Value = AccountRecord> {
                 prekey_signature,
                 node_public,
                 node_signature,
+                node_addrs,
             )| {
                 AccountRecord {
                     username,
@@ -103,6 +105,7 @@ pub fn account_record() -> impl Strategy<Value = AccountRecord> {
                     prekey_signature,
                     node_public,
                     node_signature,
+                    node_addrs,
                 }
             },
         )

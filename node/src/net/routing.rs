@@ -1,0 +1,371 @@
+//! Federation beyond the LAN, with libp2p's own machinery (docs/protocol.md, "Reaching nodes"):
+//!
+//! - **Kademlia** learns every Chatly node's usable addresses from identify (filtered by
+//!   [`super::paths::usable_addrs`]) and answers routing queries. Rounds of `bootstrap` (often
+//!   after a new peer, then backing off to every two minutes) find nodes nobody told us about; a
+//!   node keeps up to [`TARGET_PEERS`] connections.
+//! - **Relays**: a peer that speaks the circuit relay v2 hop protocol is a relay. Unless AutoNAT
+//!   already says this node is public, it takes a reservation on up to [`MAX_RELAYS`] relays and
+//!   so gets a `/p2p-circuit` address that identify pushes to its peers.
+//! - **DCUtR** punches a hole once a relayed connection exists; when a direct connection to a
+//!   peer comes up, its relayed ones are closed (see [`EventLoop::prefer_direct`]).
+//! - **AutoNAT** probes reachability through connected peers.
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use libp2p::core::transport::ListenerId;
+use libp2p::multiaddr::Protocol;
+use libp2p::swarm::dial_opts::DialOpts;
+use libp2p::{Multiaddr, PeerId, autonat, dcutr, identify, kad, relay};
+
+use super::event_loop::EventLoop;
+use super::paths::{self, Path};
+use super::redial::strip_p2p;
+use super::{NetStatus, PeerSource};
+
+/// Connections a node keeps at most through peer routing (more come from LAN, `--peer` and
+/// inbound dials). Gossipsub meshes hold 6–12 peers per topic; a few more give it choice.
+pub const TARGET_PEERS: usize = 16;
+/// Relays a NATed node holds a reservation on.
+pub const MAX_RELAYS: usize = 2;
+/// How long a connected peer has to identify as a Chatly node before it is disconnected.
+pub const IDENTIFY_DEADLINE: Duration = Duration::from_secs(10);
+/// Gap between routing rounds: short after a change, doubling up to the maximum.
+const ROUND_MIN: Duration = Duration::from_secs(2);
+const ROUND_MAX: Duration = Duration::from_secs(120);
+
+/// Routing state owned by the event loop.
+pub(super) struct Routing {
+    /// Known relays and the address to reach each at.
+    relays: HashMap<PeerId, Multiaddr>,
+    /// Reservations asked for (circuit listeners), by relay.
+    reservations: HashMap<PeerId, ListenerId>,
+    /// Reservations the relay accepted.
+    reserved: HashSet<PeerId>,
+    /// Peers someone asked to reach (home nodes of accounts) and not reached yet.
+    wanted: HashSet<PeerId>,
+    nat: autonat::NatStatus,
+    next_round: Instant,
+    round_gap: Duration,
+}
+
+impl Routing {
+    pub(super) fn new(now: Instant) -> Self {
+        Self {
+            relays: HashMap::new(),
+            reservations: HashMap::new(),
+            reserved: HashSet::new(),
+            wanted: HashSet::new(),
+            nat: autonat::NatStatus::Unknown,
+            next_round: now + ROUND_MIN,
+            round_gap: ROUND_MIN,
+        }
+    }
+
+    /// Something changed (a new peer): run a round soon.
+    fn soon(&mut self, now: Instant) {
+        self.round_gap = ROUND_MIN;
+        self.next_round = self.next_round.min(now + ROUND_MIN);
+    }
+}
+
+impl EventLoop {
+    /// Identify told us who a peer is: drop non-Chatly nodes, learn usable addresses and relays.
+    pub(super) fn on_identified(
+        &mut self,
+        peer: PeerId,
+        connection: libp2p::swarm::ConnectionId,
+        info: identify::Info,
+    ) {
+        if info.protocol_version != super::behaviour::IDENTIFY_PROTOCOL {
+            tracing::debug!(%peer, protocol = %info.protocol_version, "not a Chatly node; disconnecting");
+            let _ = self.swarm.disconnect_peer_id(peer);
+            return;
+        }
+        let Some(known) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        known.identified = true;
+        let Some(seen_at) = known.connections.get(&connection).cloned() else {
+            return;
+        };
+        let usable = paths::usable_addrs(&seen_at, &info.listen_addrs);
+        let mut new_peer = false;
+        if let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() {
+            new_peer = true;
+            for addr in &usable {
+                if let kad::RoutingUpdate::Success = kad.add_address(&peer, addr.clone()) {
+                    new_peer = false;
+                }
+            }
+        }
+        if info.protocols.contains(&relay::HOP_PROTOCOL_NAME) && !paths::is_relayed(&seen_at) {
+            let same_host = usable
+                .iter()
+                .find(|a| !paths::is_relayed(a) && paths::ip_of(a) == paths::ip_of(&seen_at));
+            let addr = same_host.unwrap_or(&seen_at).clone();
+            self.routing.relays.insert(peer, strip_p2p(&addr));
+            self.reserve_relays();
+        }
+        if new_peer {
+            self.routing.soon(Instant::now());
+        }
+    }
+
+    /// Kademlia found peers: connect while below the target, and reach wanted peers.
+    pub(super) fn on_kad(&mut self, event: kad::Event) {
+        match event {
+            kad::Event::RoutingUpdated {
+                peer, addresses, ..
+            } if self.peers.len() < TARGET_PEERS || self.routing.wanted.contains(&peer) => {
+                self.dial_found(peer, addresses.into_vec(), PeerSource::Kademlia);
+            }
+            kad::Event::OutboundQueryProgressed {
+                result: kad::QueryResult::GetClosestPeers(Ok(ok)),
+                ..
+            } => {
+                for found in ok.peers {
+                    if self.routing.wanted.contains(&found.peer_id) {
+                        self.dial_found(found.peer_id, found.addrs, PeerSource::Record);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    pub(super) fn on_relay_client(&mut self, event: relay::client::Event) {
+        match event {
+            relay::client::Event::ReservationReqAccepted {
+                relay_peer_id,
+                renewal: false,
+                ..
+            } => {
+                tracing::info!(relay = %relay_peer_id, "holding a slot on a relay: reachable through it");
+                self.routing.reserved.insert(relay_peer_id);
+            }
+            other => tracing::debug!(event = ?other, "relay client"),
+        }
+    }
+
+    /// A relay refuses a reservation or circuit to a peer that is not a Chatly node: it has no
+    /// other business here, so its connection goes too (a flood must not eat the connection
+    /// slots honest clients need).
+    pub(super) fn on_relay_server(&mut self, event: relay::Event) {
+        let refused = match &event {
+            relay::Event::ReservationReqDenied { src_peer_id, .. } => Some(*src_peer_id),
+            relay::Event::CircuitReqDenied { src_peer_id, .. } => Some(*src_peer_id),
+            _ => None,
+        };
+        tracing::debug!(?event, "relay service");
+        if let Some(peer) = refused
+            && !self.peers.get(&peer).is_some_and(|p| p.identified)
+        {
+            let _ = self.swarm.disconnect_peer_id(peer);
+        }
+    }
+
+    pub(super) fn on_dcutr(&mut self, event: dcutr::Event) {
+        match event.result {
+            Ok(_) => {
+                tracing::info!(peer = %event.remote_peer_id, "hole punched: direct connection")
+            }
+            Err(e) => {
+                tracing::info!(peer = %event.remote_peer_id, error = %e, "hole punching failed; the connection stays relayed")
+            }
+        }
+    }
+
+    pub(super) fn on_autonat(&mut self, event: autonat::Event) {
+        if let autonat::Event::StatusChanged { new, .. } = event {
+            tracing::info!(status = ?new, "reachability changed");
+            self.routing.nat = new;
+            // A reservation already held stays: removing a relay listener while its
+            // reservation is in flight trips an `expect` in libp2p-relay 0.22's client, and a
+            // held slot costs the relay little. Only new reservations wait for "not public".
+            self.reserve_relays();
+        }
+    }
+
+    /// A listener closed: when it was a relay reservation, forget it (the next round retries).
+    pub(super) fn on_listener_closed(
+        &mut self,
+        listener: ListenerId,
+        error: Option<std::io::Error>,
+    ) {
+        let relay = self
+            .routing
+            .reservations
+            .iter()
+            .find(|(_, id)| **id == listener)
+            .map(|(relay, _)| *relay);
+        if let Some(relay) = relay {
+            tracing::info!(%relay, error = ?error, "relay reservation ended");
+            self.routing.reservations.remove(&relay);
+            self.routing.reserved.remove(&relay);
+        }
+    }
+
+    /// Once a second: peers that never identified as Chatly nodes dropped, relay reservations
+    /// kept up, and a routing round when due.
+    pub(super) fn routing_tick(&mut self) {
+        let now = Instant::now();
+        self.drop_strangers(now);
+        self.reserve_relays();
+        if !self.config.peer_routing || now < self.routing.next_round || self.peers.is_empty() {
+            return;
+        }
+        self.routing.round_gap = (self.routing.round_gap * 2).min(ROUND_MAX);
+        self.routing.next_round = now + self.routing.round_gap;
+        let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() else {
+            return;
+        };
+        let _ = kad.bootstrap();
+        if self.peers.len() >= TARGET_PEERS {
+            return;
+        }
+        let known: Vec<(PeerId, Vec<Multiaddr>)> = kad
+            .kbuckets()
+            .flat_map(|bucket| {
+                bucket
+                    .iter()
+                    .map(|e| (*e.node.key.preimage(), e.node.value.clone().into_vec()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        for (peer, addrs) in known {
+            if self.peers.len() >= TARGET_PEERS {
+                break;
+            }
+            self.dial_found(peer, addrs, PeerSource::Kademlia);
+        }
+    }
+
+    /// Disconnects peers connected for [`IDENTIFY_DEADLINE`] without identifying as a Chatly
+    /// node: they hold a connection slot and serve no chat.
+    fn drop_strangers(&mut self, now: Instant) {
+        let strangers: Vec<PeerId> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| !p.identified && now.duration_since(p.since) > IDENTIFY_DEADLINE)
+            .map(|(id, _)| *id)
+            .collect();
+        for peer in strangers {
+            tracing::debug!(%peer, "no Chatly identify in time; disconnecting");
+            let _ = self.swarm.disconnect_peer_id(peer);
+        }
+    }
+
+    /// Reaches an account's home node: its record's addresses, and a Kademlia lookup.
+    pub(super) fn dial_peer(&mut self, peer: PeerId, addrs: Vec<Multiaddr>) {
+        if !self.config.peer_routing
+            || peer == *self.swarm.local_peer_id()
+            || self.swarm.is_connected(&peer)
+        {
+            return;
+        }
+        self.routing.wanted.insert(peer);
+        self.dial_found(peer, addrs, PeerSource::Record);
+        if let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() {
+            kad.get_closest_peers(peer);
+        }
+    }
+
+    /// Closes a peer's relayed connections once a direct (or LAN) one is up: the direct path is
+    /// faster, and relays limit circuits by time and bytes.
+    pub(super) fn prefer_direct(&mut self, peer: PeerId) {
+        let Some(p) = self.peers.get(&peer) else {
+            return;
+        };
+        self.routing.wanted.remove(&peer);
+        if p.path() == Path::Relayed {
+            return;
+        }
+        let relayed: Vec<_> = p
+            .connections
+            .iter()
+            .filter(|(_, addr)| paths::is_relayed(addr))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in relayed {
+            tracing::info!(%peer, "a direct connection replaces the relayed one");
+            self.swarm.close_connection(id);
+        }
+    }
+
+    /// A relay server tells clients where it is: its non-loopback listen addresses.
+    pub(super) fn declare_external(&mut self, addr: &Multiaddr) {
+        if paths::ip_of(addr).is_some_and(|ip| !ip.is_loopback() && !ip.is_unspecified())
+            && self.config.external_addrs.is_empty()
+        {
+            self.swarm.add_external_address(addr.clone());
+        }
+    }
+
+    pub(super) fn net_status(&self) -> NetStatus {
+        NetStatus {
+            reachability: match self.routing.nat {
+                autonat::NatStatus::Public(_) => "public",
+                autonat::NatStatus::Private => "private",
+                autonat::NatStatus::Unknown => "unknown",
+            },
+            external_addrs: self
+                .swarm
+                .external_addresses()
+                .map(|a| a.to_string())
+                .collect(),
+            relays: self
+                .routing
+                .reserved
+                .iter()
+                .map(|p| p.to_string())
+                .collect(),
+            relay_server: self.config.relay_server,
+        }
+    }
+
+    /// Holds reservations on known relays while this node is not known to be public.
+    fn reserve_relays(&mut self) {
+        if self.config.relay_server || self.routing.nat.is_public() {
+            return;
+        }
+        let candidates: Vec<(PeerId, Multiaddr)> = self
+            .routing
+            .relays
+            .iter()
+            .filter(|(relay, _)| {
+                !self.routing.reservations.contains_key(relay) && self.swarm.is_connected(relay)
+            })
+            .map(|(relay, addr)| (*relay, addr.clone()))
+            .collect();
+        for (relay, addr) in candidates {
+            if self.routing.reservations.len() >= MAX_RELAYS {
+                break;
+            }
+            let circuit = addr.with(Protocol::P2p(relay)).with(Protocol::P2pCircuit);
+            match self.swarm.listen_on(circuit.clone()) {
+                Ok(listener) => {
+                    tracing::info!(%relay, "asking a relay for a slot");
+                    self.routing.reservations.insert(relay, listener);
+                }
+                Err(e) => tracing::debug!(%circuit, error = %e, "cannot listen through relay"),
+            }
+        }
+    }
+
+    fn dial_found(&mut self, peer: PeerId, addrs: Vec<Multiaddr>, source: PeerSource) {
+        if !self.config.peer_routing
+            || addrs.is_empty()
+            || peer == *self.swarm.local_peer_id()
+            || self.swarm.is_connected(&peer)
+        {
+            return;
+        }
+        let opts = DialOpts::peer_id(peer).addresses(addrs).build();
+        let id = opts.connection_id();
+        if self.swarm.dial(opts).is_ok() {
+            self.pending.insert(id, source);
+        }
+    }
+}
