@@ -1,8 +1,8 @@
-//! BLAKE3 derivations: envelope ids, direct room ids, safety numbers, derived keys.
+//! BLAKE3 derivations: envelope ids, safety numbers, derived keys.
 
 /// Derive-key context for envelope ids (docs/protocol.md, "Ids").
 pub const LABEL_ENVELOPE_ID: &str = "chatly/v1/envelope-id";
-/// Derive-key context for direct room ids.
+/// Derive-key context for direct room ids (derived by `chatly_protocol::RoomId::direct`).
 pub const LABEL_DIRECT_ROOM: &str = "chatly/v1/direct-room";
 /// Derive-key context for safety numbers.
 pub const LABEL_FINGERPRINT: &str = "chatly/v1/fingerprint";
@@ -17,19 +17,6 @@ pub fn derive_key(label: &str, material: &[u8]) -> [u8; 32] {
 /// signature too, so it names these exact bytes; also the gossipsub message id.
 pub fn envelope_id(envelope_bytes: &[u8]) -> [u8; 32] {
     derive_key(LABEL_ENVELOPE_ID, envelope_bytes)
-}
-
-/// The id of the direct room of accounts `a` and `b`: the first 16 bytes of
-/// `derive_key("chatly/v1/direct-room", min(a, b) || max(a, b))`, so both sides compute it alike.
-pub fn direct_room_id(a: &[u8; 32], b: &[u8; 32]) -> [u8; 16] {
-    let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
-    let mut material = [0u8; 64];
-    material[..32].copy_from_slice(lo);
-    material[32..].copy_from_slice(hi);
-    let hash = derive_key(LABEL_DIRECT_ROOM, &material);
-    let mut id = [0u8; 16];
-    id.copy_from_slice(&hash[..16]);
-    id
 }
 
 /// Digits in a safety number.

@@ -8,7 +8,7 @@
 //! Module map:
 //! - `sign`: [`IdentityKey`] (ed25519), [`verify`], [`verify_batch`].
 //! - `dh`: [`DhKey`] (X25519) and [`dh`], which refuses non-contributory results.
-//! - `hash`: [`derive_key`], [`envelope_id`], [`direct_room_id`], [`fingerprint`].
+//! - `hash`: [`derive_key`], [`envelope_id`], [`fingerprint`].
 //! - [`password`]: argon2id PHC strings for login.
 //! - [`wrap`]: [`wrap::MasterKey`], wrapping it under a password, and [`wrap::seal`] /
 //!   [`wrap::open`] for sealing data under a key.
@@ -39,8 +39,7 @@ pub use delivery::{Delivery, LABEL_KEY_DELIVERY, accept, deliver};
 pub use dh::{DhKey, dh};
 pub use error::CryptoError;
 pub use hash::{
-    LABEL_DIRECT_ROOM, LABEL_ENVELOPE_ID, LABEL_FINGERPRINT, derive_key, direct_room_id,
-    envelope_id, fingerprint,
+    LABEL_DIRECT_ROOM, LABEL_ENVELOPE_ID, LABEL_FINGERPRINT, derive_key, envelope_id, fingerprint,
 };
 pub use sign::{IdentityKey, SignedItem, verify, verify_batch};
 pub use zeroize::Zeroizing;

@@ -105,6 +105,20 @@ impl RoomId {
     /// The account directory, where account records and presence live. Never exposed in the API.
     pub const DIRECTORY: RoomId = RoomId([0xff; 16]);
 
+    /// The id of the direct room of accounts `a` and `b`: the first 16 bytes of BLAKE3
+    /// `derive_key("chatly/v1/direct-room", min(a, b) || max(a, b))`, so both sides compute it
+    /// alike.
+    pub fn direct(a: &AccountId, b: &AccountId) -> RoomId {
+        let (lo, hi) = if a.0 <= b.0 { (a, b) } else { (b, a) };
+        let mut material = [0u8; 64];
+        material[..32].copy_from_slice(&lo.0);
+        material[32..].copy_from_slice(&hi.0);
+        let hash = blake3::derive_key(crate::labels::LABEL_DIRECT_ROOM, &material);
+        let mut id = [0u8; 16];
+        id.copy_from_slice(&hash[..16]);
+        RoomId(id)
+    }
+
     /// The API form: `"public"` for the public room, otherwise lower-case hex.
     pub fn to_api(&self) -> String {
         if *self == Self::PUBLIC {

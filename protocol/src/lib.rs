@@ -29,6 +29,7 @@ mod error;
 pub mod file;
 mod ids;
 pub mod labels;
+pub mod membership;
 pub mod signal;
 pub mod sync;
 

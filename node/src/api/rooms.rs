@@ -298,7 +298,7 @@ async fn create_direct(
             "a direct chat needs someone else",
         ));
     }
-    let room = RoomId(chatly_crypto::direct_room_id(&session.user.0, &peer.0));
+    let room = RoomId::direct(&session.user, &peer);
     let existing = state.rooms.room_state(room).await?;
     if existing.is_member(&session.user) {
         return Ok((StatusCode::OK, Json(room_json(state, session, room).await?)).into_response());

@@ -11,7 +11,7 @@
 
 pub mod groups;
 mod ingest;
-pub mod membership;
+pub use chatly_protocol::membership;
 pub mod opening;
 pub mod ops;
 pub mod outbox;
@@ -191,7 +191,8 @@ impl Rooms {
 
     /// Where this node can be dialed, for account records: addresses confirmed reachable from
     /// outside (relay circuits, `--external-addr`) first, then the listen addresses, without
-    /// the trailing `/p2p/<this node>` (the dialer knows the PeerId from the record).
+    /// the trailing `/p2p/<this node>` (the dialer knows the PeerId from the record). Loopback
+    /// addresses only when the node listens on nothing else (several nodes on one machine).
     pub async fn home_addrs(&self) -> Vec<String> {
         let external = self
             .net
@@ -199,16 +200,23 @@ impl Rooms {
             .await
             .map(|s| s.external_addrs)
             .unwrap_or_default();
-        let listen = self.net.listen_addrs().await.unwrap_or_default();
-        let own = libp2p::multiaddr::Protocol::P2p(self.net.peer_id());
+        let listen: Vec<libp2p::Multiaddr> = self
+            .net
+            .listen_addrs()
+            .await
+            .unwrap_or_default()
+            .iter()
+            .map(crate::net::redial::strip_p2p)
+            .collect();
+        let loopback =
+            |a: &libp2p::Multiaddr| crate::net::paths::ip_of(a).is_some_and(|ip| ip.is_loopback());
+        let only_loopback = listen.iter().all(loopback);
         let mut addrs: Vec<String> = Vec::new();
-        for addr in external.into_iter().chain(listen.iter().map(|a| {
-            let mut a = a.clone();
-            if a.iter().last() == Some(own.clone()) {
-                a.pop();
-            }
-            a.to_string()
-        })) {
+        let listen = listen
+            .iter()
+            .filter(|a| only_loopback || !loopback(a))
+            .map(|a| a.to_string());
+        for addr in external.into_iter().chain(listen) {
             if !addrs.contains(&addr) && addr.len() <= chatly_protocol::MAX_NODE_ADDR_LEN {
                 addrs.push(addr);
             }

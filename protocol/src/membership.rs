@@ -4,8 +4,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chatly_protocol::control::ControlOp;
-use chatly_protocol::{AccountId, EnvelopeId, RoomId};
+use crate::control::ControlOp;
+use crate::{AccountId, EnvelopeId, RoomId};
 
 /// One control envelope, decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,9 +97,7 @@ impl RoomState {
             }
             _ if !self.is_admin(author) => Err("only an admin can do that"),
             ControlOp::Add { member } if self.is_member(member) => Err("already a member"),
-            ControlOp::Add { .. }
-                if self.members.len() >= chatly_protocol::control::MAX_ROOM_MEMBERS =>
-            {
+            ControlOp::Add { .. } if self.members.len() >= crate::control::MAX_ROOM_MEMBERS => {
                 Err("the room is full")
             }
             ControlOp::Add { .. } => Ok(()),
@@ -127,9 +125,7 @@ impl RoomState {
                 true
             }
             (ControlOp::CreateDirect { peer }, None) => {
-                if *peer == author
-                    || room != RoomId(chatly_crypto::direct_room_id(&author.0, &peer.0))
-                {
+                if *peer == author || room != RoomId::direct(&author, peer) {
                     return false;
                 }
                 self.kind = Some(RoomKind::Direct);
@@ -324,7 +320,7 @@ mod tests {
 
     #[test]
     fn direct_rooms_have_two_members_no_admins_and_a_derived_id() {
-        let room = RoomId(chatly_crypto::direct_room_id(&id(1).0, &id(2).0));
+        let room = RoomId::direct(&id(1), &id(2));
         let log = vec![entry(1, 1, 1, 10, ControlOp::CreateDirect { peer: id(2) })];
         let state = resolve(room, &log);
         assert_eq!(state.kind, Some(RoomKind::Direct));
