@@ -17,6 +17,7 @@ command -v chromium >/dev/null || need_debs+=(chromium)
 command -v ip >/dev/null || need_debs+=(iproute2)
 command -v iptables >/dev/null || need_debs+=(iptables) # NAT routers in the federation test
 command -v node >/dev/null || need_debs+=(nodejs npm)
+[ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ] || need_debs+=(faketime) # clock skew test
 dpkg -s fonts-noto-color-emoji >/dev/null 2>&1 || need_debs+=(fonts-noto-color-emoji) # emoji in screenshots
 if ((${#need_debs[@]})); then
   say "installing ${need_debs[*]}"

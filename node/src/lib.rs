@@ -10,6 +10,7 @@
 //! - [`accounts`]: sign-up, login, sessions, unlocked keys.
 //! - [`rooms`]: the validation pipeline, ingest, publishing.
 //! - [`presence`]: who is online, as a plain state machine.
+//! - [`clock`]: the network's time, for a node whose clock is wrong (a plain state machine).
 //! - [`search`]: full-text search (public on disk, private in memory).
 //! - [`signals`]: presence heartbeats, typing notices and read receipts over the mesh.
 //! - [`events`]: the live event bus.
@@ -22,6 +23,7 @@
 pub mod accounts;
 pub mod api;
 pub mod bench;
+pub mod clock;
 pub mod config;
 pub mod events;
 pub mod files;

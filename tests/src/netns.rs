@@ -184,6 +184,57 @@ impl Lan {
         Ok(())
     }
 
+    /// Drops `percent` % of host `i`'s peer-to-peer packets (TCP port 4001), in and out, at
+    /// random: a lossy Wi-Fi link. (`tc netem` would also delay, but this machine's kernel has
+    /// no netem; iptables' `statistic` match drops alike.) Its HTTP traffic is spared.
+    pub fn set_loss(&self, i: usize, percent: u32) -> Result<()> {
+        let ns = &self.hosts[i - 1];
+        let probability = format!("{:.2}", f64::from(percent) / 100.0);
+        for (chain, port_flag) in [("INPUT", "--dport"), ("OUTPUT", "--sport")] {
+            let out = Command::new("ip")
+                .args([
+                    "netns", "exec", ns, "iptables", "-A", chain, "-p", "tcp", port_flag, "4001",
+                ])
+                .args([
+                    "-m",
+                    "statistic",
+                    "--mode",
+                    "random",
+                    "--probability",
+                    &probability,
+                ])
+                .args(["-j", "DROP"])
+                .output()
+                .context("running iptables")?;
+            if !out.status.success() {
+                bail!("iptables: {}", String::from_utf8_lossy(&out.stderr));
+            }
+        }
+        Ok(())
+    }
+
+    /// Packets [`Lan::set_loss`] has dropped on host `i` so far.
+    pub fn dropped(&self, i: usize) -> Result<u64> {
+        let out = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &self.hosts[i - 1],
+                "iptables",
+                "-L",
+                "-v",
+                "-n",
+                "-x",
+            ])
+            .output()
+            .context("running iptables")?;
+        Ok(String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.contains("DROP") && l.contains("statistic"))
+            .filter_map(|l| l.split_whitespace().next()?.parse::<u64>().ok())
+            .sum())
+    }
+
     /// Brings host `i`'s link down (partition) or up.
     pub fn set_link(&self, i: usize, up: bool) -> Result<()> {
         ip(&[

@@ -102,3 +102,77 @@ async fn both_sides_of_a_partition_end_with_the_union_in_one_order() -> anyhow::
     drop(lan);
     Ok(())
 }
+
+/// Lossy links: three hosts each dropping 10 % of their peer-to-peer packets at random, in and
+/// out. Everyone posts in the public room and in a group; every node ends with every message,
+/// in the same order (TCP retransmits what gossip loses on the wire; sync fetches the rest).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn lossy_links_lose_no_message() -> anyhow::Result<()> {
+    if !netns::available() {
+        eprintln!("skipped: network namespaces need root and iproute2");
+        return Ok(());
+    }
+    let lan = Lan::create(3)?;
+    let data = tempfile::tempdir()?;
+    let mut processes = Vec::new();
+    let mut users: Vec<Client> = Vec::new();
+    for i in 1..=3 {
+        let (process, client) = lan.start_node(i, data.path()).await?;
+        processes.push(process);
+        let name = format!("user{i}");
+        let (status, body) = client
+            .post(
+                "/api/v1/accounts",
+                json!({"username": name, "password": "lossy wifi"}),
+            )
+            .await?;
+        assert_eq!(status, 201, "{body}");
+        users.push(client.log_in(&name, "lossy wifi").await?);
+    }
+    for user in &users {
+        user.wait_users(3, PATIENCE).await?;
+    }
+    let others: Vec<String> = users[1..]
+        .iter()
+        .map(|u| u.user_id.clone().unwrap())
+        .collect();
+    let others: Vec<&str> = others.iter().map(String::as_str).collect();
+    let group = users[0].create_group("Lossy", &others).await?;
+    users[0].say(&group, "before the loss").await?;
+    for user in &users {
+        user.wait_text(&group, "before the loss", PATIENCE).await?;
+    }
+    for i in 1..=3 {
+        lan.set_loss(i, 10)?;
+    }
+    let started = Instant::now();
+    for n in 0..15 {
+        for (i, user) in users.iter().enumerate() {
+            user.say("public", &format!("host {i} public {n}")).await?;
+            user.say(&group, &format!("host {i} group {n}")).await?;
+        }
+    }
+    for (room, expected) in [("public", 45), (group.as_str(), 46)] {
+        let mut first: Option<Vec<String>> = None;
+        for user in &users {
+            let texts = wait_for(&format!("all of {room}"), HEAL, || async {
+                let texts = user.texts(room).await.ok()?;
+                (texts.len() == expected).then_some(texts)
+            })
+            .await?;
+            match &first {
+                None => first = Some(texts),
+                Some(first) => assert_eq!(&texts, first, "display order differs in {room}"),
+            }
+        }
+    }
+    let dropped: u64 = (1..=3).map(|i| lan.dropped(i).unwrap_or(0)).sum();
+    eprintln!(
+        "10 % loss on every link ({dropped} packets dropped): all 90 messages everywhere, in one order, {:?} after the first post",
+        started.elapsed()
+    );
+    assert!(dropped > 0, "the links really lost packets");
+    drop(processes);
+    drop(lan);
+    Ok(())
+}

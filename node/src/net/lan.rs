@@ -45,9 +45,12 @@ impl EventLoop {
                     tracing::info!(%peer, "found on the LAN");
                 }
                 match self.peers.get_mut(&peer) {
-                    // It dialed us first; we found it on the LAN all the same.
+                    // It dialed us first (or routing found it first); it is on the LAN all the same.
                     Some(connected) => {
-                        if connected.source == PeerSource::Inbound {
+                        if matches!(
+                            connected.source,
+                            PeerSource::Inbound | PeerSource::Kademlia | PeerSource::Record
+                        ) {
                             connected.source = PeerSource::Mdns;
                         }
                         self.keeper.connected(peer, None);

@@ -112,7 +112,10 @@ pub fn check(
             )));
         }
     };
-    if header.timestamp_ms > now_ms + MAX_CLOCK_SKEW_MS {
+    // Account records are exempt: their order is their seq, never their time, and a node whose
+    // clock is slow must still learn who exists before their heartbeats can set its clock
+    // right (crate::clock).
+    if header.kind != Kind::AccountRecord && header.timestamp_ms > now_ms + MAX_CLOCK_SKEW_MS {
         return Err(Rejection::Ignored("timestamp too far in the future".into()));
     }
     if let Some(rate) = rate

@@ -50,6 +50,8 @@ pub struct Signals {
     interval: Duration,
     inbound: Mutex<RateLimiter<[u8; 32]>>,
     typing_sent: Mutex<HashMap<(AccountId, RoomId), u64>>,
+    /// Other accounts' clocks, from their heartbeats.
+    clock: Mutex<crate::clock::NetClock>,
 }
 
 impl Signals {
@@ -61,6 +63,7 @@ impl Signals {
             interval,
             inbound: Mutex::new(RateLimiter::new(AUTHOR_RATE.0, AUTHOR_RATE.1)),
             typing_sent: Mutex::new(HashMap::new()),
+            clock: Mutex::new(crate::clock::NetClock::default()),
         }
     }
 
@@ -234,7 +237,9 @@ impl Signals {
         let signal = seal::verify(bytes)?;
         let header = &signal.header;
         let now = now_ms();
-        if header.timestamp_ms > now + MAX_CLOCK_SKEW_MS {
+        // Presence heartbeats are checked for the future only once they have voted on the
+        // network's time below: a node whose clock is slow must not refuse them all.
+        if header.kind != SignalKind::Presence && header.timestamp_ms > now + MAX_CLOCK_SKEW_MS {
             return Err(SignalError::Ignored("from the future"));
         }
         if header.kind != SignalKind::Presence
@@ -259,6 +264,13 @@ impl Signals {
             .map_err(|_| SignalError::Ignored("store unavailable"))?;
         if known.is_none() {
             return Err(SignalError::Ignored("unknown author"));
+        }
+        if header.kind == SignalKind::Presence {
+            self.observe_clock(author, header.timestamp_ms);
+        }
+        let now = now_ms();
+        if header.timestamp_ms > now + MAX_CLOCK_SKEW_MS {
+            return Err(SignalError::Ignored("from the future"));
         }
         match header.kind {
             SignalKind::Presence => {
@@ -285,6 +297,24 @@ impl Signals {
             _ => self.receive_sealed(signal).await,
         }
         Ok(())
+    }
+
+    /// A remote account's heartbeat votes on the network's time (see [`crate::clock`]).
+    fn observe_clock(&self, author: AccountId, stamped_ms: u64) {
+        if self.rooms.vault.get(&author).is_some() {
+            return; // a local account: our own clock
+        }
+        let mut clock = self.clock.lock().unwrap_or_else(|e| e.into_inner());
+        let at = std::time::Instant::now();
+        clock.observe(author, stamped_ms, crate::store::local_now_ms(), at);
+        let offset = clock.offset(at);
+        let previous = crate::store::set_clock_offset(offset);
+        if (offset - previous).abs() >= crate::clock::THRESHOLD_MS {
+            tracing::warn!(
+                offset_ms = offset,
+                "this machine's clock disagrees with the network's; using the network's time"
+            );
+        }
     }
 
     /// Opens a sealed room signal for each unlocked local member and tells those it opened for.

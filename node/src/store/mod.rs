@@ -66,7 +66,11 @@ pub enum StoreError {
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
     /// The database file is not a Chatly database or is damaged.
-    #[error("the database at {path} is damaged or not a Chatly database: {reason}")]
+    #[error(
+        "the database at {path} is damaged or not a Chatly database: {reason}. It is left as it is: \
+         restore it from a backup, or move it away to start with an empty one (peers send back \
+         what they hold, but accounts hosted here need the old file)"
+    )]
     Corrupt {
         /// Which file.
         path: String,
@@ -126,7 +130,17 @@ impl Store {
     /// Opens (creating if needed) the database at `path`, checks it and migrates it.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         let mut writer = open_connection(path, false)?;
+        // Until the file is known good, closing must not checkpoint the WAL into it: a damaged
+        // file is left exactly as it was found, for whoever recovers it.
+        writer.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+            true,
+        )?;
         check_integrity(&writer, path)?;
+        writer.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+            false,
+        )?;
         migrate(&mut writer)?;
         let readers = (0..READERS)
             .map(|_| open_connection(path, true))
@@ -357,12 +371,29 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Milliseconds since the Unix epoch, the time unit of every stored timestamp.
-pub fn now_ms() -> u64 {
+/// The network-time correction in ms (see [`crate::clock`]); 0 while this node's clock agrees
+/// with its peers'. Process-wide: one node per process in production, and the in-process test
+/// and bench nodes share one real clock, so theirs stays 0.
+static CLOCK_OFFSET_MS: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+
+/// Milliseconds since the Unix epoch by this machine's clock, uncorrected.
+pub fn local_now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
+}
+
+/// Milliseconds since the Unix epoch, network-corrected: the time unit of every stored
+/// timestamp, of what this node signs, and of every freshness check.
+pub fn now_ms() -> u64 {
+    let offset = CLOCK_OFFSET_MS.load(std::sync::atomic::Ordering::Relaxed);
+    local_now_ms().saturating_add_signed(offset)
+}
+
+/// Sets the network-time correction; returns the previous one.
+pub fn set_clock_offset(offset_ms: i64) -> i64 {
+    CLOCK_OFFSET_MS.swap(offset_ms, std::sync::atomic::Ordering::Relaxed)
 }
 
 /// Reads a fixed-size blob column.
