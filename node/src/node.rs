@@ -45,6 +45,8 @@ pub struct NodeState {
     pub metrics: Arc<Metrics>,
     /// Where the HTTP API listens.
     pub http_addr: SocketAddr,
+    /// Public message frames rendered once for every event socket.
+    pub frames: crate::api::ws::FrameCache,
 }
 
 /// Errors starting a node.
@@ -169,6 +171,7 @@ impl NodeHandle {
             store,
             metrics,
             http_addr,
+            frames: Default::default(),
         });
         let server = tokio::spawn(api::serve(listener, state.clone(), shutdown.clone()));
         Ok(NodeHandle {

@@ -138,3 +138,121 @@ async fn forged_oversized_and_duplicate_envelopes_go_nowhere() -> anyhow::Result
     }
     Ok(())
 }
+
+/// Delivery times from alice (on A) to carol (on C, reached only through B) of `n` messages
+/// tagged `tag`, in ms, sorted.
+async fn delivery_times(
+    alice: &chatly_tests::Client,
+    carol_events: &mut chatly_tests::Events,
+    tag: &str,
+    n: usize,
+) -> anyhow::Result<Vec<f64>> {
+    let mut times = Vec::new();
+    for i in 0..n {
+        let text = format!("{tag} {i}");
+        let sent = std::time::Instant::now();
+        alice.say("public", &text).await?;
+        carol_events
+            .expect("message.created", PATIENCE, |e| {
+                e["message"]["text"] == text.as_str()
+            })
+            .await?;
+        times.push(sent.elapsed().as_secs_f64() * 1000.0);
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(times)
+}
+
+/// A peer floods B with garbage and replays every old envelope it can get, as fast as it can,
+/// on every topic. Honest messages keep flowing from A through B to C, nothing is stored twice,
+/// and B penalises the flooder (graylisted and disconnected, or at least a negative score while
+/// the flood is under the threshold). The delivery
+/// times of the quiet and the flooded case are printed; the timing itself is a benchmark
+/// figure, not an assertion here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_flooding_and_replaying_peer_is_penalised_while_honest_traffic_flows()
+-> anyhow::Result<()> {
+    let b = TestNode::start(Vec::new()).await?;
+    let a = TestNode::start_with(vec![b.addr()], |c| c.peer_routing = false).await?;
+    let c = TestNode::start_with(vec![b.addr()], |c| c.peer_routing = false).await?;
+    let alice = a.account("alice", "correct horse").await?;
+    let carol = c.account("carol", "purple monkey").await?;
+    carol.wait_users(2, PATIENCE).await?;
+    let mut carol_events = carol.events().await?;
+    let quiet = delivery_times(&alice, &mut carol_events, "quiet", 30).await?;
+
+    // Everything old the flooder can replay: every envelope A holds.
+    let state = a.handle.as_ref().unwrap().state.clone();
+    let old: Vec<Vec<u8>> = state
+        .store
+        .read(|c| {
+            let mut stmt = c.prepare("SELECT bytes FROM envelopes")?;
+            let rows = stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await?;
+    let topics = [
+        PUBLIC_TOPIC,
+        "chatly/v1/directory",
+        "chatly/v1/rooms",
+        "chatly/v1/signals",
+    ];
+    let raw = RawPeer::spawn(b.addr(), &topics).await?;
+    wait_for("the flooder to see B subscribed", PATIENCE, || async {
+        (raw.subscribers(PUBLIC_TOPIC).await.ok()? > 0).then_some(())
+    })
+    .await?;
+    let raw = std::sync::Arc::new(raw);
+    let flooder = {
+        let raw = raw.clone();
+        tokio::spawn(async move {
+            let mut sent = 0usize;
+            for round in 0..40 {
+                for (i, bytes) in old.iter().enumerate() {
+                    let _ = raw.publish(topics[i % topics.len()], bytes.clone()).await;
+                    let mut junk = bytes.clone();
+                    junk.truncate(junk.len() / 2 + round);
+                    let _ = raw.publish(topics[(i + 1) % topics.len()], junk).await;
+                    sent += 2;
+                }
+            }
+            sent
+        })
+    };
+    let flooded = delivery_times(&alice, &mut carol_events, "flooded", 30).await?;
+    let sent = flooder.await?;
+
+    let bob = b.account("bob", "battery staple").await?;
+    let verdict = wait_for("B to penalise the flooder", PATIENCE, || async {
+        let (_, node) = bob.get("/api/v1/node").await.ok()?;
+        let entry = node["peers"]
+            .as_array()?
+            .iter()
+            .find(|p| p["peer_id"] == raw.peer_id.to_string().as_str())
+            .cloned();
+        match entry {
+            None => Some("disconnected".to_string()),
+            Some(p) => p["score"]
+                .as_f64()
+                .filter(|s| *s < 0.0)
+                .map(|s| format!("score {s:.0}")),
+        }
+    })
+    .await?;
+    let p99 = |t: &[f64]| t[(t.len() - 1) * 99 / 100];
+    eprintln!(
+        "flooder sent {sent} messages; B: {verdict}; A→C delivery p99 quiet {:.1} ms, flooded {:.1} ms ({:.2}x)",
+        p99(&quiet),
+        p99(&flooded),
+        p99(&flooded) / p99(&quiet)
+    );
+    // Nothing was stored twice, and honest messages all arrived once.
+    let texts = carol.texts("public").await?;
+    for tag in ["quiet", "flooded"] {
+        for i in 0..30 {
+            let text = format!("{tag} {i}");
+            assert_eq!(texts.iter().filter(|t| **t == text).count(), 1, "{text}");
+        }
+    }
+    Ok(())
+}

@@ -35,6 +35,9 @@ fn the_quick_benchmark_reports_every_figure() -> anyhow::Result<()> {
         "3-node mesh under load, CPU per node",
         "6-node mesh, time to converge",
         "6-node mesh, delivery p99",
+        "20 WebSockets, 1000 posts/s offered by 20 accounts for 3 s: accepted",
+        "20 WebSockets, 1000 posts/s offered by 20 accounts for 3 s: messages every socket received",
+        "20 WebSockets, 1000 posts/s offered by 20 accounts for 3 s: memory growth after warm-up",
     ] {
         assert!(
             cases.contains(&expected),

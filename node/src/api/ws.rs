@@ -3,6 +3,10 @@
 //! It subscribes to the event bus before sending anything, so nothing published after the
 //! upgrade is missed; a client that falls too far behind is closed (code 1013) and reconnects,
 //! catching up through the history API. Send and receive run together; when one ends, both do.
+//!
+//! A public message looks the same to every socket but its author's (which also gets its
+//! delivery state), so its frame is rendered once and shared through [`FrameCache`]: with 200
+//! sockets open, one store read and one serialisation per message instead of 200.
 
 use std::sync::Arc;
 
@@ -22,6 +26,32 @@ use crate::store::messages::PUBLIC_VIEWER;
 use crate::store::now_ms;
 use chatly_protocol::{AccountId, RoomId};
 use std::collections::HashSet;
+
+/// The latest public `message.created` frames, by message id, as non-authors see them.
+#[derive(Debug, Default)]
+pub struct FrameCache(std::sync::Mutex<std::collections::VecDeque<([u8; 32], Arc<str>)>>);
+
+/// Frames kept: sockets read the bus in step, so a short window serves them all.
+const FRAMES_KEPT: usize = 256;
+
+impl FrameCache {
+    fn get(&self, id: &[u8; 32]) -> Option<Arc<str>> {
+        let frames = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        frames
+            .iter()
+            .rev()
+            .find(|(k, _)| k == id)
+            .map(|(_, f)| f.clone())
+    }
+
+    fn put(&self, id: [u8; 32], frame: Arc<str>) {
+        let mut frames = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if frames.len() >= FRAMES_KEPT {
+            frames.pop_front();
+        }
+        frames.push_back((id, frame));
+    }
+}
 
 /// GET /api/v1/events
 pub async fn events(
@@ -61,8 +91,8 @@ async fn serve(socket: WebSocket, state: Arc<NodeState>, session: Session) {
     if sink.send(Message::Text(hello.into())).await.is_ok() {
         let send = async {
             loop {
-                let frame = match events.recv().await {
-                    Ok(event) => match render(&state, &session, &mut rooms, event).await {
+                let frame: Arc<str> = match events.recv().await {
+                    Ok(event) => match render_shared(&state, &session, &mut rooms, event).await {
                         Some(frame) => frame,
                         None => continue,
                     },
@@ -76,7 +106,7 @@ async fn serve(socket: WebSocket, state: Arc<NodeState>, session: Session) {
                     }
                     Err(RecvError::Closed) => break,
                 };
-                if sink.send(Message::Text(frame.into())).await.is_err() {
+                if sink.send(Message::Text((&*frame).into())).await.is_err() {
                     break;
                 }
             }
@@ -107,6 +137,28 @@ async fn serve(socket: WebSocket, state: Arc<NodeState>, session: Session) {
         });
         state.signals.announce(user, false).await;
     }
+}
+
+/// [`render`], with public messages rendered once for all non-author sockets.
+async fn render_shared(
+    state: &NodeState,
+    session: &Session,
+    rooms: &mut HashSet<RoomId>,
+    event: NodeEvent,
+) -> Option<Arc<str>> {
+    if let NodeEvent::MessageCreated(row) = &event
+        && row.viewer == PUBLIC_VIEWER
+        && row.author != session.user.0
+    {
+        if let Some(frame) = state.frames.get(&row.id) {
+            return Some(frame);
+        }
+        let id = row.id;
+        let frame: Arc<str> = render(state, session, rooms, event).await?.into();
+        state.frames.put(id, frame.clone());
+        return Some(frame);
+    }
+    render(state, session, rooms, event).await.map(Into::into)
 }
 
 /// Whether this session hears a room signal of `author` meant for `audience` (`None`: everyone).

@@ -97,7 +97,7 @@ async fn spawn(peer: Option<String>) -> anyhow::Result<(Process, Duration)> {
 }
 
 /// Resident memory of a process, MiB.
-fn rss_mib(pid: u32) -> f64 {
+pub(super) fn rss_mib(pid: u32) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {

@@ -13,6 +13,8 @@
 //!   the same envelopes validated and stored locally, with no network.
 //! - [`files`]: a file fetched from one holder and from three; baseline: the holder reading it
 //!   from its own disk.
+//! - [`load`]: 200 event sockets on one node while 1,000 posts/s are offered for a minute;
+//!   baseline: the rate offered.
 //! - [`nodes`]: starting, seeding and waiting on in-process nodes.
 //!
 //! Figures are measurements, not assertions: a test runs `--quick` only to keep every scenario
@@ -24,6 +26,7 @@ pub mod client;
 pub mod cost;
 pub mod files;
 pub mod latency;
+pub mod load;
 pub mod nodes;
 pub mod scale;
 pub mod storage;
@@ -66,10 +69,12 @@ pub enum Scenario {
     Cost,
     /// A 50-node mesh: convergence and delivery.
     Scale,
+    /// 200 WebSocket clients and 1,000 posts/s on one node.
+    Load,
 }
 
 impl Scenario {
-    const ALL: [Scenario; 7] = [
+    const ALL: [Scenario; 8] = [
         Scenario::Latency,
         Scenario::Throughput,
         Scenario::Catchup,
@@ -77,6 +82,7 @@ impl Scenario {
         Scenario::Storage,
         Scenario::Cost,
         Scenario::Scale,
+        Scenario::Load,
     ];
 }
 
@@ -127,6 +133,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             Scenario::Storage => storage::run(args.quick).await?,
             Scenario::Cost => cost::run(args.quick).await?,
             Scenario::Scale => scale::run(args.quick).await?,
+            Scenario::Load => load::run(args.quick).await?,
         };
         for figure in &found {
             eprintln!("  {}", row(figure));

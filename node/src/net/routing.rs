@@ -243,16 +243,28 @@ impl EventLoop {
     }
 
     /// Disconnects peers connected for [`IDENTIFY_DEADLINE`] without identifying as a Chatly
-    /// node: they hold a connection slot and serve no chat.
+    /// node (they hold a connection slot and serve no chat), and peers whose gossipsub score
+    /// fell below the graylist threshold (a flood of invalid messages): gossipsub already
+    /// ignores them; the connection goes too. Their score is remembered, so a redial starts
+    /// graylisted.
     fn drop_strangers(&mut self, now: Instant) {
-        let strangers: Vec<PeerId> = self
+        let graylist = super::behaviour::score_params().1.graylist_threshold;
+        let gossipsub = &self.swarm.behaviour().gossipsub;
+        let dropped: Vec<(PeerId, &'static str)> = self
             .peers
             .iter()
-            .filter(|(_, p)| !p.identified && now.duration_since(p.since) > IDENTIFY_DEADLINE)
-            .map(|(id, _)| *id)
+            .filter_map(|(id, p)| {
+                if !p.identified && now.duration_since(p.since) > IDENTIFY_DEADLINE {
+                    Some((*id, "no Chatly identify in time"))
+                } else if gossipsub.peer_score(id).is_some_and(|s| s < graylist) {
+                    Some((*id, "graylisted for invalid messages"))
+                } else {
+                    None
+                }
+            })
             .collect();
-        for peer in strangers {
-            tracing::debug!(%peer, "no Chatly identify in time; disconnecting");
+        for (peer, why) in dropped {
+            tracing::info!(%peer, why, "disconnecting");
             let _ = self.swarm.disconnect_peer_id(peer);
         }
     }
