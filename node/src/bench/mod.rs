@@ -7,7 +7,8 @@
 //!   baseline: bare gossipsub.
 //! - [`storage`]: history pages and search with 1,000,000 messages; baseline: 1,000.
 //! - [`cost`]: resident memory, CPU and start-up time of `chatly run` processes.
-//! - [`scale`]: a 50-node mesh in one process: convergence, delivery; baseline: bare gossipsub.
+//! - [`scale`]: a 50-node mesh in one process (each node dialing 3 earlier ones, no Kademlia):
+//!   convergence, delivery; baseline: bare gossipsub on the same topology.
 //! - [`client`]: minimal HTTP and WebSocket clients.
 //! - [`catchup`]: a node that missed N messages syncs them from one or several peers; baseline:
 //!   the same envelopes validated and stored locally, with no network.

@@ -25,9 +25,19 @@ impl BenchNode {
     /// Starts a node on loopback with no LAN discovery, dialing `peers`. The per-author gossip
     /// rate limit is lifted: benchmarks measure capacity, and one author posts everything.
     pub async fn start(peers: Vec<Multiaddr>) -> anyhow::Result<BenchNode> {
+        Self::start_routed(peers, true).await
+    }
+
+    /// Like [`BenchNode::start`]; `peer_routing: false` keeps the topology to the given
+    /// `peers` (no Kademlia), as a bare-gossipsub baseline has it.
+    pub async fn start_routed(
+        peers: Vec<Multiaddr>,
+        peer_routing: bool,
+    ) -> anyhow::Result<BenchNode> {
         let dir = tempfile::Builder::new().prefix("chatly-bench-").tempdir()?;
         let mut config = Config::local(dir.path().to_path_buf());
         config.peers = peers;
+        config.peer_routing = peer_routing;
         config.limits.author_rate_per_sec = 1e9;
         config.limits.author_burst = 1e9;
         let mut handle = NodeHandle::spawn(config).await?;
