@@ -90,11 +90,17 @@ async fn serve(socket: WebSocket, state: Arc<NodeState>, session: Session) {
     let hello = json!({"type": "node.peers", "connected": peers}).to_string();
     if sink.send(Message::Text(hello.into())).await.is_ok() {
         let send = async {
+            // Frames are fed into the socket's buffer as long as events are waiting and flushed
+            // once the bus is drained: under load, one write for many frames.
+            let mut next = events.recv().await;
             loop {
-                let frame: Arc<str> = match events.recv().await {
+                let frame: Arc<str> = match next {
                     Ok(event) => match render_shared(&state, &session, &mut rooms, event).await {
                         Some(frame) => frame,
-                        None => continue,
+                        None => {
+                            next = recv_or_flush(&mut events, &mut sink).await;
+                            continue;
+                        }
                     },
                     Err(RecvError::Lagged(_)) => {
                         let close = CloseFrame {
@@ -106,9 +112,10 @@ async fn serve(socket: WebSocket, state: Arc<NodeState>, session: Session) {
                     }
                     Err(RecvError::Closed) => break,
                 };
-                if sink.send(Message::Text((&*frame).into())).await.is_err() {
+                if sink.feed(Message::Text((&*frame).into())).await.is_err() {
                     break;
                 }
+                next = recv_or_flush(&mut events, &mut sink).await;
             }
         };
         let receive = async {
@@ -136,6 +143,24 @@ async fn serve(socket: WebSocket, state: Arc<NodeState>, session: Session) {
             last_seen: Some(change.last_seen),
         });
         state.signals.announce(user, false).await;
+    }
+}
+
+/// The next bus event: at once when one is waiting, else after flushing what was fed.
+async fn recv_or_flush(
+    events: &mut tokio::sync::broadcast::Receiver<NodeEvent>,
+    sink: &mut futures::stream::SplitSink<WebSocket, Message>,
+) -> Result<NodeEvent, RecvError> {
+    match events.try_recv() {
+        Ok(event) => Ok(event),
+        Err(tokio::sync::broadcast::error::TryRecvError::Lagged(n)) => Err(RecvError::Lagged(n)),
+        Err(tokio::sync::broadcast::error::TryRecvError::Closed) => Err(RecvError::Closed),
+        Err(tokio::sync::broadcast::error::TryRecvError::Empty) => {
+            if sink.flush().await.is_err() {
+                return Err(RecvError::Closed);
+            }
+            events.recv().await
+        }
     }
 }
 

@@ -121,10 +121,15 @@ impl Events {
 
     /// The next frame's JSON (text frames only).
     pub async fn next(&mut self) -> anyhow::Result<Value> {
+        Ok(serde_json::from_str(&self.next_text().await?)?)
+    }
+
+    /// The next text frame, unparsed (a load client counting frames need not parse them).
+    pub async fn next_text(&mut self) -> anyhow::Result<String> {
         loop {
             let frame = self.socket.next().await.context("the socket closed")??;
             if let tokio_tungstenite::tungstenite::Message::Text(text) = frame {
-                return Ok(serde_json::from_str(&text)?);
+                return Ok(text.to_string());
             }
         }
     }

@@ -53,8 +53,10 @@ impl StoreError {
     }
 }
 
-/// How many read connections the pool keeps.
-const READERS: usize = 4;
+/// How many read connections the pool keeps, and so how many reads run at once. Reads beyond
+/// that wait for a connection: opening one per read under load (the schema parsed anew, SQLite's
+/// allocator mutex contended, the connection closed again) cost more than the wait.
+const READERS: usize = 6;
 
 /// Most jobs folded into one transaction: bounds the latency of the first job in a batch.
 const MAX_BATCH: usize = 512;
@@ -121,6 +123,8 @@ enum Commit {
 pub struct Store {
     jobs: mpsc::UnboundedSender<Job>,
     readers: Arc<Mutex<Vec<Connection>>>,
+    /// One permit per pooled reader: a read holds one while it runs.
+    reader_permits: Arc<tokio::sync::Semaphore>,
     path: Arc<std::path::PathBuf>,
     /// Where the writer reports how long each transaction took (set once metrics exist).
     write_seconds: Arc<std::sync::OnceLock<prometheus_client::metrics::histogram::Histogram>>,
@@ -157,6 +161,7 @@ impl Store {
         Ok(Store {
             jobs,
             readers: Arc::new(Mutex::new(readers)),
+            reader_permits: Arc::new(tokio::sync::Semaphore::new(READERS)),
             path: Arc::new(path.to_path_buf()),
             write_seconds,
         })
@@ -221,7 +226,16 @@ impl Store {
     {
         let readers = self.readers.clone();
         let path = self.path.clone();
+        let permit = self
+            .reader_permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| StoreError::Closed)?;
         tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            // With a permit a pooled connection is free; opening one is only the fallback
+            // after a connection was lost to a panic.
             let pooled = readers.lock().map_err(|_| StoreError::Closed)?.pop();
             let conn = match pooled {
                 Some(conn) => conn,
