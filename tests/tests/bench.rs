@@ -38,6 +38,7 @@ fn the_quick_benchmark_reports_every_figure() -> anyhow::Result<()> {
         "20 WebSockets, 1000 posts/s offered by 20 accounts for 3 s: accepted",
         "20 WebSockets, 1000 posts/s offered by 20 accounts for 3 s: messages every socket received",
         "20 WebSockets, 1000 posts/s offered by 20 accounts for 3 s: memory growth after warm-up",
+        "A to C through B under a flood, p99",
     ] {
         assert!(
             cases.contains(&expected),

@@ -44,7 +44,7 @@ pub async fn listen(sockets: Vec<Events>) -> mpsc::UnboundedReceiver<(usize, Str
 }
 
 /// Waits until every listener saw `text`; returns each one's delay from `sent`.
-async fn arrivals(
+pub(super) async fn arrivals(
     rx: &mut mpsc::UnboundedReceiver<(usize, String, Instant)>,
     listeners: usize,
     text: &str,

@@ -1,6 +1,7 @@
 //! `chatly bench`: benchmarks that start real nodes on this machine and print a table of figures,
 //! each beside a baseline measured in the same run, and write the same figures as JSON.
 //!
+//! - [`abuse`]: honest delivery through a node a hostile peer floods; baseline: the quiet case.
 //! - [`latency`]: HTTP post on one node to the WebSocket event on the others, 2 and 10 nodes,
 //!   public and encrypted; baseline: bare gossipsub ([`bare`]) in the same run.
 //! - [`throughput`]: sustained posting into a room shared with 3 other nodes, zero loss;
@@ -21,6 +22,7 @@
 //! Figures are measurements, not assertions: a test runs `--quick` only to keep every scenario
 //! working. `docs/performance.md` records a full run.
 
+pub mod abuse;
 pub mod bare;
 pub mod catchup;
 pub mod client;
@@ -72,10 +74,12 @@ pub enum Scenario {
     Scale,
     /// 200 WebSocket clients and 1,000 posts/s on one node.
     Load,
+    /// Honest delivery while a peer floods, against the quiet case.
+    Abuse,
 }
 
 impl Scenario {
-    const ALL: [Scenario; 8] = [
+    const ALL: [Scenario; 9] = [
         Scenario::Latency,
         Scenario::Throughput,
         Scenario::Catchup,
@@ -84,6 +88,7 @@ impl Scenario {
         Scenario::Cost,
         Scenario::Scale,
         Scenario::Load,
+        Scenario::Abuse,
     ];
 }
 
@@ -135,6 +140,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             Scenario::Cost => cost::run(args.quick).await?,
             Scenario::Scale => scale::run(args.quick).await?,
             Scenario::Load => load::run(args.quick).await?,
+            Scenario::Abuse => abuse::run(args.quick).await?,
         };
         for figure in &found {
             eprintln!("  {}", row(figure));

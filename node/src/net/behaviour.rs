@@ -41,7 +41,9 @@ pub const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(3600);
 /// The behaviours every Chatly node runs.
 #[derive(NetworkBehaviour)]
 pub struct Behaviour {
-    /// Connection limits first, so a refused connection never reaches the others.
+    /// Peers shut out for a while (graylisted floods), refused before anything else.
+    pub blocked: libp2p::allow_block_list::Behaviour<libp2p::allow_block_list::BlockedPeers>,
+    /// Connection limits next, so a refused connection never reaches the others.
     pub limits: connection_limits::Behaviour,
     /// Message dissemination.
     pub gossipsub: gossipsub::Behaviour,
@@ -143,6 +145,7 @@ pub fn build_swarm(
             );
             let peer_id = key.public().to_peer_id();
             Ok(Behaviour {
+                blocked: Default::default(),
                 limits,
                 gossipsub,
                 identify,

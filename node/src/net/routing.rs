@@ -29,6 +29,8 @@ use super::{NetStatus, PeerSource};
 pub const TARGET_PEERS: usize = 16;
 /// Relays a NATed node holds a reservation on.
 pub const MAX_RELAYS: usize = 2;
+/// How long a peer disconnected for a flood of invalid messages stays shut out.
+pub const BLOCK_FOR: Duration = Duration::from_secs(600);
 /// How long a connected peer has to identify as a Chatly node before it is disconnected.
 pub const IDENTIFY_DEADLINE: Duration = Duration::from_secs(10);
 /// Gap between routing rounds: short after a change, doubling up to the maximum.
@@ -45,6 +47,8 @@ pub(super) struct Routing {
     reserved: HashSet<PeerId>,
     /// Peers someone asked to reach (home nodes of accounts) and not reached yet.
     wanted: HashSet<PeerId>,
+    /// Peers shut out, and until when.
+    blocked: HashMap<PeerId, Instant>,
     nat: autonat::NatStatus,
     next_round: Instant,
     round_gap: Duration,
@@ -57,6 +61,7 @@ impl Routing {
             reservations: HashMap::new(),
             reserved: HashSet::new(),
             wanted: HashSet::new(),
+            blocked: HashMap::new(),
             nat: autonat::NatStatus::Unknown,
             next_round: now + ROUND_MIN,
             round_gap: ROUND_MIN,
@@ -250,22 +255,41 @@ impl EventLoop {
     fn drop_strangers(&mut self, now: Instant) {
         let graylist = super::behaviour::score_params().1.graylist_threshold;
         let gossipsub = &self.swarm.behaviour().gossipsub;
-        let dropped: Vec<(PeerId, &'static str)> = self
+        let dropped: Vec<(PeerId, bool)> = self
             .peers
             .iter()
             .filter_map(|(id, p)| {
                 if !p.identified && now.duration_since(p.since) > IDENTIFY_DEADLINE {
-                    Some((*id, "no Chatly identify in time"))
+                    Some((*id, false))
                 } else if gossipsub.peer_score(id).is_some_and(|s| s < graylist) {
-                    Some((*id, "graylisted for invalid messages"))
+                    Some((*id, true))
                 } else {
                     None
                 }
             })
             .collect();
-        for (peer, why) in dropped {
-            tracing::info!(%peer, why, "disconnecting");
+        for (peer, flood) in dropped {
+            if flood {
+                // Shut out for a while too: a flooder that redials at once would make every
+                // honest peer's traffic share the link with its junk again.
+                tracing::info!(%peer, "graylisted for invalid messages; disconnecting and blocking for 10 minutes");
+                self.swarm.behaviour_mut().blocked.block_peer(peer);
+                self.routing.blocked.insert(peer, now + BLOCK_FOR);
+            } else {
+                tracing::debug!(%peer, "no Chatly identify in time; disconnecting");
+            }
             let _ = self.swarm.disconnect_peer_id(peer);
+        }
+        let expired: Vec<PeerId> = self
+            .routing
+            .blocked
+            .iter()
+            .filter(|(_, until)| **until <= now)
+            .map(|(peer, _)| *peer)
+            .collect();
+        for peer in expired {
+            self.routing.blocked.remove(&peer);
+            self.swarm.behaviour_mut().blocked.unblock_peer(peer);
         }
     }
 
