@@ -68,6 +68,13 @@ impl Routing {
         }
     }
 
+    /// AutoNAT confirmed an address other machines can use. A loopback address confirmed by a
+    /// peer on the same machine does not count: nobody elsewhere can reach it.
+    fn reachable_from_elsewhere(&self) -> bool {
+        matches!(&self.nat, autonat::NatStatus::Public(addr)
+            if !paths::ip_of(addr).is_some_and(|ip| ip.is_loopback()))
+    }
+
     /// Something changed (a new peer): run a round soon.
     fn soon(&mut self, now: Instant) {
         self.round_gap = ROUND_MIN;
@@ -363,7 +370,7 @@ impl EventLoop {
 
     /// Holds reservations on known relays while this node is not known to be public.
     fn reserve_relays(&mut self) {
-        if self.config.relay_server || self.routing.nat.is_public() {
+        if self.config.relay_server || self.routing.reachable_from_elsewhere() {
             return;
         }
         let candidates: Vec<(PeerId, Multiaddr)> = self
