@@ -46,7 +46,13 @@ async fn kademlia_reaches_a_member_node_nobody_named() -> anyhow::Result<()> {
         peer_entry(&alice, &carol_node).await
     })
     .await?;
-    assert_eq!(found["source"], "kademlia", "{found}");
+    // Whichever of the two dialed first found the other through B's routing table.
+    let alice_node = peer_id(&alice).await?;
+    let back = peer_entry(&carol, &alice_node).await.unwrap_or_default();
+    assert!(
+        found["source"] == "kademlia" || back["source"] == "kademlia",
+        "A sees C as {found}, C sees A as {back}"
+    );
 
     // With B gone, A and C still talk over the connection routing found.
     drop(bob_at_b);
