@@ -28,6 +28,8 @@ const ACK_DELAY: Duration = Duration::from_millis(250);
 const PEERS_ASKED: usize = 3;
 /// Most queued envelopes handled per look.
 const BATCH: usize = 2_000;
+/// Shortest gap between looks: posts arriving in a burst share one look.
+const LOOK_GAP: Duration = Duration::from_millis(50);
 
 /// In-memory outbox state; the queue itself is in the store.
 #[derive(Debug, Default)]
@@ -133,27 +135,29 @@ impl Rooms {
 
 /// Hands queued envelopes to gossip and asks peers whether they hold them, until the token fires.
 pub async fn run_outbox(rooms: Arc<Rooms>, shutdown: tokio_util::sync::CancellationToken) {
+    let mut counted = std::time::Instant::now() - RETRY_EVERY;
     loop {
         tokio::select! {
             _ = rooms.outbox.wake.notified() => {}
             _ = tokio::time::sleep(RETRY_EVERY) => {}
             _ = shutdown.cancelled() => return,
         }
+        // Counting scans the whole queue: at most once per RETRY_EVERY, not once per post.
+        if counted.elapsed() >= RETRY_EVERY
+            && let Ok(len) = rooms.store.read(rows::outbox_len).await
+        {
+            rooms.metrics.outbox.set(len as i64);
+            counted = std::time::Instant::now();
+        }
         if let Err(e) = look(&rooms).await {
             tracing::warn!(error = %e, "outbox look failed");
         }
+        tokio::time::sleep(LOOK_GAP).await;
     }
 }
 
 async fn look(rooms: &Arc<Rooms>) -> Result<(), StoreError> {
-    let (queued, len) = rooms
-        .store
-        .read(|c| Ok((rows::outbox(c, BATCH)?, rows::outbox_len(c)?)))
-        .await?;
-    rooms.metrics.outbox.set(len as i64);
-    if queued.is_empty() {
-        return Ok(());
-    }
+    // Peers first: with nobody to hand envelopes to, the queue need not be read at all.
     let peers: Vec<PeerId> = match rooms.net.peers().await {
         Ok(peers) => peers
             .iter()
@@ -162,6 +166,10 @@ async fn look(rooms: &Arc<Rooms>) -> Result<(), StoreError> {
         Err(_) => return Ok(()),
     };
     if peers.is_empty() {
+        return Ok(());
+    }
+    let queued = rooms.store.read(|c| rows::outbox(c, BATCH)).await?;
+    if queued.is_empty() {
         return Ok(());
     }
     let unsent: Vec<_> = {
