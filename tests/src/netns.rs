@@ -162,6 +162,30 @@ impl Lan {
         Ok((process, client))
     }
 
+    /// Starts a node on every host (see [`Lan::start_node`]) and signs up and logs in one account
+    /// on each: `names[i]` on host i+1, all with `password`.
+    pub async fn start_users(
+        &self,
+        data: &std::path::Path,
+        names: &[&str],
+        password: &str,
+    ) -> Result<(Vec<Process>, Vec<crate::Client>)> {
+        let (mut processes, mut users) = (Vec::new(), Vec::new());
+        for (i, name) in names.iter().enumerate() {
+            let (process, client) = self.start_node(i + 1, data).await?;
+            processes.push(process);
+            let (status, body) = client
+                .post(
+                    "/api/v1/accounts",
+                    serde_json::json!({"username": name, "password": password}),
+                )
+                .await?;
+            anyhow::ensure!(status == 201, "sign up {name}: {status} {body}");
+            users.push(client.log_in(name, password).await?);
+        }
+        Ok((processes, users))
+    }
+
     /// Cuts every path between the hosts of `left` and those of `right` (both 1-based), or
     /// restores them: each host gets a blackhole route to each host on the other side, so packets
     /// between the sides vanish silently, as with a cable pulled between two switches, while each

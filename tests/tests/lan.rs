@@ -4,7 +4,6 @@
 
 use chatly_tests::netns::{self, Lan};
 use chatly_tests::{PATIENCE, wait_for};
-use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn nodes_on_a_lan_find_each_other_with_mdns_and_chat() -> anyhow::Result<()> {
@@ -14,20 +13,9 @@ async fn nodes_on_a_lan_find_each_other_with_mdns_and_chat() -> anyhow::Result<(
     }
     let lan = Lan::create(3)?;
     let data = tempfile::tempdir()?;
-    let mut processes = Vec::new();
-    let mut users = Vec::new();
-    for (i, name) in ["alice", "bob", "carol"].into_iter().enumerate() {
-        let (process, client) = lan.start_node(i + 1, data.path()).await?;
-        processes.push(process);
-        let (status, body) = client
-            .post(
-                "/api/v1/accounts",
-                json!({"username": name, "password": "lan party!"}),
-            )
-            .await?;
-        assert_eq!(status, 201, "{body}");
-        users.push(client.log_in(name, "lan party!").await?);
-    }
+    let (processes, users) = lan
+        .start_users(data.path(), &["alice", "bob", "carol"], "lan party!")
+        .await?;
     // No --peer anywhere: every link exists because mDNS found it, and the node page says so.
     for user in &users {
         wait_for(

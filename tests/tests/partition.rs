@@ -6,8 +6,7 @@
 use std::time::{Duration, Instant};
 
 use chatly_tests::netns::{self, Lan};
-use chatly_tests::{Client, PATIENCE, wait_for};
-use serde_json::json;
+use chatly_tests::{PATIENCE, wait_for};
 
 /// Generous bound for healing: only there to catch hangs.
 const HEAL: Duration = Duration::from_secs(120);
@@ -20,21 +19,13 @@ async fn both_sides_of_a_partition_end_with_the_union_in_one_order() -> anyhow::
     }
     let lan = Lan::create(4)?;
     let data = tempfile::tempdir()?;
-    let mut processes = Vec::new();
-    let mut users: Vec<Client> = Vec::new();
-    for i in 1..=4 {
-        let (process, client) = lan.start_node(i, data.path()).await?;
-        processes.push(process);
-        let name = format!("user{i}");
-        let (status, body) = client
-            .post(
-                "/api/v1/accounts",
-                json!({"username": name, "password": "split brain"}),
-            )
-            .await?;
-        assert_eq!(status, 201, "{body}");
-        users.push(client.log_in(&name, "split brain").await?);
-    }
+    let (processes, users) = lan
+        .start_users(
+            data.path(),
+            &["user1", "user2", "user3", "user4"],
+            "split brain",
+        )
+        .await?;
     for user in &users {
         user.wait_users(4, PATIENCE).await?;
         wait_for("the three other nodes", PATIENCE, || async {
@@ -114,21 +105,9 @@ async fn lossy_links_lose_no_message() -> anyhow::Result<()> {
     }
     let lan = Lan::create(3)?;
     let data = tempfile::tempdir()?;
-    let mut processes = Vec::new();
-    let mut users: Vec<Client> = Vec::new();
-    for i in 1..=3 {
-        let (process, client) = lan.start_node(i, data.path()).await?;
-        processes.push(process);
-        let name = format!("user{i}");
-        let (status, body) = client
-            .post(
-                "/api/v1/accounts",
-                json!({"username": name, "password": "lossy wifi"}),
-            )
-            .await?;
-        assert_eq!(status, 201, "{body}");
-        users.push(client.log_in(&name, "lossy wifi").await?);
-    }
+    let (processes, users) = lan
+        .start_users(data.path(), &["user1", "user2", "user3"], "lossy wifi")
+        .await?;
     for user in &users {
         user.wait_users(3, PATIENCE).await?;
     }
