@@ -41,6 +41,11 @@ fn ip(args: &[&str]) -> Result<()> {
     run("ip", args)
 }
 
+/// Runs `args` (a program and its arguments) inside namespace `ns`.
+fn in_ns(ns: &str, args: &[&str]) -> Result<()> {
+    run("ip", &[&["netns", "exec", ns][..], args].concat())
+}
+
 /// Whether this machine can build the NAT world (root, `ip`, `iptables`).
 pub fn available() -> bool {
     crate::netns::available()
@@ -128,24 +133,10 @@ impl NatWorld {
                 "via",
                 &format!("10.0.{k}.1"),
             ])?;
-            run(
-                "ip",
+            in_ns(&router, &["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"])?;
+            in_ns(
+                &router,
                 &[
-                    "netns",
-                    "exec",
-                    &router,
-                    "sysctl",
-                    "-q",
-                    "-w",
-                    "net.ipv4.ip_forward=1",
-                ],
-            )?;
-            run(
-                "ip",
-                &[
-                    "netns",
-                    "exec",
-                    &router,
                     "iptables",
                     "-t",
                     "nat",
@@ -159,12 +150,9 @@ impl NatWorld {
             )?;
             // Like any home router, drop unsolicited packets from outside (instead of the
             // kernel's RST), so a hole punch's first SYN does not kill the other side's dial.
-            run(
-                "ip",
+            in_ns(
+                &router,
                 &[
-                    "netns",
-                    "exec",
-                    &router,
                     "iptables",
                     "-A",
                     "INPUT",

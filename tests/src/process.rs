@@ -46,21 +46,24 @@ pub async fn attach(mut child: Child) -> Result<(Process, Client)> {
     Ok((process, Client::new(url.to_string(), None)))
 }
 
+/// `chatly run` on `dir`, on loopback with free ports and no mDNS (stdout and stderr left to
+/// the caller).
+pub fn loopback_command(dir: &Path) -> Result<Command> {
+    let mut command = Command::new(crate::netns::chatly_bin()?);
+    command.args(["run", "--data-dir"]).arg(dir).args([
+        "--http",
+        "127.0.0.1:0",
+        "--listen",
+        "/ip4/127.0.0.1/tcp/0",
+        "--no-mdns",
+    ]);
+    Ok(command)
+}
+
 /// Runs `chatly run` on `dir`, on loopback with free ports and no mDNS, dialing `peer`.
 pub async fn spawn(dir: &Path, peer: Option<&Multiaddr>) -> Result<(Process, Client)> {
-    let mut command = Command::new(crate::netns::chatly_bin()?);
-    command
-        .args(["run", "--data-dir"])
-        .arg(dir)
-        .args([
-            "--http",
-            "127.0.0.1:0",
-            "--listen",
-            "/ip4/127.0.0.1/tcp/0",
-            "--no-mdns",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+    let mut command = loopback_command(dir)?;
+    command.stdout(Stdio::piped()).stderr(Stdio::null());
     if let Some(peer) = peer {
         command.args(["--peer", &peer.to_string()]);
     }

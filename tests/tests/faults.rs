@@ -99,17 +99,7 @@ async fn settle(files: &[&std::path::Path]) {
 /// is killed); returns the exit status and what it wrote to stderr.
 fn start_once(dir: &std::path::Path) -> anyhow::Result<(Option<i32>, String)> {
     use std::io::Read;
-    let mut child = Command::new(netns::chatly_bin()?)
-        .args([
-            "run",
-            "--no-mdns",
-            "--http",
-            "127.0.0.1:0",
-            "--listen",
-            "/ip4/127.0.0.1/tcp/0",
-        ])
-        .arg("--data-dir")
-        .arg(dir)
+    let mut child = chatly_tests::process::loopback_command(dir)?
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()?;
@@ -209,20 +199,10 @@ async fn start_skewed(
     offset: &str,
     peer: Option<&libp2p::Multiaddr>,
 ) -> anyhow::Result<(chatly_tests::process::Process, chatly_tests::Client)> {
-    let mut command = Command::new(netns::chatly_bin()?);
+    let mut command = chatly_tests::process::loopback_command(dir)?;
     command
         .env("LD_PRELOAD", LIBFAKETIME)
         .env("FAKETIME", offset)
-        .args([
-            "run",
-            "--no-mdns",
-            "--http",
-            "127.0.0.1:0",
-            "--listen",
-            "/ip4/127.0.0.1/tcp/0",
-        ])
-        .arg("--data-dir")
-        .arg(dir)
         .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
         .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::piped())
