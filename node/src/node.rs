@@ -45,7 +45,7 @@ pub struct NodeState {
     pub metrics: Arc<Metrics>,
     /// Where the HTTP API listens.
     pub http_addr: SocketAddr,
-    /// Public message frames rendered once for every event socket.
+    /// New message frames, rendered once for every event socket that shows them alike.
     pub frames: crate::api::ws::FrameCache,
 }
 

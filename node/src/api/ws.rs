@@ -4,14 +4,20 @@
 //! upgrade is missed; a client that falls too far behind is closed (code 1013) and reconnects,
 //! catching up through the history API. Send and receive run together; when one ends, both do.
 //!
-//! A public message looks the same to every socket but its author's (which also gets its
-//! delivery state), so its frame is rendered once and shared through [`FrameCache`]: with 200
-//! sockets open, one store read and one serialisation per message instead of 200.
+//! A new message looks the same to every socket of one account, and a public one to every socket
+//! but its author's (which also gets its delivery state), so its frame is rendered once and shared
+//! through [`FrameCache`]: with 200 sockets open, one store read and one serialisation per
+//! message instead of 200.
+//!
+//! Writes are coalesced ([`Batcher`]): a frame goes out at once when the socket has been quiet
+//! for [`FLUSH_GAP`], otherwise with whatever else arrives before that gap has passed. A person
+//! sees no delay; a busy room costs one write and one wake-up per socket per gap, not per message.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::State;
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use futures::{SinkExt, StreamExt};
 use serde_json::json;
@@ -27,29 +33,33 @@ use crate::store::now_ms;
 use chatly_protocol::{AccountId, RoomId};
 use std::collections::HashSet;
 
-/// The latest public `message.created` frames, by message id, as non-authors see them.
-#[derive(Debug, Default)]
-pub struct FrameCache(std::sync::Mutex<std::collections::VecDeque<([u8; 32], Arc<str>)>>);
+/// Which rendering of a new message a socket needs: (message id, viewer row, seen by its author).
+/// Every socket of one account, and every non-author socket of a public message, share one.
+type FrameKey = ([u8; 32], [u8; 32], bool);
 
-/// Frames kept: sockets read the bus in step, so a short window serves them all.
-const FRAMES_KEPT: usize = 256;
+/// One frame, rendered by whichever socket gets there first while the others wait for it.
+type SharedFrame = Arc<tokio::sync::OnceCell<Option<Utf8Bytes>>>;
+
+/// The latest `message.created` frames. Sockets read the bus in step, so without the shared
+/// cell all of them would miss at once and render the same message 200 times.
+#[derive(Debug, Default)]
+pub struct FrameCache(std::sync::Mutex<std::collections::VecDeque<(FrameKey, SharedFrame)>>);
+
+/// Frames kept: a socket further behind than this renders its own.
+const FRAMES_KEPT: usize = 1024;
 
 impl FrameCache {
-    fn get(&self, id: &[u8; 32]) -> Option<Arc<str>> {
-        let frames = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        frames
-            .iter()
-            .rev()
-            .find(|(k, _)| k == id)
-            .map(|(_, f)| f.clone())
-    }
-
-    fn put(&self, id: [u8; 32], frame: Arc<str>) {
+    fn cell(&self, key: FrameKey) -> SharedFrame {
         let mut frames = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, cell)) = frames.iter().rev().find(|(k, _)| *k == key) {
+            return cell.clone();
+        }
         if frames.len() >= FRAMES_KEPT {
             frames.pop_front();
         }
-        frames.push_back((id, frame));
+        let cell = SharedFrame::default();
+        frames.push_back((key, cell.clone()));
+        cell
     }
 }
 
@@ -59,8 +69,18 @@ pub async fn events(
     Auth(session): Auth,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    upgrade.on_upgrade(move |socket| serve(socket, state, session))
+    // Clients send little; tungstenite zeroes its whole read buffer before each read, so a
+    // small one saves a 128 KiB memset per read.
+    upgrade
+        .read_buffer_size(READ_BUFFER)
+        .on_upgrade(move |socket| serve(socket, state, session))
 }
+
+/// Bytes read from a client socket at a time.
+const READ_BUFFER: usize = 4096;
+
+/// How long a socket that has just written waits before writing again, gathering frames.
+pub const FLUSH_GAP: Duration = Duration::from_millis(8);
 
 async fn serve(socket: WebSocket, state: Arc<NodeState>, session: Session) {
     let mut events = state.bus.subscribe();
@@ -85,37 +105,29 @@ async fn serve(socket: WebSocket, state: Arc<NodeState>, session: Session) {
         .await
         .map(|l| l.into_iter().map(|(r, _)| r).collect())
         .unwrap_or_default();
-    let (mut sink, mut stream) = socket.split();
+    let (sink, mut stream) = socket.split();
+    let mut sink = Batcher::new(sink);
     let peers = state.net.peers().await.map(|p| p.len()).unwrap_or(0);
     let hello = json!({"type": "node.peers", "connected": peers}).to_string();
-    if sink.send(Message::Text(hello.into())).await.is_ok() {
+    if sink.send_now(hello.into()).await.is_ok() {
         let send = async {
-            // Frames are fed into the socket's buffer as long as events are waiting and flushed
-            // once the bus is drained: under load, one write for many frames.
             let mut next = events.recv().await;
             loop {
-                let frame: Arc<str> = match next {
-                    Ok(event) => match render_shared(&state, &session, &mut rooms, event).await {
-                        Some(frame) => frame,
-                        None => {
-                            next = recv_or_flush(&mut events, &mut sink).await;
-                            continue;
-                        }
-                    },
+                let frame = match next {
+                    Ok(event) => render_shared(&state, &session, &mut rooms, event).await,
                     Err(RecvError::Lagged(_)) => {
-                        let close = CloseFrame {
-                            code: 1013,
-                            reason: "fell behind; reconnect and catch up".into(),
-                        };
-                        let _ = sink.send(Message::Close(Some(close))).await;
+                        sink.close(1013, "fell behind; reconnect and catch up")
+                            .await;
                         break;
                     }
                     Err(RecvError::Closed) => break,
                 };
-                if sink.feed(Message::Text((&*frame).into())).await.is_err() {
+                if let Some(frame) = frame
+                    && sink.feed(frame).await.is_err()
+                {
                     break;
                 }
-                next = recv_or_flush(&mut events, &mut sink).await;
+                next = sink.next_event(&mut events).await;
             }
         };
         let receive = async {
@@ -146,42 +158,92 @@ async fn serve(socket: WebSocket, state: Arc<NodeState>, session: Session) {
     }
 }
 
-/// The next bus event: at once when one is waiting, else after flushing what was fed.
-async fn recv_or_flush(
-    events: &mut tokio::sync::broadcast::Receiver<NodeEvent>,
-    sink: &mut futures::stream::SplitSink<WebSocket, Message>,
-) -> Result<NodeEvent, RecvError> {
-    match events.try_recv() {
-        Ok(event) => Ok(event),
-        Err(tokio::sync::broadcast::error::TryRecvError::Lagged(n)) => Err(RecvError::Lagged(n)),
-        Err(tokio::sync::broadcast::error::TryRecvError::Closed) => Err(RecvError::Closed),
-        Err(tokio::sync::broadcast::error::TryRecvError::Empty) => {
-            if sink.flush().await.is_err() {
-                return Err(RecvError::Closed);
+/// A socket's sending half that coalesces writes (see the module docs).
+struct Batcher {
+    sink: futures::stream::SplitSink<WebSocket, Message>,
+    /// Frames fed since the last flush.
+    pending: bool,
+    last_flush: tokio::time::Instant,
+}
+
+impl Batcher {
+    fn new(sink: futures::stream::SplitSink<WebSocket, Message>) -> Batcher {
+        Batcher {
+            sink,
+            pending: false,
+            last_flush: tokio::time::Instant::now() - FLUSH_GAP,
+        }
+    }
+
+    async fn send_now(&mut self, frame: Utf8Bytes) -> Result<(), axum::Error> {
+        self.feed(frame).await?;
+        self.flush().await
+    }
+
+    async fn feed(&mut self, frame: Utf8Bytes) -> Result<(), axum::Error> {
+        self.pending = true;
+        self.sink.feed(Message::Text(frame)).await
+    }
+
+    async fn flush(&mut self) -> Result<(), axum::Error> {
+        self.pending = false;
+        self.last_flush = tokio::time::Instant::now();
+        self.sink.flush().await
+    }
+
+    async fn close(&mut self, code: u16, reason: &'static str) {
+        let close = CloseFrame {
+            code,
+            reason: reason.into(),
+        };
+        let _ = self.sink.send(Message::Close(Some(close))).await;
+    }
+
+    /// The next bus event: at once when one is waiting; otherwise what was fed is written
+    /// (after the rest of the flush gap, gathering what arrives meanwhile) and the bus awaited.
+    async fn next_event(
+        &mut self,
+        events: &mut tokio::sync::broadcast::Receiver<NodeEvent>,
+    ) -> Result<NodeEvent, RecvError> {
+        use tokio::sync::broadcast::error::TryRecvError;
+        loop {
+            match events.try_recv() {
+                Ok(event) => return Ok(event),
+                Err(TryRecvError::Lagged(n)) => return Err(RecvError::Lagged(n)),
+                Err(TryRecvError::Closed) => return Err(RecvError::Closed),
+                Err(TryRecvError::Empty) if self.pending => {
+                    let due = self.last_flush + FLUSH_GAP;
+                    if tokio::time::Instant::now() < due {
+                        tokio::time::sleep_until(due).await;
+                        continue;
+                    }
+                    if self.flush().await.is_err() {
+                        return Err(RecvError::Closed);
+                    }
+                }
+                Err(TryRecvError::Empty) => return events.recv().await,
             }
-            events.recv().await
         }
     }
 }
 
-/// [`render`], with public messages rendered once for all non-author sockets.
+/// [`render`], with each new message rendered once per [`FrameKey`].
 async fn render_shared(
     state: &NodeState,
     session: &Session,
     rooms: &mut HashSet<RoomId>,
     event: NodeEvent,
-) -> Option<Arc<str>> {
-    if let NodeEvent::MessageCreated(row) = &event
-        && row.viewer == PUBLIC_VIEWER
-        && row.author != session.user.0
-    {
-        if let Some(frame) = state.frames.get(&row.id) {
-            return Some(frame);
+) -> Option<Utf8Bytes> {
+    if let NodeEvent::MessageCreated(row) = &event {
+        if row.viewer != PUBLIC_VIEWER && row.viewer != session.user.0 {
+            return None;
         }
-        let id = row.id;
-        let frame: Arc<str> = render(state, session, rooms, event).await?.into();
-        state.frames.put(id, frame.clone());
-        return Some(frame);
+        let key = (row.id, row.viewer, row.author == session.user.0);
+        let cell = state.frames.cell(key);
+        return cell
+            .get_or_init(|| async { render(state, session, rooms, event).await.map(Into::into) })
+            .await
+            .clone();
     }
     render(state, session, rooms, event).await.map(Into::into)
 }

@@ -115,7 +115,12 @@ impl Events {
         request
             .headers_mut()
             .insert("authorization", format!("Bearer {token}").parse()?);
-        let (socket, _) = tokio_tungstenite::connect_async(request).await?;
+        // tungstenite zeroes its read buffer before every read: 8 KiB, not 128, when a load
+        // bench runs hundreds of these beside the node.
+        let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+            .read_buffer_size(8192);
+        let (socket, _) =
+            tokio_tungstenite::connect_async_with_config(request, Some(config), true).await?;
         Ok(Events { socket })
     }
 

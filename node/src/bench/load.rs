@@ -55,11 +55,12 @@ pub async fn run(quick: bool) -> anyhow::Result<Vec<Figure>> {
     let per_poster = Duration::from_secs_f64(POSTERS as f64 / OFFERED_PER_SEC);
     let started = Instant::now();
     let deadline = started + Duration::from_secs_f64(seconds);
-    let warm = started + Duration::from_secs_f64(seconds / 6.0);
-    let rss_warm = Arc::new(std::sync::Mutex::new(None));
+    // RSS is sampled six times over the run: growth is judged from the first sample after
+    // warm-up (a sixth of the run) on, and the series shows whether it levels off.
+    let rss_samples = Arc::new(std::sync::Mutex::new(Vec::new()));
     let mut posters = Vec::new();
     for (p, token) in tokens.into_iter().enumerate() {
-        let rss_warm = rss_warm.clone();
+        let rss_samples = rss_samples.clone();
         posters.push(tokio::spawn(async move {
             let mut http = Http::new(addr, token);
             let (mut latencies, mut errors, mut n) = (Vec::new(), 0usize, 0u64);
@@ -68,10 +69,12 @@ pub async fn run(quick: bool) -> anyhow::Result<Vec<Figure>> {
                 if let Some(wait) = next.checked_duration_since(Instant::now()) {
                     tokio::time::sleep(wait).await;
                 }
-                if p == 0 && Instant::now() >= warm {
-                    let mut slot = rss_warm.lock().unwrap_or_else(|e| e.into_inner());
-                    if slot.is_none() {
-                        *slot = Some(super::cost::rss_mib(std::process::id()));
+                if p == 0 {
+                    let mut samples = rss_samples.lock().unwrap_or_else(|e| e.into_inner());
+                    let due = started
+                        + Duration::from_secs_f64(seconds * (samples.len() + 1) as f64 / 6.0);
+                    if Instant::now() >= due {
+                        samples.push(super::cost::rss_mib(std::process::id()));
                     }
                 }
                 let sent = Instant::now();
@@ -110,10 +113,12 @@ pub async fn run(quick: bool) -> anyhow::Result<Vec<Figure>> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let rss_end = super::cost::rss_mib(std::process::id());
-    let rss_warm = rss_warm
+    let rss_samples = rss_samples
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .unwrap_or(rss_start);
+        .clone();
+    let rss_warm = rss_samples.first().copied().unwrap_or(rss_start);
+    let series: Vec<String> = rss_samples.iter().map(|r| format!("{r:.0}")).collect();
     let fewest = received
         .iter()
         .map(|r| r.load(Ordering::Relaxed))
@@ -172,7 +177,8 @@ pub async fn run(quick: bool) -> anyhow::Result<Vec<Figure>> {
             "MiB",
             None,
             format!(
-                "RSS {rss_start:.0} MiB with sockets open, {rss_warm:.0} MiB after warm-up, {rss_end:.0} MiB at the end (node and clients in one process)"
+                "RSS {rss_start:.0} MiB with sockets open, then every sixth of the run {} MiB, {rss_end:.0} MiB at the end (node and clients in one process)",
+                series.join(" / ")
             ),
         ),
     ])
