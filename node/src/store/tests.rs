@@ -271,3 +271,37 @@ async fn private_rows_are_seen_by_their_viewer_only() {
         );
     }
 }
+
+/// Reading a room's control log, or listing the rooms that have one, steps through the control
+/// operations only: a room's history must not make its membership slower to read.
+#[tokio::test]
+async fn control_log_reads_do_not_walk_the_history() {
+    let (_dir, store) = open();
+    store
+        .write(|txn| {
+            for i in 0..3000u32 {
+                let mut row = envelope(7, (i % 5) as u8, u64::from(i / 5) + 1, 0);
+                row.id[..4].copy_from_slice(&i.to_be_bytes());
+                row.kind = if i % 1000 == 0 { 3 } else { 2 };
+                envelopes::insert(txn, &row, 0)?;
+            }
+            Ok(())
+        })
+        .await
+        .expect("write");
+    let (controls, rooms, log_steps, list_steps) = store
+        .read(|c| {
+            use rusqlite::StatementStatus::VmStep;
+            let controls = private::control_envelopes(c, &[7; 16])?.len();
+            let log_steps = c.prepare_cached(private::ENVELOPES_OF)?.get_status(VmStep);
+            let rooms = private::rooms(c)?;
+            let list_steps = c.prepare_cached(private::ROOMS)?.get_status(VmStep);
+            Ok((controls, rooms, log_steps, list_steps))
+        })
+        .await
+        .expect("read");
+    assert_eq!((controls, rooms), (3, vec![[7; 16]]));
+    // A walk over the 3,000 envelopes would take more than 10,000 steps.
+    assert!(log_steps < 300, "control log read took {log_steps} steps");
+    assert!(list_steps < 300, "room listing took {list_steps} steps");
+}
