@@ -109,7 +109,7 @@ pub(super) fn rss_mib(pid: u32) -> f64 {
 }
 
 /// CPU time used by a process so far, seconds.
-fn cpu_seconds(pid: u32) -> f64 {
+pub(crate) fn cpu_seconds(pid: u32) -> f64 {
     let ticks = 100.0; // USER_HZ on Linux
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()

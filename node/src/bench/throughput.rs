@@ -18,9 +18,10 @@ const BASELINE: &str =
 const IN_FLIGHT: usize = 16;
 
 /// Posts `count` messages with `IN_FLIGHT` clients; returns (accept seconds, deliver seconds,
-/// lost).
-async fn chatly(count: usize, group: bool) -> anyhow::Result<(f64, f64, usize)> {
+/// lost, CPU seconds of the whole process, nodes and clients, from first post to last delivery).
+async fn chatly(count: usize, group: bool) -> anyhow::Result<(f64, f64, usize, f64)> {
     let mut room = Room::new(4, group).await?;
+    let cpu_start = super::cost::cpu_seconds(std::process::id());
     let addr = room.nodes[0].handle.http_addr;
     let path = format!("/api/v1/rooms/{}/messages", room.room);
     let started = Instant::now();
@@ -54,9 +55,10 @@ async fn chatly(count: usize, group: bool) -> anyhow::Result<(f64, f64, usize)> 
         }
     }
     let delivered = started.elapsed().as_secs_f64();
+    let cpu = super::cost::cpu_seconds(std::process::id()) - cpu_start;
     let lost = seen.iter().map(|s| count - s.len()).max().unwrap_or(count);
     room.stop().await;
-    Ok((accepted, delivered, lost))
+    Ok((accepted, delivered, lost, cpu))
 }
 
 /// Publishes `count` bare payloads; returns (publish seconds, deliver seconds, lost).
@@ -96,7 +98,7 @@ pub async fn run(quick: bool) -> anyhow::Result<Vec<Figure>> {
     let (b_pub, b_del, b_lost) = bare_gossip(count).await?;
     let mut figures = Vec::new();
     for group in [false, true] {
-        let (accepted, delivered, lost) = chatly(count, group).await?;
+        let (accepted, delivered, lost, cpu) = chatly(count, group).await?;
         let kind = if group {
             "encrypted group"
         } else {
@@ -120,7 +122,11 @@ pub async fn run(quick: bool) -> anyhow::Result<Vec<Figure>> {
             unit: "msg/s",
             baseline: Some(count as f64 / b_del),
             baseline_is: BASELINE,
-            detail: format!("lost: {lost} (bare gossipsub lost {b_lost})"),
+            detail: format!(
+                "lost: {lost} (bare gossipsub lost {b_lost}); CPU {:.0} µs per message, all 4 nodes and the clients together, {:.0} % of the 2 cores busy",
+                cpu / count as f64 * 1e6,
+                cpu / delivered / 2.0 * 100.0
+            ),
         });
     }
     Ok(figures)

@@ -98,8 +98,8 @@ impl Rooms {
         let body = op
             .encode()
             .map_err(|e| RoomError::Rejected(Rejection::Invalid(e.to_string())))?;
-        let guard = self.lock_author(room, author).await;
-        self.publish_locked(&guard, author, room, Topic::Rooms, |seq, prev, now| {
+        let mut guard = self.lock_author(room, author).await;
+        self.publish_locked(&mut guard, author, room, Topic::Rooms, |seq, prev, now| {
             seal::seal(
                 &keys.identity,
                 Header::plain(Kind::Control, room, author, seq, prev, now),
@@ -149,38 +149,21 @@ impl Rooms {
         let plain = content
             .encode()
             .map_err(|e| RoomError::Rejected(Rejection::Invalid(e.to_string())))?;
-        let guard = self.lock_author(room, author).await;
-        let mut chain = self.ensure_chain(&guard, keys, room, &state).await?;
+        let mut guard = self.lock_author(room, author).await;
+        let mut chain = self.ensure_chain(&mut guard, keys, room, &state).await?;
         let (index, message_key) = chain.next_key();
         let chain_id = chain.state().chain_id;
-        // The chain moves on in the same commit as the envelope it sealed: after a crash it can
-        // never hand out that key again (receivers would refuse the second message).
-        let moved = wrap::seal(keys.master.expose(), CHAIN_LABEL, &chain.to_bytes());
-        let save_chain: super::Also = Box::new(move |txn| {
-            let delivered = private::sender_chain(txn, &author.0, &room.0)?
-                .map(|(_, d)| d)
-                .unwrap_or_default();
-            private::put_sender_chain(txn, &author.0, &room.0, &moved, &delivered)
-        });
         let checked = self
-            .publish_locked_with(
-                &guard,
-                author,
-                room,
-                Topic::Rooms,
-                |seq, prev, now| {
-                    let mut header = Header::plain(Kind::Sealed, room, author, seq, prev, now);
-                    header.key_suite = chatly_protocol::KEY_SUITE_SENDER_CHAIN;
-                    header.key_id = chain_id;
-                    header.key_index = index;
-                    header.nonce = chatly_crypto::random_bytes();
-                    let ad = header_bytes(&header, plain.len() + chatly_protocol::AEAD_TAG_LEN)?;
-                    let body =
-                        chatly_crypto::seal_message(&message_key, &header.nonce, &ad, &plain);
-                    seal::seal(&keys.identity, header, body)
-                },
-                Some(save_chain),
-            )
+            .prepare_local(&guard, author, room, |seq, prev, now| {
+                let mut header = Header::plain(Kind::Sealed, room, author, seq, prev, now);
+                header.key_suite = chatly_protocol::KEY_SUITE_SENDER_CHAIN;
+                header.key_id = chain_id;
+                header.key_index = index;
+                header.nonce = chatly_crypto::random_bytes();
+                let ad = header_bytes(&header, plain.len() + chatly_protocol::AEAD_TAG_LEN)?;
+                let body = chatly_crypto::seal_message(&message_key, &header.nonce, &ad, &plain);
+                seal::seal(&keys.identity, header, body)
+            })
             .await?;
         let row = private_row(
             keys,
@@ -198,21 +181,33 @@ impl Rooms {
             super::ops::seal_private(&master),
         );
         let op_target = op.as_ref().map(|o| o.target);
-        self.store
-            .write(move |txn| {
-                let opened = Opened {
-                    account: author,
-                    room,
-                    id: checked.verified.id,
-                    row: store_row.as_ref(),
-                    info_at: info,
-                    op: op.as_ref(),
-                    plain: &plain,
-                };
-                opened.record(txn, &master)
-            })
-            .await?;
+        // The chain moves on in the same commit as the envelope it sealed (after a crash it can
+        // never hand out that key again: receivers would refuse the second message), and the
+        // author's own opened copy is stored with them.
+        let moved = wrap::seal(&master, CHAIN_LABEL, &chain.to_bytes());
+        let id = checked.verified.id;
+        let also: super::Also = Box::new(move |txn| {
+            let delivered = private::sender_chain(txn, &author.0, &room.0)?
+                .map(|(_, d)| d)
+                .unwrap_or_default();
+            private::put_sender_chain(txn, &author.0, &room.0, &moved, &delivered)?;
+            let opened = Opened {
+                account: author,
+                room,
+                id,
+                row: store_row.as_ref(),
+                info_at: info,
+                op: op.as_ref(),
+                plain: &plain,
+            };
+            opened.record(txn, &master)
+        });
+        if let Some((cached, _)) = guard.chain.as_mut() {
+            *cached = chain;
+        }
+        let queued = self.queue_local(&mut guard, checked, Topic::Rooms, Some(also));
         drop(guard);
+        let checked = self.finish_local(queued).await?;
         match row {
             Some(row) => {
                 self.bus.publish(NodeEvent::MessageCreated(row.clone()));
@@ -247,16 +242,21 @@ impl Rooms {
     /// Returns a chain fit to seal with, rotating and delivering as needed (see the module docs).
     pub(crate) async fn ensure_chain(
         &self,
-        guard: &super::AuthorGuard,
+        guard: &mut super::AuthorGuard,
         keys: &UnlockedKeys,
         room: RoomId,
         state: &RoomState,
     ) -> Result<SenderChain, RoomError> {
         let author = keys.account_id();
-        let stored = self
-            .store
-            .read(move |c| private::sender_chain(c, &author.0, &room.0))
-            .await?;
+        // The chain as the last queued post left it; the stored one may not have caught up.
+        let stored = match guard.chain.take() {
+            Some(cached) => Some(cached),
+            None => self
+                .store
+                .read(move |c| private::sender_chain(c, &author.0, &room.0))
+                .await?
+                .and_then(|(sealed, to)| open_sender_chain(keys, &sealed).map(|c| (c, to))),
+        };
         let members: Vec<AccountId> = state
             .members
             .iter()
@@ -264,9 +264,7 @@ impl Rooms {
             .copied()
             .collect();
         let now = now_ms();
-        let (chain, mut delivered, fresh) = match stored
-            .and_then(|(sealed, to)| open_sender_chain(keys, &sealed).map(|c| (c, to)))
-        {
+        let (chain, mut delivered, fresh) = match stored {
             Some((chain, to))
                 if !chain.needs_rotation(now)
                     && to.iter().all(|m| state.is_member(&AccountId(*m))) =>
@@ -321,9 +319,10 @@ impl Rooms {
         }
         // Nothing changed: no commit (a post's own commit saves the chain as it moves on).
         if fresh || !missing.is_empty() {
-            self.save_sender_chain(keys, room, &chain, Some(delivered))
+            self.save_sender_chain(keys, room, &chain, Some(delivered.clone()))
                 .await?;
         }
+        guard.chain = Some((chain.clone(), delivered));
         Ok(chain)
     }
 

@@ -144,7 +144,7 @@ async fn ingest_gossip(
                     .observe(stored_at.saturating_sub(header.timestamp_ms) as f64 / 1000.0);
                 MessageAcceptance::Accept
             }
-            Applied::Duplicate => MessageAcceptance::Ignore,
+            Applied::Duplicate | Applied::NotNext => MessageAcceptance::Ignore,
             Applied::Equivocation | Applied::NotMember => MessageAcceptance::Reject,
         };
         rooms.metrics.validation_result(verdict_name(&verdict));

@@ -3,12 +3,13 @@
 //! - [`seal`]: signing and verifying envelopes and account records (protocol meets crypto here only).
 //! - [`pipeline`]: the validation pipeline shared by gossip, sync and local posts.
 //! - [`ratelimit`]: per-author token buckets.
-//! - [`Rooms`]: publishing for local accounts (stored and queued in the [`outbox`] in one
-//!   transaction), and [`run_ingest`], which validates gossip in batches (one store transaction
+//! - [`Rooms`]: publishing for local accounts through the write pipeline of [`author`]
+//!   (stored and queued in the [`outbox`] in one transaction), and [`run_ingest`], which validates gossip in batches (one store transaction
 //!   per batch) and reports Accept / Reject / Ignore to gossipsub.
 //! - [`groups`], [`opening`], [`membership`]: encrypted group and direct rooms.
 //! - [`sync`]: catching up what gossip missed; [`outbox`]: delivery confirmation.
 
+mod author;
 pub mod groups;
 mod ingest;
 pub use chatly_protocol::membership;
@@ -25,15 +26,15 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use chatly_crypto::IdentityKey;
-use chatly_protocol::{AccountId, Content, EnvelopeId, Header, Kind, RoomId};
+use chatly_protocol::{AccountId, Content, Header, Kind, RoomId};
 
 use crate::accounts::UnlockedKeys;
 use crate::events::EventBus;
 use crate::metrics::Metrics;
-use crate::net::{self, NetError, Topic};
+use crate::net::{self, Topic};
 use crate::store::messages::MessageRow;
 use crate::store::users::UserRow;
-use crate::store::{Store, StoreError, envelopes, now_ms, users};
+use crate::store::{Store, StoreError, users};
 pub use ingest::run_ingest;
 use pipeline::{Applied, Checked, Derived};
 pub use seal::{Profile, Rejection};
@@ -55,13 +56,8 @@ pub enum RoomError {
     Forbidden(String),
 }
 
-/// Held while a local author signs and stores its next envelope in one room.
-type AuthorLock = Arc<tokio::sync::Mutex<()>>;
-/// Proof that the author lock is held.
-pub(crate) type AuthorGuard = tokio::sync::OwnedMutexGuard<()>;
-
-/// Work done in the transaction that stores a local envelope.
-pub(crate) type Also = Box<dyn FnOnce(&rusqlite::Transaction<'_>) -> Result<(), StoreError> + Send>;
+use author::AuthorLock;
+pub(crate) use author::{Also, AuthorGuard};
 
 /// The rooms service: publishing, the pipeline, sync and the outbox.
 pub struct Rooms {
@@ -225,141 +221,22 @@ impl Rooms {
         addrs
     }
 
-    /// Takes the lock that serialises a local author's envelopes in one room.
-    pub(crate) async fn lock_author(&self, room: RoomId, author: AccountId) -> AuthorGuard {
-        let lock = self
-            .author_locks
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry((room, author))
-            .or_default()
-            .clone();
-        lock.lock_owned().await
-    }
-
-    /// Takes the author lock and publishes one envelope.
-    async fn publish_local(
-        &self,
-        author: AccountId,
-        room: RoomId,
-        topic: Topic,
-        build: impl FnOnce(u64, EnvelopeId, u64) -> Result<seal::Verified, Rejection>,
-    ) -> Result<Checked, RoomError> {
-        let guard = self.lock_author(room, author).await;
-        self.publish_locked(&guard, author, room, topic, build)
-            .await
-    }
-
-    /// Signs the next envelope of (room, author), runs it through the pipeline, stores it, then
-    /// publishes it. Publishing with no peer connected still succeeds: the envelope is stored.
-    /// The caller holds the author lock (the guard proves it).
-    pub(crate) async fn publish_locked(
-        &self,
-        guard: &AuthorGuard,
-        author: AccountId,
-        room: RoomId,
-        topic: Topic,
-        build: impl FnOnce(u64, EnvelopeId, u64) -> Result<seal::Verified, Rejection>,
-    ) -> Result<Checked, RoomError> {
-        self.publish_locked_with(guard, author, room, topic, build, None)
-            .await
-    }
-
-    /// [`Self::publish_locked`], running `also` in the transaction that stores the envelope
-    /// (for state that must move with it, such as the sender chain that sealed it).
-    pub(crate) async fn publish_locked_with(
-        &self,
-        _guard: &AuthorGuard,
-        author: AccountId,
-        room: RoomId,
-        topic: Topic,
-        build: impl FnOnce(u64, EnvelopeId, u64) -> Result<seal::Verified, Rejection>,
-        also: Option<Also>,
-    ) -> Result<Checked, RoomError> {
-        let head = self
-            .store
-            .read(move |c| envelopes::head(c, &room.0, &author.0))
-            .await?;
-        let (seq, prev) = head.map_or((1, EnvelopeId::ZERO), |(seq, id)| (seq + 1, EnvelopeId(id)));
-        let now = now_ms();
-        let verified = build(seq, prev, now).map_err(RoomError::Rejected)?;
-        let checked = pipeline::check(verified.bytes, now, None).map_err(RoomError::Rejected)?;
-        let applied = self
-            .store_items(vec![checked.clone()], now, true, also)
-            .await?
-            .pop();
-        match applied {
-            Some(Applied::Stored(_)) => {}
-            None => return Err(RoomError::Conflict),
-            Some(Applied::Duplicate | Applied::Equivocation) => return Err(RoomError::Conflict),
-            Some(Applied::NotMember) => {
-                return Err(RoomError::Forbidden("not a member of this room".into()));
-            }
-        }
-        self.metrics.messages_out.inc();
-        match self
-            .net
-            .publish(topic, checked.verified.bytes.clone())
-            .await
-        {
-            Ok(()) => self.mark_sent(checked.verified.id.0),
-            Err(NetError::NoPeers) => {}
-            Err(e) => tracing::warn!(error = %e, "publish failed; the envelope is queued"),
-        }
-        self.outbox.wake.notify_one();
-        Ok(checked)
-    }
-
-    /// Stores checked envelopes in one transaction and publishes the events of those stored.
+    /// Stores checked envelopes from peers in one transaction and publishes the events of those
+    /// stored. Relaxed: what came from a peer can be fetched again.
     pub(crate) async fn store_checked(
         &self,
         items: Vec<Checked>,
         now: u64,
     ) -> Result<Vec<Applied>, StoreError> {
-        self.store_items(items, now, false, None).await
-    }
-
-    /// [`Self::store_checked`], queueing what was stored in the outbox when `local`, in the same
-    /// transaction: an acknowledged post is both durable and queued, or neither.
-    async fn store_items(
-        &self,
-        items: Vec<Checked>,
-        now: u64,
-        local: bool,
-        also: Option<Also>,
-    ) -> Result<Vec<Applied>, StoreError> {
-        // Local posts are acknowledged: durable. Envelopes from peers can be fetched again.
-        let job = move |txn: &rusqlite::Transaction<'_>| {
-            let mut applied = Vec::with_capacity(items.len());
-            for checked in &items {
-                let outcome = pipeline::apply(txn, checked, now)?;
-                if local && matches!(outcome, Applied::Stored(_)) {
-                    let header = &checked.verified.envelope.header;
-                    crate::store::sync::outbox_add(
-                        txn,
-                        &crate::store::sync::OutboxRow {
-                            id: checked.verified.id.0,
-                            room: header.room.0,
-                            author: header.author.0,
-                            seq: header.seq,
-                        },
-                        now,
-                    )?;
-                }
-                applied.push(outcome);
-            }
-            if let Some(also) = also
-                && matches!(applied.first(), Some(Applied::Stored(_)))
-            {
-                also(txn)?;
-            }
-            Ok(applied)
-        };
-        let applied = if local {
-            self.store.write(job).await?
-        } else {
-            self.store.write_relaxed(job).await?
-        };
+        let applied = self
+            .store
+            .write_relaxed(move |txn| {
+                items
+                    .iter()
+                    .map(|checked| pipeline::apply(txn, checked, now))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .await?;
         for outcome in &applied {
             if let Applied::Stored(Some(event)) = outcome {
                 self.bus.publish((**event).clone());

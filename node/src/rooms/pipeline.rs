@@ -53,6 +53,9 @@ pub enum Applied {
     Equivocation,
     /// Content from someone who may not post in the room (never a member, or after removal).
     NotMember,
+    /// A local envelope whose predecessor is not the author's stored head: one queued before it
+    /// failed to commit (see `rooms::author`).
+    NotNext,
 }
 
 /// Structure, signature, kind rules, clock skew and the optional rate limit.

@@ -133,8 +133,11 @@ impl Signals {
             if !state.is_member(&author) {
                 return Err(RoomError::Forbidden("not a member of this room".into()));
             }
-            let guard = self.rooms.lock_author(room, author).await;
-            let chain = self.rooms.ensure_chain(&guard, keys, room, &state).await?;
+            let mut guard = self.rooms.lock_author(room, author).await;
+            let chain = self
+                .rooms
+                .ensure_chain(&mut guard, keys, room, &state)
+                .await?;
             seal::sealed(&keys.identity, author, room, body, &chain, now)
         }
         .map_err(|e| RoomError::Rejected(crate::rooms::Rejection::Invalid(e.to_string())))?;

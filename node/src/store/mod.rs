@@ -196,7 +196,24 @@ impl Store {
         self.submit(false, f).await
     }
 
-    async fn submit<R, F>(&self, durable: bool, f: F) -> Result<R, StoreError>
+    /// Like [`Store::write`], but the job is queued before this returns: jobs queued one after
+    /// the other run in that order, whenever their futures are awaited.
+    pub fn queue_write<R, F>(
+        &self,
+        f: F,
+    ) -> impl std::future::Future<Output = Result<R, StoreError>> + Send + 'static
+    where
+        R: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<R, StoreError> + Send + 'static,
+    {
+        self.submit(true, f)
+    }
+
+    fn submit<R, F>(
+        &self,
+        durable: bool,
+        f: F,
+    ) -> impl std::future::Future<Output = Result<R, StoreError>> + Send + 'static
     where
         R: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> Result<R, StoreError> + Send + 'static,
@@ -214,10 +231,11 @@ impl Store {
                 let _ = tx.send(answer);
             })
         });
-        self.jobs
-            .send(Job { durable, run })
-            .map_err(|_| StoreError::Closed)?;
-        rx.await.map_err(|_| StoreError::Closed)?
+        let queued = self.jobs.send(Job { durable, run });
+        async move {
+            queued.map_err(|_| StoreError::Closed)?;
+            rx.await.map_err(|_| StoreError::Closed)?
+        }
     }
 
     /// Runs `f` on a read connection on a blocking thread.

@@ -1,0 +1,220 @@
+//! The local write pipeline: how a local author's envelopes in one room get their sequence
+//! numbers, chain positions and commits.
+//!
+//! Numbering must be serial (each envelope names its predecessor), committing need not be. Under
+//! the author lock an envelope is numbered from [`AuthorState`] (the last envelope *queued*, not
+//! the last committed), signed, checked and handed to the store writer; the lock is then released
+//! and the caller waits for the commit alone. Posts that arrive together are therefore committed
+//! together (group commit), and the 201 still means "committed and `fsync`ed".
+//!
+//! The writer applies jobs in the order they were queued, and each local job first checks that the
+//! author's stored head is exactly its predecessor ([`store_local`]). If a commit fails, the
+//! envelopes queued behind it fail the same way rather than leave a gap, and the author's state is
+//! forgotten ([`Rooms::finish_local`]) so the next envelope is numbered from the store again.
+//! Nothing leaves the node before its commit, so a number handed out but never committed (a
+//! crash, a failed commit) is never seen by anyone and may be reused.
+
+use std::sync::Arc;
+
+use chatly_crypto::SenderChain;
+use chatly_protocol::{AccountId, EnvelopeId, RoomId};
+use futures::future::BoxFuture;
+use rusqlite::Transaction;
+
+use super::pipeline::{self, Applied, Checked};
+use super::seal::{self, Rejection};
+use super::{RoomError, Rooms};
+use crate::net::{NetError, Topic};
+use crate::store::{StoreError, envelopes, now_ms};
+
+/// What the pipeline remembers of one local (room, author) between envelopes.
+#[derive(Debug, Default)]
+pub(crate) struct AuthorState {
+    /// The newest envelope queued for commit, as (seq, id); `None`: ask the store.
+    head: Option<(u64, EnvelopeId)>,
+    /// The sender chain as the newest queued post left it, and whom it was delivered to;
+    /// `None`: read it from the store.
+    pub(crate) chain: Option<(SenderChain, Vec<[u8; 32]>)>,
+}
+
+/// Held while a local author numbers its next envelope in one room.
+pub(crate) type AuthorLock = Arc<tokio::sync::Mutex<AuthorState>>;
+/// Proof that the author lock is held, and access to the author's state.
+pub(crate) type AuthorGuard = tokio::sync::OwnedMutexGuard<AuthorState>;
+
+/// Work done in the transaction that stores a local envelope.
+pub(crate) type Also = Box<dyn FnOnce(&Transaction<'_>) -> Result<(), StoreError> + Send>;
+
+/// A local envelope handed to the store writer, not yet known to be committed.
+pub(crate) struct Queued {
+    checked: Checked,
+    topic: Topic,
+    commit: BoxFuture<'static, Result<Vec<Applied>, StoreError>>,
+    author: AuthorLock,
+}
+
+impl Rooms {
+    /// Takes the lock that serialises a local author's envelopes in one room.
+    pub(crate) async fn lock_author(&self, room: RoomId, author: AccountId) -> AuthorGuard {
+        let lock = self
+            .author_locks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry((room, author))
+            .or_default()
+            .clone();
+        lock.lock_owned().await
+    }
+
+    /// Publishes one envelope, holding the author lock only until it is queued.
+    pub(crate) async fn publish_local(
+        &self,
+        author: AccountId,
+        room: RoomId,
+        topic: Topic,
+        build: impl FnOnce(u64, EnvelopeId, u64) -> Result<seal::Verified, Rejection>,
+    ) -> Result<Checked, RoomError> {
+        let mut guard = self.lock_author(room, author).await;
+        let checked = self.prepare_local(&guard, author, room, build).await?;
+        let queued = self.queue_local(&mut guard, checked, topic, None);
+        drop(guard);
+        self.finish_local(queued).await
+    }
+
+    /// Numbers, builds, queues and commits one envelope while the caller holds the lock.
+    pub(crate) async fn publish_locked(
+        &self,
+        guard: &mut AuthorGuard,
+        author: AccountId,
+        room: RoomId,
+        topic: Topic,
+        build: impl FnOnce(u64, EnvelopeId, u64) -> Result<seal::Verified, Rejection>,
+    ) -> Result<Checked, RoomError> {
+        let checked = self.prepare_local(guard, author, room, build).await?;
+        let queued = self.queue_local(guard, checked, topic, None);
+        self.finish_local(queued).await
+    }
+
+    /// Numbers the next envelope of (room, author) and builds and checks it; nothing is stored.
+    pub(crate) async fn prepare_local(
+        &self,
+        guard: &AuthorGuard,
+        author: AccountId,
+        room: RoomId,
+        build: impl FnOnce(u64, EnvelopeId, u64) -> Result<seal::Verified, Rejection>,
+    ) -> Result<Checked, RoomError> {
+        let head = match guard.head {
+            Some((seq, id)) => Some((seq, id.0)),
+            None => {
+                self.store
+                    .read(move |c| envelopes::head(c, &room.0, &author.0))
+                    .await?
+            }
+        };
+        let (seq, prev) = head.map_or((1, EnvelopeId::ZERO), |(seq, id)| (seq + 1, EnvelopeId(id)));
+        let now = now_ms();
+        let verified = build(seq, prev, now).map_err(RoomError::Rejected)?;
+        pipeline::check(verified.bytes, now, None).map_err(RoomError::Rejected)
+    }
+
+    /// Hands a prepared envelope (and `also`, run in the same transaction) to the store writer
+    /// and makes it the author's head. The caller may release the lock once this returns.
+    pub(crate) fn queue_local(
+        &self,
+        guard: &mut AuthorGuard,
+        checked: Checked,
+        topic: Topic,
+        also: Option<Also>,
+    ) -> Queued {
+        let header = &checked.verified.envelope.header;
+        guard.head = Some((header.seq, checked.verified.id));
+        let item = checked.clone();
+        let commit = self
+            .store
+            .queue_write(move |txn| store_local(txn, &item, now_ms(), also));
+        Queued {
+            checked,
+            topic,
+            commit: Box::pin(commit),
+            author: tokio::sync::OwnedMutexGuard::mutex(guard).clone(),
+        }
+    }
+
+    /// Waits for a queued envelope's commit, then announces and publishes it. Publishing with no
+    /// peer connected still succeeds: the envelope is in the outbox.
+    pub(crate) async fn finish_local(&self, queued: Queued) -> Result<Checked, RoomError> {
+        let Queued {
+            checked,
+            topic,
+            commit,
+            author,
+        } = queued;
+        let outcome = match commit.await {
+            Ok(mut applied) => match applied.pop() {
+                Some(Applied::Stored(event)) => Ok(event),
+                Some(Applied::NotMember) => {
+                    Err(RoomError::Forbidden("not a member of this room".into()))
+                }
+                _ => Err(RoomError::Conflict),
+            },
+            Err(e) => Err(e.into()),
+        };
+        let event = match outcome {
+            Ok(event) => event,
+            Err(e) => {
+                // Renumber from the store: what was queued behind this fails its head check.
+                *author.lock().await = AuthorState::default();
+                return Err(e);
+            }
+        };
+        if let Some(event) = event {
+            self.bus.publish(*event);
+        }
+        self.metrics.messages_out.inc();
+        match self
+            .net
+            .publish(topic, checked.verified.bytes.clone())
+            .await
+        {
+            Ok(()) => self.mark_sent(checked.verified.id.0),
+            Err(NetError::NoPeers) => {}
+            Err(e) => tracing::warn!(error = %e, "publish failed; the envelope is queued"),
+        }
+        self.outbox.wake.notify_one();
+        Ok(checked)
+    }
+}
+
+/// Stores a local envelope, queues it in the outbox and runs `also`, all in the writer's
+/// transaction: an acknowledged post is durable and queued, or neither. Refused (as a conflict)
+/// unless the author's stored head is the envelope's predecessor.
+fn store_local(
+    txn: &Transaction<'_>,
+    checked: &Checked,
+    now: u64,
+    also: Option<Also>,
+) -> Result<Vec<Applied>, StoreError> {
+    let header = &checked.verified.envelope.header;
+    let head = envelopes::head(txn, &header.room.0, &header.author.0)?;
+    let expected = (header.seq > 1).then_some((header.seq - 1, header.prev.0));
+    if head != expected {
+        return Ok(vec![Applied::NotNext]);
+    }
+    let outcome = pipeline::apply(txn, checked, now)?;
+    if matches!(outcome, Applied::Stored(_)) {
+        crate::store::sync::outbox_add(
+            txn,
+            &crate::store::sync::OutboxRow {
+                id: checked.verified.id.0,
+                room: header.room.0,
+                author: header.author.0,
+                seq: header.seq,
+            },
+            now,
+        )?;
+        if let Some(also) = also {
+            also(txn)?;
+        }
+    }
+    Ok(vec![outcome])
+}
