@@ -1,6 +1,6 @@
 //! `GET /api/v1/search?q=TEXT&room_id=ID`: messages the caller can read, best first.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use axum::Json;
@@ -11,7 +11,9 @@ use serde_json::json;
 use super::auth::Auth;
 use super::error::ApiError;
 use super::rooms::{member_state, parse_room, viewer};
+use super::types::MessageJson;
 use crate::NodeState;
+use crate::store::messages::MessageRow;
 use chatly_protocol::RoomId;
 
 #[derive(Debug, Deserialize)]
@@ -50,20 +52,38 @@ pub async fn search(
         .search
         .search(session.keys.clone(), rooms, only, &text)
         .await?;
-    let mut messages = Vec::with_capacity(hits.len());
-    for hit in hits {
-        let room = RoomId(hit.room);
-        let viewer = viewer(room, &session);
-        let row = state
-            .store
-            .read(move |c| crate::store::messages::get(c, &viewer, &hit.id))
-            .await?;
+    // Built in bulk: one read for the rows, then one fold of operations per room, instead of
+    // two reads per hit.
+    let wanted: Vec<([u8; 32], [u8; 32])> = hits
+        .iter()
+        .map(|hit| (viewer(RoomId(hit.room), &session), hit.id))
+        .collect();
+    let rows = state
+        .store
+        .read(move |c| {
+            wanted
+                .iter()
+                .map(|(viewer, id)| crate::store::messages::get(c, viewer, id))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await?;
+    let mut by_room: HashMap<([u8; 16], [u8; 32]), Vec<(usize, MessageRow)>> = HashMap::new();
+    for (at, row) in rows.into_iter().enumerate() {
         if let Some(row) = row {
-            let message = super::message_ops::message_for(&state, &session, &row).await?;
-            if !message.deleted {
-                messages.push(message);
-            }
+            by_room
+                .entry((row.room, row.viewer))
+                .or_default()
+                .push((at, row));
         }
     }
+    let mut found: Vec<Option<MessageJson>> = vec![None; hits.len()];
+    for group in by_room.into_values() {
+        let (places, rows): (Vec<usize>, Vec<MessageRow>) = group.into_iter().unzip();
+        let jsons = super::message_ops::messages_json(&state, &session, &rows).await?;
+        for (at, json) in places.into_iter().zip(jsons) {
+            found[at] = Some(json);
+        }
+    }
+    let messages: Vec<MessageJson> = found.into_iter().flatten().filter(|m| !m.deleted).collect();
     Ok(Json(json!({"messages": messages})))
 }
