@@ -46,15 +46,15 @@ impl Search {
         only: Option<RoomId>,
         input: &str,
     ) -> Result<Vec<Hit>, StoreError> {
-        let Some(fts) = rows::fts_query(input) else {
+        let Some(terms) = rows::Terms::parse(input) else {
             return Ok(Vec::new());
         };
         let mut hits = Vec::new();
         if rooms.contains(&RoomId::PUBLIC) && only.is_none_or(|r| r == RoomId::PUBLIC) {
-            let fts = fts.clone();
+            let terms = terms.clone();
             let public = self
                 .store
-                .read(move |c| rows::query(c, "public_search", &fts, Some(&RoomId::PUBLIC.0)))
+                .read(move |c| rows::query(c, "public_search", &terms, Some(&RoomId::PUBLIC.0)))
                 .await?;
             hits.extend(public);
         }
@@ -63,7 +63,7 @@ impl Search {
             let room = only.map(|r| r.0);
             let private = tokio::task::spawn_blocking(move || {
                 let index = index.lock().unwrap_or_else(|e| e.into_inner());
-                rows::query(&index.conn, "private_search", &fts, room.as_ref())
+                rows::query(&index.conn, "private_search", &terms, room.as_ref())
             })
             .await
             .map_err(|_| StoreError::Closed)??;

@@ -16,6 +16,9 @@ use crate::NodeState;
 use crate::store::messages::MessageRow;
 use chatly_protocol::RoomId;
 
+/// Rows are folded a room (and viewer) at a time.
+type RoomAndViewer = ([u8; 16], [u8; 32]);
+
 #[derive(Debug, Deserialize)]
 pub struct SearchQuery {
     q: Option<String>,
@@ -67,7 +70,7 @@ pub async fn search(
                 .collect::<Result<Vec<_>, _>>()
         })
         .await?;
-    let mut by_room: HashMap<([u8; 16], [u8; 32]), Vec<(usize, MessageRow)>> = HashMap::new();
+    let mut by_room: HashMap<RoomAndViewer, Vec<(usize, MessageRow)>> = HashMap::new();
     for (at, row) in rows.into_iter().enumerate() {
         if let Some(row) = row {
             by_room

@@ -8,7 +8,15 @@ use super::StoreError;
 /// Most results one search returns.
 pub const MAX_RESULTS: usize = 50;
 /// How many of the newest matches are ranked.
-pub const RECENT_MATCHES: usize = 2_000;
+pub const RECENT_MATCHES: usize = 1_000;
+/// Prefix lengths the FTS5 tables index (`prefix = '2 3'`): a longer prefix makes FTS5 merge the
+/// doclists of every term it matches, all of them, before it can return the first row.
+const INDEXED_PREFIX: usize = 3;
+/// Candidates the fast path reads before leaving the query to FTS5 (see [`query`]).
+const SCAN_BUDGET: usize = 8_000;
+/// bm25's parameters, as FTS5 uses them.
+const BM25_K1: f64 = 1.2;
+const BM25_B: f64 = 0.75;
 
 /// One hit: the message (room, id) and its rank (lower is better).
 #[derive(Debug, Clone, PartialEq)]
@@ -17,21 +25,86 @@ pub struct Hit {
     pub room: [u8; 16],
     /// The message id.
     pub id: [u8; 32],
-    /// FTS5 bm25 rank: lower is a better match.
+    /// bm25 rank: lower is a better match.
     pub rank: f64,
 }
 
-/// The FTS5 query for what a person typed: every word must match, each as a prefix, so "hel wor"
-/// finds "hello world". Words are quoted, so FTS5 operators in the input are plain text. `None`
-/// when nothing searchable was typed.
-pub fn fts_query(input: &str) -> Option<String> {
-    let words: Vec<String> = input
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .take(16)
-        .map(|w| format!("\"{}\"*", w.to_lowercase()))
-        .collect();
-    (!words.is_empty()).then(|| words.join(" "))
+/// What a person typed, as words that each must match as a prefix: "hel wor" finds
+/// "hello world". `None` when nothing searchable was typed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Terms(Vec<String>);
+
+impl Terms {
+    /// The words of `input` (at most 16), lowercased.
+    pub fn parse(input: &str) -> Option<Terms> {
+        let words: Vec<String> = input
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .take(16)
+            .map(str::to_lowercase)
+            .collect();
+        (!words.is_empty()).then_some(Terms(words))
+    }
+
+    /// The FTS5 query: each word quoted (FTS5 operators in the input are plain text), as a prefix.
+    pub fn fts(&self) -> String {
+        Self::quoted(self.0.iter().map(String::as_str))
+    }
+
+    /// A query FTS5 answers from its prefix index, for a superset of the matches: each word cut
+    /// to [`INDEXED_PREFIX`] characters. `None` when that would change nothing, or when a word is
+    /// not plain ASCII (then only FTS5's own tokenizer can tell what matches it).
+    fn candidates(&self) -> Option<String> {
+        if self.0.iter().any(|w| !w.is_ascii()) || self.0.iter().all(|w| w.len() <= INDEXED_PREFIX)
+        {
+            return None;
+        }
+        Some(Self::quoted(
+            self.0.iter().map(|w| &w[..w.len().min(INDEXED_PREFIX)]),
+        ))
+    }
+
+    fn quoted<'a>(words: impl Iterator<Item = &'a str>) -> String {
+        words
+            .map(|w| format!("\"{w}\"*"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// For a text: `Some(None)` when it does not match, `Some(Some((count per word, tokens)))`
+    /// when it does, and `None` when only FTS5 can tell (a letter outside ASCII or a combining
+    /// mark: FTS5 folds case and Latin diacritics its own way).
+    fn tally(&self, text: &str) -> Option<Option<(Vec<u32>, usize)>> {
+        if text
+            .chars()
+            .any(|c| !c.is_ascii() && (c.is_alphanumeric() || is_mark(c)))
+        {
+            return None;
+        }
+        let mut counts = vec![0u32; self.0.len()];
+        let mut tokens = 0;
+        for token in text
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|t| !t.is_empty())
+        {
+            tokens += 1;
+            let token = token.to_ascii_lowercase();
+            for (word, count) in self.0.iter().zip(counts.iter_mut()) {
+                if token.starts_with(word.as_str()) {
+                    *count += 1;
+                }
+            }
+        }
+        Some(counts.iter().all(|c| *c > 0).then_some((counts, tokens)))
+    }
+}
+
+/// Combining marks, which FTS5 drops from inside a token rather than splitting the token there.
+fn is_mark(c: char) -> bool {
+    matches!(
+        c as u32,
+        0x0300..=0x036F | 0x1AB0..=0x1AFF | 0x1DC0..=0x1DFF | 0x20D0..=0x20FF | 0xFE20..=0xFE2F
+    )
 }
 
 /// Indexes a public message's text (also each new text an edit gives it).
@@ -50,16 +123,32 @@ pub fn index_public(
 }
 
 /// Searches an FTS5 table named `table` (with `text, room, id` columns), best first, optionally
-/// in one room.
+/// in one room. The best matches are chosen among the newest [`RECENT_MATCHES`]: in a chat the
+/// newest matches are the ones people look for, and ranking every match of a common word in a big
+/// index is slow.
 pub fn query(
     conn: &Connection,
     table: &str,
-    fts: &str,
+    terms: &Terms,
     room: Option<&[u8; 16]>,
 ) -> Result<Vec<Hit>, StoreError> {
-    // Ranking every match of a common word in a big index is slow (FTS5 scores each one), so
-    // the best matches are chosen among the newest RECENT_MATCHES: doclists are in rowid order,
-    // so those come cheap, and in a chat the newest matches are the ones people look for.
+    if let Some(candidates) = terms.candidates()
+        && let Some(hits) = scan_recent(conn, table, terms, &candidates, room)?
+    {
+        return Ok(hits);
+    }
+    ranked_by_fts(conn, table, terms, room)
+}
+
+/// FTS5 ranks (bm25) the newest matches itself.
+fn ranked_by_fts(
+    conn: &Connection,
+    table: &str,
+    terms: &Terms,
+    room: Option<&[u8; 16]>,
+) -> Result<Vec<Hit>, StoreError> {
+    // FTS5 ranks (bm25) the newest matches itself. Doclists are in rowid order, so those come
+    // cheap, except for words longer than the prefix index, whose doclists FTS5 merges first.
     let sql = format!(
         "SELECT room, id, rank FROM (
            SELECT room, id, rank, rowid FROM {table} WHERE {table} MATCH ?1 AND (?2 IS NULL OR room = ?2)
@@ -67,22 +156,90 @@ pub fn query(
          ORDER BY rank LIMIT ?3"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(params![fts, room, (MAX_RESULTS * 4) as i64], |r| {
+    let rows = stmt.query_map(params![terms.fts(), room, (MAX_RESULTS * 4) as i64], |r| {
         Ok(Hit {
             room: super::blob(r, 0)?,
             id: super::blob(r, 1)?,
             rank: r.get(2)?,
         })
     })?;
+    Ok(best_per_message(rows.collect::<Result<Vec<_>, _>>()?))
+}
+
+/// The fast path for words longer than the prefix index: FTS5 lists candidates newest first from
+/// its prefix index (each word cut short), and each candidate's text is checked and scored here,
+/// with bm25 over the matches found. `None` (leave it to FTS5) when a text needs FTS5's
+/// tokenizer, or when [`SCAN_BUDGET`] candidates held too few matches: then the long words are
+/// rare, and FTS5's merge of their doclists is cheap.
+fn scan_recent(
+    conn: &Connection,
+    table: &str,
+    terms: &Terms,
+    candidates: &str,
+    room: Option<&[u8; 16]>,
+) -> Result<Option<Vec<Hit>>, StoreError> {
+    let sql = format!(
+        "SELECT room, id, text FROM {table} WHERE {table} MATCH ?1 AND (?2 IS NULL OR room = ?2)
+         ORDER BY rowid DESC"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query(params![candidates, room])?;
+    let mut matches = Vec::new();
+    let mut scanned = 0;
+    while let Some(row) = rows.next()? {
+        scanned += 1;
+        if scanned > SCAN_BUDGET {
+            return Ok(None);
+        }
+        let text: String = row.get(2)?;
+        match terms.tally(&text) {
+            None => return Ok(None),
+            Some(None) => {}
+            Some(Some(tally)) => {
+                let (room, id) = (super::blob::<16>(row, 0)?, super::blob::<32>(row, 1)?);
+                matches.push((room, id, tally));
+                if matches.len() == RECENT_MATCHES {
+                    break;
+                }
+            }
+        }
+    }
+    let average = matches
+        .iter()
+        .map(|(_, _, (_, tokens))| *tokens as f64)
+        .sum::<f64>()
+        / (matches.len().max(1) as f64);
+    let mut hits: Vec<Hit> = matches
+        .into_iter()
+        .map(|(room, id, (counts, tokens))| {
+            let norm = BM25_K1 * (1.0 - BM25_B + BM25_B * tokens as f64 / average.max(1.0));
+            let score: f64 = counts
+                .iter()
+                .map(|&tf| f64::from(tf) * (BM25_K1 + 1.0) / (f64::from(tf) + norm))
+                .sum();
+            // Lower is better, as with FTS5's rank.
+            Hit {
+                room,
+                id,
+                rank: -score,
+            }
+        })
+        .collect();
+    // A stable sort: among equal scores the newest stays first.
+    hits.sort_by(|a, b| a.rank.total_cmp(&b.rank));
+    hits.truncate(MAX_RESULTS * 4);
+    Ok(Some(best_per_message(hits)))
+}
+
+/// An edited message is indexed once per text: keeps each message's best hit.
+fn best_per_message(ranked: Vec<Hit>) -> Vec<Hit> {
     let mut hits: Vec<Hit> = Vec::new();
-    for hit in rows {
-        let hit = hit?;
-        // An edited message is indexed once per text: keep its best hit.
+    for hit in ranked {
         if !hits.iter().any(|h| h.id == hit.id) {
             hits.push(hit);
         }
     }
-    Ok(hits)
+    hits
 }
 
 /// An in-memory index for one account's private messages: never written to disk.
@@ -122,40 +279,145 @@ mod tests {
 
     #[test]
     fn typed_words_become_quoted_prefixes() {
-        assert_eq!(fts_query("Hel wor").as_deref(), Some("\"hel\"* \"wor\"*"));
+        let fts = |input: &str| Terms::parse(input).map(|t| t.fts());
+        assert_eq!(fts("Hel wor").as_deref(), Some("\"hel\"* \"wor\"*"));
         assert_eq!(
-            fts_query("NOT a OR \"b\"").as_deref(),
+            fts("NOT a OR \"b\"").as_deref(),
             Some("\"not\"* \"a\"* \"or\"* \"b\"*"),
             "operators are words"
         );
-        assert_eq!(fts_query("  ?! "), None);
+        assert_eq!(fts("  ?! "), None);
+        let candidates = |input: &str| Terms::parse(input).and_then(|t| t.candidates());
+        assert_eq!(
+            candidates("hel wo").as_deref(),
+            None,
+            "short words: FTS5 alone"
+        );
+        assert_eq!(candidates("hello wo").as_deref(), Some("\"hel\"* \"wo\"*"));
+        assert_eq!(
+            candidates("héllo").as_deref(),
+            None,
+            "not ASCII: FTS5 alone"
+        );
     }
 
-    #[test]
-    fn prefixes_match_and_ranks_order_results() {
+    fn index_of(texts: &[&str]) -> Connection {
         let conn = private_index().unwrap();
-        for (i, text) in ["hello world", "world peace", "help wanted, hello hello"]
-            .iter()
-            .enumerate()
-        {
+        for (i, text) in texts.iter().enumerate() {
             conn.execute(
                 "INSERT INTO private_search (text, room, id) VALUES (?1, ?2, ?3)",
                 params![text, [1u8; 16], [i as u8; 32]],
             )
             .unwrap();
         }
-        let hits = query(&conn, "private_search", &fts_query("hel").unwrap(), None).unwrap();
+        conn
+    }
+
+    fn ids(hits: &[Hit]) -> std::collections::BTreeSet<u8> {
+        hits.iter().map(|h| h.id[0]).collect()
+    }
+
+    #[test]
+    fn long_words_find_what_fts5_finds_and_rank_like_it() {
+        let texts = [
+            "harbour lights",
+            "Harbourmaster's log: HARBOUR closed",
+            "harmony",
+            "the harbour, the harbour, the harbour",
+            "Hárbour with an accent",
+        ];
+        let conn = index_of(&texts);
+        let terms = Terms::parse("harbour").unwrap();
+        let hits = query(&conn, "private_search", &terms, None).unwrap();
+        assert_eq!(
+            ids(&hits),
+            ids(&ranked_by_fts(&conn, "private_search", &terms, None).unwrap())
+        );
+        assert_eq!(
+            ids(&hits),
+            [0, 1, 3, 4].into(),
+            "accents fold as FTS5 folds them"
+        );
+        // Without the accented text the fast path answers, with the same best match.
+        let conn = index_of(&texts[..4]);
+        let fast = scan_recent(&conn, "private_search", &terms, "\"har\"*", None)
+            .unwrap()
+            .expect("plain ASCII: the fast path answers");
+        let fts = ranked_by_fts(&conn, "private_search", &terms, None).unwrap();
+        assert_eq!(ids(&fast), [0, 1, 3].into());
+        assert_eq!(fast[0].id, fts[0].id, "three mentions rank first");
+    }
+
+    #[test]
+    fn prefixes_match_and_ranks_order_results() {
+        let conn = index_of(&["hello world", "world peace", "help wanted, hello hello"]);
+        let hits = query(&conn, "private_search", &Terms::parse("hel").unwrap(), None).unwrap();
         assert_eq!(hits.len(), 2);
         assert_eq!(hits[0].id, [2u8; 32], "two matches rank first");
         let none = query(
             &conn,
             "private_search",
-            &fts_query("hel").unwrap(),
+            &Terms::parse("hel").unwrap(),
             Some(&[9; 16]),
         )
         .unwrap();
         assert!(none.is_empty());
-        let accents = query(&conn, "private_search", &fts_query("wörld").unwrap(), None).unwrap();
+        let accents = query(
+            &conn,
+            "private_search",
+            &Terms::parse("wörld").unwrap(),
+            None,
+        )
+        .unwrap();
         assert_eq!(accents.len(), 2, "diacritics do not matter");
+    }
+
+    const VOCABULARY: &[&str] = &[
+        "harbour",
+        "harbourmaster",
+        "harmony",
+        "hart",
+        "lantern",
+        "lan",
+        "meadow",
+        "meads",
+        "x1",
+    ];
+
+    proptest::proptest! {
+        /// Whatever plain-ASCII chat and whatever words: the fast path finds exactly the messages
+        /// FTS5 finds.
+        #[test]
+        fn the_fast_path_matches_as_fts5_does(
+            texts in proptest::collection::vec(
+                proptest::collection::vec((0..VOCABULARY.len(), proptest::bool::ANY, 0..4usize), 1..8),
+                1..40,
+            ),
+            words in proptest::collection::vec((0..VOCABULARY.len(), 1..14usize), 1..3),
+        ) {
+            let separators = [" ", ", ", "'s ", "!"];
+            let texts: Vec<String> = texts
+                .iter()
+                .map(|words| {
+                    words
+                        .iter()
+                        .map(|&(w, upper, sep)| {
+                            let word = VOCABULARY[w];
+                            let word = if upper { word.to_uppercase() } else { word.to_string() };
+                            format!("{word}{}", separators[sep])
+                        })
+                        .collect()
+                })
+                .collect();
+            let conn = index_of(&texts.iter().map(String::as_str).collect::<Vec<_>>());
+            let typed: Vec<&str> = words
+                .iter()
+                .map(|&(w, len)| &VOCABULARY[w][..len.min(VOCABULARY[w].len())])
+                .collect();
+            let terms = Terms::parse(&typed.join(" ")).unwrap();
+            let hits = query(&conn, "private_search", &terms, None).unwrap();
+            let fts = ranked_by_fts(&conn, "private_search", &terms, None).unwrap();
+            proptest::prop_assert_eq!(ids(&hits), ids(&fts));
+        }
     }
 }
