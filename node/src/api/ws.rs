@@ -9,12 +9,10 @@
 //! through [`FrameCache`]: with 200 sockets open, one store read and one serialisation per
 //! message instead of 200.
 //!
-//! Writes are coalesced ([`Batcher`]): a frame goes out at once when the socket has been quiet
-//! for [`FLUSH_GAP`], otherwise with whatever else arrives before that gap has passed. A person
-//! sees no delay; a busy room costs one write and one wake-up per socket per gap, not per message.
+//! Frames are fed into a socket while events are waiting and flushed once the bus is drained
+//! ([`Batcher`]): under load, one write carries many frames; otherwise each goes out at once.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
@@ -78,9 +76,6 @@ pub async fn events(
 
 /// Bytes read from a client socket at a time.
 const READ_BUFFER: usize = 4096;
-
-/// How long a socket that has just written waits before writing again, gathering frames.
-pub const FLUSH_GAP: Duration = Duration::from_millis(8);
 
 async fn serve(socket: WebSocket, state: Arc<NodeState>, session: Session) {
     let mut events = state.bus.subscribe();
@@ -158,12 +153,11 @@ async fn serve(socket: WebSocket, state: Arc<NodeState>, session: Session) {
     }
 }
 
-/// A socket's sending half that coalesces writes (see the module docs).
+/// A socket's sending half that batches writes (see the module docs).
 struct Batcher {
     sink: futures::stream::SplitSink<WebSocket, Message>,
     /// Frames fed since the last flush.
     pending: bool,
-    last_flush: tokio::time::Instant,
 }
 
 impl Batcher {
@@ -171,7 +165,6 @@ impl Batcher {
         Batcher {
             sink,
             pending: false,
-            last_flush: tokio::time::Instant::now() - FLUSH_GAP,
         }
     }
 
@@ -187,7 +180,6 @@ impl Batcher {
 
     async fn flush(&mut self) -> Result<(), axum::Error> {
         self.pending = false;
-        self.last_flush = tokio::time::Instant::now();
         self.sink.flush().await
     }
 
@@ -199,8 +191,8 @@ impl Batcher {
         let _ = self.sink.send(Message::Close(Some(close))).await;
     }
 
-    /// The next bus event: at once when one is waiting; otherwise what was fed is written
-    /// (after the rest of the flush gap, gathering what arrives meanwhile) and the bus awaited.
+    /// The next bus event: at once when one is waiting; otherwise what was fed is written and
+    /// the bus awaited.
     async fn next_event(
         &mut self,
         events: &mut tokio::sync::broadcast::Receiver<NodeEvent>,
@@ -212,11 +204,6 @@ impl Batcher {
                 Err(TryRecvError::Lagged(n)) => return Err(RecvError::Lagged(n)),
                 Err(TryRecvError::Closed) => return Err(RecvError::Closed),
                 Err(TryRecvError::Empty) if self.pending => {
-                    let due = self.last_flush + FLUSH_GAP;
-                    if tokio::time::Instant::now() < due {
-                        tokio::time::sleep_until(due).await;
-                        continue;
-                    }
                     if self.flush().await.is_err() {
                         return Err(RecvError::Closed);
                     }
