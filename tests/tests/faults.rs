@@ -48,6 +48,24 @@ async fn a_full_disk_fails_cleanly_and_recovers() -> anyhow::Result<()> {
     let (status, body) = refused.expect("the disk never filled");
     assert_eq!(status, 507, "{body}");
     assert_eq!(body["error"]["code"], "storage_full");
+    // Posts in flight together while the disk is full: queued behind one another (numbered from
+    // memory, committed together). Each is refused (507, or 409 when one queued before it
+    // failed) or, should it still fit, acknowledged; none is half-stored.
+    let burst: Vec<String> = (0..8).map(|n| format!("burst {n} {filler}")).collect();
+    let answers = futures::future::join_all(
+        burst
+            .iter()
+            .map(|text| alice.post("/api/v1/rooms/public/messages", json!({"text": text}))),
+    )
+    .await;
+    for (text, answer) in burst.into_iter().zip(answers) {
+        let (status, body) = answer?;
+        match status {
+            201 => acked.push(text),
+            507 | 409 => {}
+            _ => panic!("a post while the disk is full: {status} {body}"),
+        }
+    }
     // Reads still work, and everything acknowledged is there.
     let texts = alice.texts("public").await?;
     assert!(
