@@ -6,7 +6,7 @@
 //! - [`Rooms`]: publishing for local accounts through the write pipeline of [`author`]
 //!   (stored and queued in the [`outbox`] in one transaction), and [`run_ingest`], which validates gossip in batches (one store transaction
 //!   per batch) and reports Accept / Reject / Ignore to gossipsub.
-//! - [`groups`], [`opening`], [`membership`]: encrypted group and direct rooms.
+//! - [`groups`], [`sending`], [`opening`], [`membership`]: encrypted group and direct rooms.
 //! - [`sync`]: catching up what gossip missed; [`outbox`]: delivery confirmation.
 
 mod author;
@@ -20,6 +20,7 @@ pub mod pipeline;
 pub mod ratelimit;
 pub mod records;
 pub mod seal;
+mod sending;
 pub mod sync;
 
 use std::collections::HashMap;
