@@ -1,7 +1,8 @@
 //! Throughput: one account posts as fast as the API accepts (16 requests in flight) into a room
-//! shared with accounts on 3 other nodes; every message must reach all 3 (zero loss). Public room
-//! and encrypted group. Baseline, same run: bare gossipsub (the same network layer, 200-byte
-//! payloads) publishing from one node to 3 others.
+//! shared with accounts on the other nodes; every message must reach them all (zero loss). Public
+//! room and encrypted group, on 4 nodes and on a 10-node mesh (6 in a quick run). Baseline, same
+//! run: bare gossipsub (the same network layer, 200-byte payloads) publishing from one node to
+//! the same number of others.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -13,14 +14,13 @@ use super::client::Http;
 use super::latency::Room;
 use super::{Figure, Scenario};
 
-const BASELINE: &str =
-    "throughput: bare gossipsub, 200-byte payloads from one node to 3 others, same network layer";
+const BASELINE: &str = "throughput: bare gossipsub, 200-byte payloads from one node to as many others, same network layer";
 const IN_FLIGHT: usize = 16;
 
 /// Posts `count` messages with `IN_FLIGHT` clients; returns (accept seconds, deliver seconds,
 /// lost, CPU seconds of the whole process, nodes and clients, from first post to last delivery).
-async fn chatly(count: usize, group: bool) -> anyhow::Result<(f64, f64, usize, f64)> {
-    let mut room = Room::new(4, group).await?;
+async fn chatly(n: usize, count: usize, group: bool) -> anyhow::Result<(f64, f64, usize, f64)> {
+    let mut room = Room::new(n, group).await?;
     let cpu_start = super::cost::cpu_seconds(std::process::id());
     let addr = room.nodes[0].handle.http_addr;
     let path = format!("/api/v1/rooms/{}/messages", room.room);
@@ -43,7 +43,7 @@ async fn chatly(count: usize, group: bool) -> anyhow::Result<(f64, f64, usize, f
         poster.await??;
     }
     let accepted = started.elapsed().as_secs_f64();
-    let mut seen: Vec<HashSet<String>> = vec![HashSet::new(); 3];
+    let mut seen: Vec<HashSet<String>> = vec![HashSet::new(); n - 1];
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     while seen.iter().any(|s| s.len() < count) {
         match tokio::time::timeout_at(deadline, room.arrivals.recv()).await {
@@ -61,9 +61,10 @@ async fn chatly(count: usize, group: bool) -> anyhow::Result<(f64, f64, usize, f
     Ok((accepted, delivered, lost, cpu))
 }
 
-/// Publishes `count` bare payloads; returns (publish seconds, deliver seconds, lost).
-async fn bare_gossip(count: usize) -> anyhow::Result<(f64, f64, usize)> {
-    let nodes = bare::mesh(4).await?;
+/// Publishes `count` bare payloads on an `n`-node mesh; returns (publish seconds, deliver
+/// seconds, lost).
+async fn bare_gossip(n: usize, count: usize) -> anyhow::Result<(f64, f64, usize)> {
+    let nodes = bare::mesh(n).await?;
     let started = Instant::now();
     for seq in 0..count as u32 {
         nodes[0].publish(2, seq).await?;
@@ -95,39 +96,48 @@ async fn bare_gossip(count: usize) -> anyhow::Result<(f64, f64, usize)> {
 /// Runs the scenario.
 pub async fn run(quick: bool) -> anyhow::Result<Vec<Figure>> {
     let count = if quick { 100 } else { 3000 };
-    let (b_pub, b_del, b_lost) = bare_gossip(count).await?;
+    let mesh = if quick { 6 } else { 10 };
     let mut figures = Vec::new();
-    for group in [false, true] {
-        let (accepted, delivered, lost, cpu) = chatly(count, group).await?;
-        let kind = if group {
-            "encrypted group"
+    for n in [4, mesh] {
+        let (b_pub, b_del, b_lost) = bare_gossip(n, count).await?;
+        // The 4-node cases keep their first names.
+        let nodes = if n == 4 {
+            String::new()
         } else {
-            "public room"
+            format!("{n} nodes, ")
         };
-        figures.push(Figure {
-            scenario: Scenario::Throughput,
-            case: format!("{kind}, accepted by one node"),
-            value: count as f64 / accepted,
-            unit: "msg/s",
-            baseline: Some(count as f64 / b_pub),
-            baseline_is: BASELINE,
-            detail: format!(
-                "{count} messages, {IN_FLIGHT} requests in flight, each committed before its 201"
-            ),
-        });
-        figures.push(Figure {
-            scenario: Scenario::Throughput,
-            case: format!("{kind}, delivered to 3 nodes"),
-            value: count as f64 / delivered,
-            unit: "msg/s",
-            baseline: Some(count as f64 / b_del),
-            baseline_is: BASELINE,
-            detail: format!(
-                "lost: {lost} (bare gossipsub lost {b_lost}); CPU {:.0} µs per message, all 4 nodes and the clients together, {:.0} % of the 2 cores busy",
-                cpu / count as f64 * 1e6,
-                cpu / delivered / 2.0 * 100.0
-            ),
-        });
+        for group in [false, true] {
+            let (accepted, delivered, lost, cpu) = chatly(n, count, group).await?;
+            let kind = if group {
+                "encrypted group"
+            } else {
+                "public room"
+            };
+            figures.push(Figure {
+                scenario: Scenario::Throughput,
+                case: format!("{nodes}{kind}, accepted by one node"),
+                value: count as f64 / accepted,
+                unit: "msg/s",
+                baseline: Some(count as f64 / b_pub),
+                baseline_is: BASELINE,
+                detail: format!(
+                    "{count} messages, {IN_FLIGHT} requests in flight, each committed before its 201"
+                ),
+            });
+            figures.push(Figure {
+                scenario: Scenario::Throughput,
+                case: format!("{nodes}{kind}, delivered to {} nodes", n - 1),
+                value: count as f64 / delivered,
+                unit: "msg/s",
+                baseline: Some(count as f64 / b_del),
+                baseline_is: BASELINE,
+                detail: format!(
+                    "lost: {lost} (bare gossipsub lost {b_lost}); CPU {:.0} µs per message, all {n} nodes and the clients together, {:.0} % of the 2 cores busy",
+                    cpu / count as f64 * 1e6,
+                    cpu / delivered / 2.0 * 100.0
+                ),
+            });
+        }
     }
     Ok(figures)
 }
