@@ -17,6 +17,7 @@ pub mod files;
 pub mod message_ops;
 pub mod messages;
 pub mod node_routes;
+pub mod room_changes;
 pub mod rooms;
 pub mod search;
 pub mod security;
@@ -59,14 +60,14 @@ pub fn router(state: Arc<NodeState>) -> Router {
         .route("/me", get(accounts::me).patch(accounts::update_me))
         .route("/users", get(accounts::users))
         .route("/presence", get(accounts::presence))
-        .route("/rooms", get(rooms::list).post(rooms::create))
-        .route("/rooms/{id}", get(rooms::get).patch(rooms::update))
-        .route("/rooms/{id}/members", post(rooms::add_member))
+        .route("/rooms", get(rooms::list).post(room_changes::create))
+        .route("/rooms/{id}", get(rooms::get).patch(room_changes::update))
+        .route("/rooms/{id}/members", post(room_changes::add_member))
         .route(
             "/rooms/{id}/members/{user_id}",
-            delete(rooms::remove_member),
+            delete(room_changes::remove_member),
         )
-        .route("/rooms/{id}/admins", post(rooms::add_admin))
+        .route("/rooms/{id}/admins", post(room_changes::add_admin))
         .route(
             "/rooms/{id}/messages",
             get(messages::list).post(messages::post),
