@@ -1,7 +1,8 @@
 //! Faults a node must survive: a full disk makes posting fail cleanly (507 `storage_full`),
 //! loses nothing acknowledged, and works again once there is room (a small tmpfs, so it needs
 //! root; elsewhere it says why and skips); a damaged database file is refused at start with a
-//! message naming it, and left untouched for recovery.
+//! message naming it, and left untouched for recovery; a room change whose commit fails leaves
+//! its author free to change the room again.
 
 use std::process::Command;
 
@@ -85,6 +86,54 @@ async fn a_full_disk_fails_cleanly_and_recovers() -> anyhow::Result<()> {
     let alice = node.client().log_in("alice", "correct horse").await?;
     let texts = alice.texts("public").await?;
     assert_eq!(texts.len(), acked.len() + 1);
+    node.stop().await;
+    Ok(())
+}
+
+/// A room change is published while its author's lock is held. When its commit fails (here a
+/// trigger, added from outside, refuses control envelopes), the node answers with an error and
+/// the author can change the room again: nothing waits for the lock the failing request holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failed_room_change_leaves_its_author_free_to_try_again() -> anyhow::Result<()> {
+    use std::time::Duration;
+    let mut node = TestNode::start(Vec::new()).await?;
+    let alice = node.account("alice", "correct horse").await?;
+    let bob = node.account("bob", "battery staple").await?;
+    let bob_id = bob.user_id.clone().unwrap_or_default();
+    let (status, room) = alice
+        .post(
+            "/api/v1/rooms",
+            json!({"kind": "group", "name": "crew", "members": [bob_id]}),
+        )
+        .await?;
+    assert_eq!(status, 201, "{room}");
+    let members = format!(
+        "/api/v1/rooms/{}/members/{bob_id}",
+        room["id"].as_str().unwrap_or_default()
+    );
+
+    let db = rusqlite::Connection::open(node.data_dir().join("chatly.db"))?;
+    db.execute_batch(
+        "CREATE TRIGGER injected_failure BEFORE INSERT ON envelopes WHEN NEW.kind = 3
+         BEGIN SELECT RAISE(ABORT, 'injected failure'); END;",
+    )?;
+    let (status, body) = tokio::time::timeout(Duration::from_secs(10), alice.delete(&members))
+        .await
+        .map_err(|_| anyhow::anyhow!("a failing room change hung"))??;
+    assert_eq!(status, 500, "{body}");
+    db.execute_batch("DROP TRIGGER injected_failure")?;
+
+    let (status, body) = tokio::time::timeout(Duration::from_secs(10), alice.delete(&members))
+        .await
+        .map_err(|_| anyhow::anyhow!("the author was locked out of the room"))??;
+    assert!(status < 300, "{status} {body}");
+    let (_, room) = alice
+        .get(&format!(
+            "/api/v1/rooms/{}",
+            room["id"].as_str().unwrap_or_default()
+        ))
+        .await?;
+    assert_eq!(room["members"].as_array().map(Vec::len), Some(1), "{room}");
     node.stop().await;
     Ok(())
 }

@@ -92,7 +92,12 @@ impl Rooms {
     ) -> Result<Checked, RoomError> {
         let checked = self.prepare_local(guard, author, room, build).await?;
         let queued = self.queue_local(guard, checked, topic, None);
-        self.finish_local(queued).await
+        let result = self.commit_and_publish(queued).await;
+        if result.is_err() {
+            // Renumber from the store (the caller holds the lock: reset through its guard).
+            **guard = AuthorState::default();
+        }
+        result
     }
 
     /// Numbers the next envelope of (room, author) and builds and checks it; nothing is stored.
@@ -140,14 +145,27 @@ impl Rooms {
         }
     }
 
+    /// Waits for a queued envelope's commit, then announces and publishes it; the caller no
+    /// longer holds the author lock. If the commit failed, the author's state is reset, so the
+    /// next envelope is numbered from the store (what was queued behind this one fails its head
+    /// check).
+    pub(crate) async fn finish_local(&self, queued: Queued) -> Result<Checked, RoomError> {
+        let author = queued.author.clone();
+        let result = self.commit_and_publish(queued).await;
+        if result.is_err() {
+            *author.lock().await = AuthorState::default();
+        }
+        result
+    }
+
     /// Waits for a queued envelope's commit, then announces and publishes it. Publishing with no
     /// peer connected still succeeds: the envelope is in the outbox.
-    pub(crate) async fn finish_local(&self, queued: Queued) -> Result<Checked, RoomError> {
+    async fn commit_and_publish(&self, queued: Queued) -> Result<Checked, RoomError> {
         let Queued {
             checked,
             topic,
             commit,
-            author,
+            ..
         } = queued;
         let outcome = match commit.await {
             Ok(mut applied) => match applied.pop() {
@@ -159,15 +177,7 @@ impl Rooms {
             },
             Err(e) => Err(e.into()),
         };
-        let event = match outcome {
-            Ok(event) => event,
-            Err(e) => {
-                // Renumber from the store: what was queued behind this fails its head check.
-                *author.lock().await = AuthorState::default();
-                return Err(e);
-            }
-        };
-        if let Some(event) = event {
+        if let Some(event) = outcome? {
             self.bus.publish(*event);
         }
         self.metrics.messages_out.inc();
