@@ -185,11 +185,7 @@ async fn a_flooding_and_replaying_peer_is_penalised_while_honest_traffic_flows()
     let state = a.handle.as_ref().unwrap().state.clone();
     let old: Vec<Vec<u8>> = state
         .store
-        .read(|c| {
-            let mut stmt = c.prepare("SELECT bytes FROM envelopes")?;
-            let rows = stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
-        })
+        .read(chatly::store::envelopes::all_bytes)
         .await?;
     let topics = [
         PUBLIC_TOPIC,

@@ -57,11 +57,7 @@ pub async fn run(quick: bool) -> anyhow::Result<Vec<Figure>> {
         .handle
         .state
         .store
-        .read(|c| {
-            let mut stmt = c.prepare("SELECT bytes FROM envelopes")?;
-            let rows = stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
-        })
+        .read(crate::store::envelopes::all_bytes)
         .await?;
     let flooder = BareNode::start(vec![b.addr()]).await?;
     let sent = Arc::new(AtomicU64::new(0));

@@ -105,13 +105,20 @@ pub fn equivocation_count(conn: &Connection) -> Result<u64, StoreError> {
     )
 }
 
-/// Every envelope of a room in (author, seq) order: used by tests and diagnostics.
+/// How many envelopes of a room the node holds: used by tests and diagnostics.
 pub fn count_in_room(conn: &Connection, room: &[u8; 16]) -> Result<u64, StoreError> {
     Ok(conn.query_row(
         "SELECT count(*) FROM envelopes WHERE room = ?1",
         [room],
         |r| r.get::<_, i64>(0),
     )? as u64)
+}
+
+/// The bytes of every envelope the node holds, as a peer could replay them (benches and tests).
+pub fn all_bytes(conn: &Connection) -> Result<Vec<Vec<u8>>, StoreError> {
+    let mut stmt = conn.prepare("SELECT bytes FROM envelopes")?;
+    let rows = stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
 /// The bytes of one envelope.
