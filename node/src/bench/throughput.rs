@@ -1,6 +1,6 @@
 //! Throughput: one account posts as fast as the API accepts (16 requests in flight) into a room
 //! shared with accounts on the other nodes; every message must reach them all (zero loss). Public
-//! room and encrypted group, on 4 nodes and on a 10-node mesh (6 in a quick run). Baseline, same
+//! room and encrypted group, on 2 nodes, 4 nodes and a 10-node mesh (6 in a quick run). Baseline, same
 //! run: bare gossipsub (the same network layer, 200-byte payloads) publishing from one node to
 //! the same number of others.
 
@@ -98,7 +98,9 @@ pub async fn run(quick: bool) -> anyhow::Result<Vec<Figure>> {
     let count = if quick { 100 } else { 3000 };
     let mesh = if quick { 6 } else { 10 };
     let mut figures = Vec::new();
-    for n in [4, mesh] {
+    // 2 nodes: the encrypted target; 4: one node and 3 others; the mesh: its
+    // half-of-bare target.
+    for n in [2, 4, mesh] {
         let (b_pub, b_del, b_lost) = bare_gossip(n, count).await?;
         // The 4-node cases keep their first names.
         let nodes = if n == 4 {
@@ -126,7 +128,13 @@ pub async fn run(quick: bool) -> anyhow::Result<Vec<Figure>> {
             });
             figures.push(Figure {
                 scenario: Scenario::Throughput,
-                case: format!("{nodes}{kind}, delivered to {} nodes", n - 1),
+                case: format!(
+                    "{nodes}{kind}, delivered to {}",
+                    match n - 1 {
+                        1 => "the other node".to_string(),
+                        others => format!("{others} nodes"),
+                    }
+                ),
                 value: count as f64 / delivered,
                 unit: "msg/s",
                 baseline: Some(count as f64 / b_del),

@@ -119,7 +119,7 @@ impl Rooms {
         let (seq, prev) = head.map_or((1, EnvelopeId::ZERO), |(seq, id)| (seq + 1, EnvelopeId(id)));
         let now = now_ms();
         let verified = build(seq, prev, now).map_err(RoomError::Rejected)?;
-        pipeline::check(verified.bytes, now, None).map_err(RoomError::Rejected)
+        pipeline::check_own(verified, now).map_err(RoomError::Rejected)
     }
 
     /// Hands a prepared envelope (and `also`, run in the same transaction) to the store writer

@@ -14,8 +14,7 @@ use super::ratelimit::RateLimiter;
 use super::{Rejection, Rooms};
 use crate::events::NodeEvent;
 use crate::net::{NetEvent, Service, Topic};
-use crate::store::{now_ms, sync};
-use chatly_protocol::{AccountId, RoomId};
+use crate::store::{StoreError, now_ms, sync};
 
 /// Most gossip envelopes validated and stored together.
 const INGEST_BATCH: usize = 256;
@@ -118,8 +117,25 @@ async fn ingest_gossip(
         return;
     }
     let items: Vec<Checked> = accepted.iter().map(|(_, _, c)| c.clone()).collect();
-    let applied = match rooms.store_checked(items, now).await {
-        Ok(applied) => applied,
+    let stored = rooms
+        .store
+        .write_relaxed(move |txn| {
+            let applied = pipeline::apply_all(txn, &items, now)?;
+            let above_gap = items
+                .iter()
+                .zip(&applied)
+                .map(|(checked, applied)| {
+                    let header = &checked.verified.envelope.header;
+                    Ok(matches!(applied, Applied::Stored(_))
+                        && header.seq > 1
+                        && !sync::holds(txn, &header.room.0, &header.author.0, header.seq - 1)?)
+                })
+                .collect::<Result<Vec<bool>, StoreError>>()?;
+            Ok((applied, above_gap))
+        })
+        .await;
+    let (applied, above_gap) = match stored {
+        Ok(stored) => stored,
         Err(e) => {
             tracing::error!(error = %e, "could not store gossip; it will be fetched again");
             for (source, id, _) in accepted {
@@ -128,14 +144,18 @@ async fn ingest_gossip(
             return;
         }
     };
-    let mut above_gap = Vec::new();
-    for ((source, id, checked), applied) in accepted.into_iter().zip(applied) {
+    rooms.announce(&applied);
+    // A sync round with each peer that sent an envelope whose predecessor is not held.
+    let mut gap_peers = std::collections::HashSet::new();
+    for ((source, id, checked), (applied, above_gap)) in
+        accepted.into_iter().zip(applied.into_iter().zip(above_gap))
+    {
+        if above_gap && gap_peers.insert(source) {
+            rooms.request_sync(source, "gap");
+        }
         let verdict = match applied {
             Applied::Stored(_) => {
                 let header = &checked.verified.envelope.header;
-                if header.seq > 1 {
-                    above_gap.push((source, header.room, header.author, header.seq - 1));
-                }
                 rooms.metrics.messages_in.inc();
                 let stored_at = now_ms();
                 rooms
@@ -149,31 +169,6 @@ async fn ingest_gossip(
         };
         rooms.metrics.validation_result(verdict_name(&verdict));
         rooms.net.report(id, source, verdict);
-    }
-    if !above_gap.is_empty() {
-        sync_on_gaps(rooms, above_gap).await;
-    }
-}
-
-/// Starts a sync round with each peer that sent an envelope whose predecessor is not held.
-async fn sync_on_gaps(
-    rooms: &Arc<Rooms>,
-    predecessors: Vec<(libp2p::PeerId, RoomId, AccountId, u64)>,
-) {
-    let gaps = rooms
-        .store
-        .read(move |c| {
-            let mut gaps = std::collections::HashSet::new();
-            for (source, room, author, seq) in predecessors {
-                if !gaps.contains(&source) && !sync::holds(c, &room.0, &author.0, seq)? {
-                    gaps.insert(source);
-                }
-            }
-            Ok(gaps)
-        })
-        .await;
-    for peer in gaps.into_iter().flatten() {
-        rooms.request_sync(peer, "gap");
     }
 }
 

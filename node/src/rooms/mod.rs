@@ -75,6 +75,8 @@ pub struct Rooms {
     pub(crate) flights: sync::Flights,
     /// Delivery tracking of local envelopes.
     pub(crate) outbox: outbox::OutboxState,
+    /// Held while sealed content is opened (`opening.rs`): receiving chains advance in memory.
+    opening: tokio::sync::Mutex<()>,
 }
 
 impl Rooms {
@@ -97,6 +99,7 @@ impl Rooms {
             author_locks: Mutex::new(HashMap::new()),
             flights: sync::Flights::default(),
             outbox: outbox::OutboxState::default(),
+            opening: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -231,19 +234,19 @@ impl Rooms {
     ) -> Result<Vec<Applied>, StoreError> {
         let applied = self
             .store
-            .write_relaxed(move |txn| {
-                items
-                    .iter()
-                    .map(|checked| pipeline::apply(txn, checked, now))
-                    .collect::<Result<Vec<_>, _>>()
-            })
+            .write_relaxed(move |txn| pipeline::apply_all(txn, &items, now))
             .await?;
-        for outcome in &applied {
+        self.announce(&applied);
+        Ok(applied)
+    }
+
+    /// Publishes the events of the envelopes just stored.
+    pub(crate) fn announce(&self, applied: &[Applied]) {
+        for outcome in applied {
             if let Applied::Stored(Some(event)) = outcome {
                 self.bus.publish((**event).clone());
             }
         }
-        Ok(applied)
     }
 
     /// The directory entry of an account.

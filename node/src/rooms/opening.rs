@@ -1,9 +1,12 @@
 //! The receiving side of group and direct rooms: accepting key deliveries and opening sealed
 //! content for every unlocked local member, as it arrives and when an account unlocks.
 
+use std::collections::{HashMap, HashSet};
+
 use chatly_crypto::{ReceiverChain, wrap};
 use chatly_protocol::control::KeyDelivery;
 use chatly_protocol::{AccountId, Content, Envelope, EnvelopeId, HEADER_LEN, RoomId};
+use zeroize::Zeroizing;
 
 use super::Rooms;
 use super::groups::{CHAIN_LABEL, PRIVATE_CONTENT_LABEL, load_state, private_row, room_info_of};
@@ -16,7 +19,13 @@ use crate::store::{StoreError, private};
 impl Rooms {
     /// Opens whatever `keys`' account can newly open in `room`: deliveries to it, then sealed
     /// content. Returns how many messages it opened.
+    ///
+    /// Everything pending is opened as one batch: one read for the receiving chains it needs,
+    /// the chains advanced in memory, and one transaction for what was opened, the advanced
+    /// chains and how far this account has looked. One opening runs at a time, so no two
+    /// advance the same chain from the same stored state.
     pub async fn open_room(&self, keys: &UnlockedKeys, room: RoomId) -> Result<usize, StoreError> {
+        let _one_at_a_time = self.opening.lock().await;
         let me = keys.account_id();
         let (state, deliveries, sealed) = self
             .store
@@ -35,20 +44,153 @@ impl Rooms {
             self.accept_delivery(keys, room, &bytes).await?;
         }
         let (sealed, newest) = sealed;
-        let mut opened = 0;
-        let mut later = Vec::new();
-        for bytes in sealed {
-            let id = chatly_crypto::envelope_id(&bytes);
-            match self.open_sealed(keys, room, &state, bytes).await? {
-                Opening::Made => opened += 1,
-                Opening::Done => {}
-                Opening::Later => later.push(id),
+        // Undecodable envelopes are passed over for good (`newest` moves past them).
+        let envelopes: Vec<(EnvelopeId, Envelope, Vec<u8>)> = sealed
+            .into_iter()
+            .filter_map(|bytes| {
+                let envelope = Envelope::decode(&bytes).ok()?;
+                Some((
+                    EnvelopeId(chatly_crypto::envelope_id(&bytes)),
+                    envelope,
+                    bytes,
+                ))
+            })
+            .collect();
+        let mut chains = self.receiver_chains(keys, room, &envelopes).await?;
+        let mut batch = OpenBatch::default();
+        for (id, envelope, bytes) in envelopes {
+            let key = (envelope.header.author.0, envelope.header.key_id);
+            let Some(chain) = chains.get_mut(&key) else {
+                batch.later.push(id.0); // its delivery has not arrived (yet)
+                continue;
+            };
+            // A failed opening must not use up the chain's key: advance a copy.
+            let mut advanced = chain.clone();
+            match open_with(&mut advanced, &envelope, &bytes) {
+                Some((content, plain)) => {
+                    *chain = advanced;
+                    batch.touched.insert(key);
+                    batch
+                        .opened
+                        .push(self.opened(keys, &state, id, &envelope, content, plain));
+                }
+                None => batch.unopenable.push(id.0),
             }
         }
-        self.store
-            .write_relaxed(move |txn| private::mark_looked(txn, &me.0, &room.0, newest, &later))
+        let made = batch.opened.iter().filter(|o| o.row.is_some()).count();
+        let events = batch.events(me, room);
+        self.store_batch(keys, room, newest, batch, &chains).await?;
+        for event in events {
+            self.bus.publish(event);
+        }
+        Ok(made)
+    }
+
+    /// The stored receiving chains `envelopes` need, opened, by (sender, chain id).
+    async fn receiver_chains(
+        &self,
+        keys: &UnlockedKeys,
+        room: RoomId,
+        envelopes: &[(EnvelopeId, Envelope, Vec<u8>)],
+    ) -> Result<HashMap<ChainKey, ReceiverChain>, StoreError> {
+        let me = keys.account_id();
+        let wanted: HashSet<ChainKey> = envelopes
+            .iter()
+            .map(|(_, e, _)| (e.header.author.0, e.header.key_id))
+            .collect();
+        let sealed = self
+            .store
+            .read(move |c| {
+                let mut found = Vec::new();
+                for (sender, chain_id) in wanted {
+                    if let Some(sealed) =
+                        private::receiver_chain(c, &me.0, &room.0, &sender, &chain_id)?
+                    {
+                        found.push(((sender, chain_id), sealed));
+                    }
+                }
+                Ok(found)
+            })
             .await?;
-        Ok(opened)
+        Ok(sealed
+            .into_iter()
+            .filter_map(|(key, sealed)| {
+                let bytes = wrap::open(keys.master.expose(), CHAIN_LABEL, &sealed).ok()?;
+                Some((key, ReceiverChain::from_bytes(&bytes).ok()?))
+            })
+            .collect())
+    }
+
+    /// What `keys`' account keeps of one opened envelope.
+    fn opened(
+        &self,
+        keys: &UnlockedKeys,
+        state: &RoomState,
+        id: EnvelopeId,
+        envelope: &Envelope,
+        content: Content,
+        plain: Zeroizing<Vec<u8>>,
+    ) -> OpenedOwned {
+        let sender = envelope.header.author;
+        let master = *keys.master.expose();
+        OpenedOwned {
+            id,
+            row: private_row(keys, envelope, id, &content).ok().flatten(),
+            info_at: room_info_of(&content).filter(|_| state.is_admin(&sender)),
+            op: super::ops::op_row(
+                keys.account_id().0,
+                envelope,
+                id,
+                &content,
+                super::ops::seal_private(&master),
+            ),
+            plain,
+        }
+    }
+
+    /// Stores one batch in one transaction: the advanced chains, what was opened, what never
+    /// will be, and how far the account has looked.
+    async fn store_batch(
+        &self,
+        keys: &UnlockedKeys,
+        room: RoomId,
+        newest: i64,
+        batch: OpenBatch,
+        chains: &HashMap<ChainKey, ReceiverChain>,
+    ) -> Result<(), StoreError> {
+        let me = keys.account_id();
+        let master = *keys.master.expose();
+        let sealed_chains: Vec<(ChainKey, Vec<u8>)> = batch
+            .touched
+            .iter()
+            .filter_map(|key| {
+                let chain = chains.get(key)?;
+                Some((*key, wrap::seal(&master, CHAIN_LABEL, &chain.to_bytes())))
+            })
+            .collect();
+        self.store
+            .write_relaxed(move |txn| {
+                for ((sender, chain_id), sealed) in &sealed_chains {
+                    private::put_receiver_chain(txn, &me.0, &room.0, sender, chain_id, sealed)?;
+                }
+                for id in &batch.unopenable {
+                    private::mark_unopenable(txn, &me.0, id)?;
+                }
+                for opened in &batch.opened {
+                    Opened {
+                        account: me,
+                        room,
+                        id: opened.id,
+                        row: opened.row.as_ref(),
+                        info_at: opened.info_at,
+                        op: opened.op.as_ref(),
+                        plain: &opened.plain,
+                    }
+                    .record(txn, &master)?;
+                }
+                private::mark_looked(txn, &me.0, &room.0, newest, &batch.later)
+            })
+            .await
     }
 
     async fn accept_delivery(
@@ -103,111 +245,65 @@ impl Rooms {
             })
             .await
     }
+}
 
-    /// Opens one sealed envelope.
-    async fn open_sealed(
-        &self,
-        keys: &UnlockedKeys,
-        room: RoomId,
-        state: &RoomState,
-        bytes: Vec<u8>,
-    ) -> Result<Opening, StoreError> {
-        let me = keys.account_id();
-        let Ok(envelope) = Envelope::decode(&bytes) else {
-            return Ok(Opening::Done);
-        };
-        let id = EnvelopeId(chatly_crypto::envelope_id(&bytes));
-        let header = envelope.header.clone();
-        let (sender, chain_id) = (header.author, header.key_id);
-        let Some(sealed_chain) = self
-            .store
-            .read(move |c| private::receiver_chain(c, &me.0, &room.0, &sender.0, &chain_id))
-            .await?
-        else {
-            return Ok(Opening::Later); // its delivery has not arrived (yet)
-        };
-        let Some(mut chain) = wrap::open(keys.master.expose(), CHAIN_LABEL, &sealed_chain)
-            .ok()
-            .and_then(|b| ReceiverChain::from_bytes(&b).ok())
-        else {
-            return Ok(Opening::Later);
-        };
-        let opened = chain
-            .message_key(header.key_index)
-            .ok()
-            .and_then(|key| {
-                chatly_crypto::open_message(
-                    &key,
-                    &header.nonce,
-                    &bytes[..HEADER_LEN],
-                    &envelope.body,
-                )
-                .ok()
-            })
-            .and_then(|plain| Content::decode(&plain).ok().map(|c| (c, plain)));
-        let master = *keys.master.expose();
-        let chain_sealed = wrap::seal(&master, CHAIN_LABEL, &chain.to_bytes());
-        let Some((content, plain)) = opened else {
-            self.store
-                .write_relaxed(move |txn| private::mark_unopenable(txn, &me.0, &id.0))
-                .await?;
-            return Ok(Opening::Done);
-        };
-        let row = private_row(keys, &envelope, id, &content).ok().flatten();
-        let info = room_info_of(&content).filter(|_| state.is_admin(&sender));
-        let store_row = row.clone();
-        let op = super::ops::op_row(
-            me.0,
-            &envelope,
-            id,
-            &content,
-            super::ops::seal_private(&master),
-        );
-        let op_target = op.as_ref().map(|o| o.target);
-        self.store
-            .write_relaxed(move |txn| {
-                private::put_receiver_chain(
-                    txn,
-                    &me.0,
-                    &room.0,
-                    &sender.0,
-                    &chain_id,
-                    &chain_sealed,
-                )?;
-                let opened = Opened {
-                    account: me,
+/// A receiving chain's key: (sender, chain id).
+type ChainKey = ([u8; 32], [u8; 16]);
+
+/// What one opening pass found, before it is stored.
+#[derive(Default)]
+struct OpenBatch {
+    /// What was opened, in order.
+    opened: Vec<OpenedOwned>,
+    /// Envelopes that will never open (a wrong key or bad content).
+    unopenable: Vec<[u8; 32]>,
+    /// Envelopes whose key delivery has not arrived yet.
+    later: Vec<[u8; 32]>,
+    /// The chains that moved.
+    touched: HashSet<ChainKey>,
+}
+
+impl OpenBatch {
+    /// The events to publish once the batch is stored.
+    fn events(&self, viewer: AccountId, room: RoomId) -> Vec<NodeEvent> {
+        self.opened
+            .iter()
+            .map(|opened| match (&opened.row, &opened.op) {
+                (Some(row), _) => NodeEvent::MessageCreated(row.clone()),
+                (None, Some(op)) => NodeEvent::MessageChanged {
+                    viewer: viewer.0,
                     room,
-                    id,
-                    row: store_row.as_ref(),
-                    info_at: info,
-                    op: op.as_ref(),
-                    plain: &plain,
-                };
-                opened.record(txn, &master)
+                    target: op.target,
+                },
+                (None, None) => NodeEvent::RoomUpdated(room),
             })
-            .await?;
-        let made = row.is_some();
-        self.bus.publish(match (row, op_target) {
-            (Some(row), _) => NodeEvent::MessageCreated(row),
-            (None, Some(target)) => NodeEvent::MessageChanged {
-                viewer: me.0,
-                room,
-                target,
-            },
-            (None, None) => NodeEvent::RoomUpdated(room),
-        });
-        Ok(if made { Opening::Made } else { Opening::Done })
+            .collect()
     }
 }
 
-/// What became of one sealed envelope an account tried to open.
-enum Opening {
-    /// It made a message row.
-    Made,
-    /// Settled: opened (room info, an operation) or given up on for good.
-    Done,
-    /// Not yet: the key delivery it needs has not arrived.
-    Later,
+/// One opened envelope, owned until its batch is stored.
+struct OpenedOwned {
+    id: EnvelopeId,
+    row: Option<MessageRow>,
+    info_at: Option<u64>,
+    op: Option<crate::store::ops::OpRow>,
+    /// The content's encoding (plaintext: wiped when dropped).
+    plain: Zeroizing<Vec<u8>>,
+}
+
+/// Opens one sealed envelope with its sender's chain (advancing it): the content and its
+/// encoding, or `None` if it does not open.
+fn open_with(
+    chain: &mut ReceiverChain,
+    envelope: &Envelope,
+    bytes: &[u8],
+) -> Option<(Content, Zeroizing<Vec<u8>>)> {
+    let header = &envelope.header;
+    let key = chain.message_key(header.key_index).ok()?;
+    let plain =
+        chatly_crypto::open_message(&key, &header.nonce, &bytes[..HEADER_LEN], &envelope.body)
+            .ok()?;
+    Some((Content::decode(&plain).ok()?, plain))
 }
 
 /// What an account opened from one sealed envelope.
@@ -293,9 +389,25 @@ pub async fn run_opener(
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
             },
         };
+        // Fold in the arrivals already waiting: under load, one pass opens many of them.
+        let mut room = room.map(|room| vec![room]);
+        loop {
+            match events.try_recv() {
+                Ok(NodeEvent::RoomData(more) | NodeEvent::RoomUpdated(more)) => {
+                    if let Some(list) = &mut room
+                        && !list.contains(&more)
+                    {
+                        list.push(more);
+                    }
+                }
+                Ok(_) => {}
+                Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => room = None,
+                Err(_) => break,
+            }
+        }
         for keys in rooms.vault.all() {
-            let targets = match room {
-                Some(room) => vec![room],
+            let targets = match &room {
+                Some(list) => list.clone(),
                 None => match rooms.rooms_of(keys.account_id()).await {
                     Ok(list) => list.into_iter().map(|(room, _)| room).collect(),
                     Err(e) => {

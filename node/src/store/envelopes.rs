@@ -41,28 +41,25 @@ pub fn insert(
     now: u64,
 ) -> Result<InsertOutcome, StoreError> {
     let existing: Option<[u8; 32]> = txn
-        .query_row(
-            "SELECT id FROM envelopes WHERE room = ?1 AND author = ?2 AND seq = ?3",
-            params![row.room, row.author, row.seq as i64],
-            |r| blob(r, 0),
-        )
+        .prepare_cached("SELECT id FROM envelopes WHERE room = ?1 AND author = ?2 AND seq = ?3")?
+        .query_row(params![row.room, row.author, row.seq as i64], |r| {
+            blob(r, 0)
+        })
         .optional()?;
     match existing {
         Some(id) if id == row.id => Ok(InsertOutcome::Duplicate),
         Some(kept) => {
-            txn.execute(
+            txn.prepare_cached(
                 "INSERT OR IGNORE INTO equivocations (room, author, seq, kept_id, rejected_id, detected_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![row.room, row.author, row.seq as i64, kept, row.id, now as i64],
-            )?;
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
+                .execute(params![row.room, row.author, row.seq as i64, kept, row.id, now as i64])?;
             Ok(InsertOutcome::Equivocation)
         }
         None => {
-            let inserted = txn.execute(
+            let inserted = txn.prepare_cached(
                 "INSERT OR IGNORE INTO envelopes (id, room, author, seq, kind, ts, bytes, received_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![row.id, row.room, row.author, row.seq as i64, row.kind, row.ts as i64, row.bytes, now as i64],
-            )?;
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")?
+                .execute(params![row.id, row.room, row.author, row.seq as i64, row.kind, row.ts as i64, row.bytes, now as i64])?;
             Ok(if inserted == 1 {
                 super::sync::extend_ranges(txn, &row.room, &row.author, row.seq)?;
                 InsertOutcome::Inserted
@@ -76,7 +73,8 @@ pub fn insert(
 /// Whether an envelope with this id is held.
 pub fn contains(conn: &Connection, id: &[u8; 32]) -> Result<bool, StoreError> {
     Ok(conn
-        .query_row("SELECT 1 FROM envelopes WHERE id = ?1", [id], |_| Ok(()))
+        .prepare_cached("SELECT 1 FROM envelopes WHERE id = ?1")?
+        .query_row([id], |_| Ok(()))
         .optional()?
         .is_some())
 }
@@ -88,21 +86,15 @@ pub fn head(
     author: &[u8; 32],
 ) -> Result<Option<(u64, [u8; 32])>, StoreError> {
     Ok(conn
-        .query_row(
-            "SELECT seq, id FROM envelopes WHERE room = ?1 AND author = ?2 ORDER BY seq DESC LIMIT 1",
-            params![room, author],
-            |r| Ok((r.get::<_, i64>(0)? as u64, blob(r, 1)?)),
-        )
+        .prepare_cached("SELECT seq, id FROM envelopes WHERE room = ?1 AND author = ?2 ORDER BY seq DESC LIMIT 1")?.query_row(params![room, author], |r| Ok((r.get::<_, i64>(0)? as u64, blob(r, 1)?)))
         .optional()?)
 }
 
 /// How many equivocations were recorded (for metrics and tests).
 pub fn equivocation_count(conn: &Connection) -> Result<u64, StoreError> {
-    Ok(
-        conn.query_row("SELECT count(*) FROM equivocations", [], |r| {
-            r.get::<_, i64>(0)
-        })? as u64,
-    )
+    Ok(conn
+        .prepare_cached("SELECT count(*) FROM equivocations")?
+        .query_row([], |r| r.get::<_, i64>(0))? as u64)
 }
 
 /// How many envelopes of a room the node holds: used by tests and diagnostics.
@@ -124,8 +116,7 @@ pub fn all_bytes(conn: &Connection) -> Result<Vec<Vec<u8>>, StoreError> {
 /// The bytes of one envelope.
 pub fn bytes(conn: &Connection, id: &[u8; 32]) -> Result<Option<Vec<u8>>, StoreError> {
     Ok(conn
-        .query_row("SELECT bytes FROM envelopes WHERE id = ?1", [id], |r| {
-            r.get(0)
-        })
+        .prepare_cached("SELECT bytes FROM envelopes WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
         .optional()?)
 }

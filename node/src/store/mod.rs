@@ -62,6 +62,8 @@ const READERS: usize = 6;
 
 /// Most jobs folded into one transaction: bounds the latency of the first job in a batch.
 const MAX_BATCH: usize = 512;
+/// Prepared statements kept per connection.
+const STATEMENT_CACHE: usize = 128;
 
 /// Errors of the store boundary.
 #[derive(Debug, thiserror::Error)]
@@ -357,6 +359,9 @@ fn open_connection(path: &Path, read_only: bool) -> Result<Connection, StoreErro
     };
     let conn = Connection::open_with_flags(path, flags).map_err(|e| corrupt(path, e))?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    // rusqlite keeps 16 prepared statements by default; the writer alone uses more than that,
+    // and a statement pushed out is parsed and planned again on its next use.
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     if !read_only {
         // WAL: readers never block the writer. FULL: a commit survives power loss, so an
         // acknowledged message is durable; group commit pays for it.
@@ -364,6 +369,9 @@ fn open_connection(path: &Path, read_only: bool) -> Result<Connection, StoreErro
             .map_err(|e| corrupt(path, e))?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Each job runs in a savepoint, whose undo copies of pages go to a temporary file by
+        // default: one more write per page touched. They are only needed until the commit.
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
     }
     Ok(conn)
 }

@@ -130,10 +130,8 @@ pub fn mark_unopenable(
     account: &[u8; 32],
     id: &[u8; 32],
 ) -> Result<(), StoreError> {
-    txn.execute(
-        "INSERT OR IGNORE INTO unopenable (account, id) VALUES (?1, ?2)",
-        params![account, id],
-    )?;
+    txn.prepare_cached("INSERT OR IGNORE INTO unopenable (account, id) VALUES (?1, ?2)")?
+        .execute(params![account, id])?;
     Ok(())
 }
 
@@ -143,10 +141,8 @@ pub fn mark_opened(
     account: &[u8; 32],
     id: &[u8; 32],
 ) -> Result<(), StoreError> {
-    txn.execute(
-        "INSERT OR IGNORE INTO opened (account, id) VALUES (?1, ?2)",
-        params![account, id],
-    )?;
+    txn.prepare_cached("INSERT OR IGNORE INTO opened (account, id) VALUES (?1, ?2)")?
+        .execute(params![account, id])?;
     Ok(())
 }
 
@@ -160,11 +156,12 @@ pub fn sender_chain(
     room: &[u8; 16],
 ) -> Result<Option<SealedSenderChain>, StoreError> {
     Ok(conn
-        .query_row(
+        .prepare_cached(
             "SELECT sealed, delivered_to FROM sender_chains WHERE account = ?1 AND room = ?2",
-            params![account, room],
-            |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?)),
-        )
+        )?
+        .query_row(params![account, room], |r| {
+            Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))
+        })
         .optional()?
         .map(|(sealed, to)| {
             (
@@ -184,10 +181,9 @@ pub fn put_sender_chain(
     sealed: &[u8],
     delivered_to: &[[u8; 32]],
 ) -> Result<(), StoreError> {
-    txn.execute(
-        "INSERT OR REPLACE INTO sender_chains (account, room, sealed, delivered_to) VALUES (?1, ?2, ?3, ?4)",
-        params![account, room, sealed, delivered_to.concat()],
-    )?;
+    txn.prepare_cached(
+        "INSERT OR REPLACE INTO sender_chains (account, room, sealed, delivered_to) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![account, room, sealed, delivered_to.concat()])?;
     Ok(())
 }
 
@@ -200,11 +196,7 @@ pub fn receiver_chain(
     chain_id: &[u8; 16],
 ) -> Result<Option<Vec<u8>>, StoreError> {
     Ok(conn
-        .query_row(
-            "SELECT sealed FROM receiver_chains WHERE account = ?1 AND room = ?2 AND sender = ?3 AND chain_id = ?4",
-            params![account, room, sender, chain_id],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT sealed FROM receiver_chains WHERE account = ?1 AND room = ?2 AND sender = ?3 AND chain_id = ?4")?.query_row(params![account, room, sender, chain_id], |r| r.get(0))
         .optional()?)
 }
 
@@ -217,10 +209,9 @@ pub fn put_receiver_chain(
     chain_id: &[u8; 16],
     sealed: &[u8],
 ) -> Result<(), StoreError> {
-    txn.execute(
-        "INSERT OR REPLACE INTO receiver_chains (account, room, sender, chain_id, sealed) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![account, room, sender, chain_id, sealed],
-    )?;
+    txn.prepare_cached(
+        "INSERT OR REPLACE INTO receiver_chains (account, room, sender, chain_id, sealed) VALUES (?1, ?2, ?3, ?4, ?5)")?
+        .execute(params![account, room, sender, chain_id, sealed])?;
     Ok(())
 }
 
@@ -231,11 +222,8 @@ pub fn room_info(
     room: &[u8; 16],
 ) -> Result<Option<Vec<u8>>, StoreError> {
     Ok(conn
-        .query_row(
-            "SELECT sealed FROM room_info WHERE account = ?1 AND room = ?2",
-            params![account, room],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT sealed FROM room_info WHERE account = ?1 AND room = ?2")?
+        .query_row(params![account, room], |r| r.get(0))
         .optional()?)
 }
 
@@ -247,11 +235,10 @@ pub fn put_room_info(
     sealed: &[u8],
     sent_at: u64,
 ) -> Result<(), StoreError> {
-    txn.execute(
+    txn.prepare_cached(
         "INSERT INTO room_info (account, room, sealed, sent_at) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (account, room) DO UPDATE SET sealed = excluded.sealed, sent_at = excluded.sent_at
-         WHERE excluded.sent_at >= room_info.sent_at",
-        params![account, room, sealed, sent_at as i64],
-    )?;
+         WHERE excluded.sent_at >= room_info.sent_at")?
+        .execute(params![account, room, sealed, sent_at as i64])?;
     Ok(())
 }
