@@ -146,7 +146,7 @@ fn add(
             edited_at: None,
             deleted: false,
         };
-        if let Some((text, _)) = crate::rooms::opening::open_row(keys, &row)
+        if let Some((text, _)) = crate::rooms::opened::open_row(keys, &row)
             && !text.trim().is_empty()
         {
             txn.execute(

@@ -48,7 +48,7 @@ pub(crate) async fn member_state(
 pub fn message_json(row: &messages::MessageRow, keys: &UnlockedKeys) -> MessageJson {
     let mut json = MessageJson::from(row);
     if row.sealed.is_some() {
-        let (text, files) = crate::rooms::opening::open_row(keys, row).unwrap_or_default();
+        let (text, files) = crate::rooms::opened::open_row(keys, row).unwrap_or_default();
         json.text = text;
         json.files = serde_json::from_str(&files).unwrap_or(serde_json::Value::Array(Vec::new()));
     }

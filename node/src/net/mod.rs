@@ -26,6 +26,7 @@ pub mod paths;
 pub mod redial;
 mod requests;
 mod routing;
+mod swarm_events;
 
 use std::time::Duration;
 

@@ -13,6 +13,7 @@ mod author;
 pub mod groups;
 mod ingest;
 pub use chatly_protocol::membership;
+pub mod opened;
 pub mod opening;
 pub mod ops;
 pub mod outbox;

@@ -14,7 +14,7 @@ use chatly_protocol::{AccountId, Content, HEADER_LEN, Header, Kind, RoomId};
 
 use super::groups::{CHAIN_LABEL, private_row, room_info_of};
 use super::membership::RoomState;
-use super::opening::Opened;
+use super::opened::Opened;
 use super::seal::{self, Rejection};
 use super::{RoomError, Rooms};
 use crate::accounts::UnlockedKeys;

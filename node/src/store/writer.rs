@@ -1,0 +1,98 @@
+//! The writer thread: it drains the waiting jobs, runs each in its own savepoint of one
+//! transaction, commits once, and only then answers each job (group commit).
+
+use rusqlite::{Connection, Transaction};
+use tokio::sync::mpsc;
+
+use super::{MAX_BATCH, StoreError};
+
+/// A unit of work for the writer, and whether its commit must reach the disk before it is
+/// answered (see [`Store::write_relaxed`]).
+pub(super) struct Job {
+    pub(super) durable: bool,
+    pub(super) run: Box<dyn FnOnce(&Transaction<'_>) -> Answer + Send>,
+}
+
+/// Tells a job's caller how its transaction ended.
+pub(super) type Answer = Box<dyn FnOnce(Commit) + Send>;
+
+/// How a batch's transaction ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Commit {
+    Done,
+    Failed,
+    DiskFull,
+}
+
+pub(super) fn run_in_savepoint<R>(
+    txn: &Transaction<'_>,
+    f: impl FnOnce(&Transaction<'_>) -> Result<R, StoreError>,
+) -> Result<R, StoreError> {
+    txn.execute_batch("SAVEPOINT job")?;
+    match f(txn) {
+        Ok(value) => {
+            txn.execute_batch("RELEASE job")?;
+            Ok(value)
+        }
+        Err(e) => {
+            txn.execute_batch("ROLLBACK TO job; RELEASE job")?;
+            Err(e)
+        }
+    }
+}
+
+pub(super) fn writer_loop(
+    mut conn: Connection,
+    mut rx: mpsc::UnboundedReceiver<Job>,
+    timing: &std::sync::OnceLock<prometheus_client::metrics::histogram::Histogram>,
+) {
+    let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+    let mut full = true;
+    while rx.blocking_recv().map(|job| batch.push(job)).is_some() {
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let durable = batch.iter().any(|job| job.durable);
+        if durable != full {
+            let level = if durable { "FULL" } else { "NORMAL" };
+            match conn.pragma_update(None, "synchronous", level) {
+                Ok(()) => full = durable,
+                Err(e) => tracing::error!(error = %e, "could not set synchronous={level}"),
+            }
+        }
+        let mut answers = Vec::with_capacity(batch.len());
+        let started = std::time::Instant::now();
+        let commit = match conn.transaction() {
+            Ok(txn) => {
+                for job in batch.drain(..) {
+                    answers.push((job.run)(&txn));
+                }
+                match txn.commit() {
+                    Ok(()) => Commit::Done,
+                    Err(e) => {
+                        tracing::error!(error = %e, "store commit failed");
+                        if StoreError::from(e).is_disk_full() {
+                            Commit::DiskFull
+                        } else {
+                            Commit::Failed
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "store could not begin a transaction");
+                batch.clear();
+                Commit::Failed
+            }
+        };
+        if let Some(histogram) = timing.get() {
+            histogram.observe(started.elapsed().as_secs_f64());
+        }
+        for answer in answers {
+            answer(commit);
+        }
+    }
+}
