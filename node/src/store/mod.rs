@@ -65,8 +65,9 @@ const READERS: usize = 6;
 
 /// Most jobs folded into one transaction: bounds the latency of the first job in a batch.
 const MAX_BATCH: usize = 512;
-/// Prepared statements kept per connection.
-const STATEMENT_CACHE: usize = 128;
+/// Prepared statements the writer keeps (readers keep rusqlite's default 16: some of their
+/// queries are built per request, and every cached statement holds memory).
+const WRITER_STATEMENT_CACHE: usize = 64;
 
 /// Errors of the store boundary.
 #[derive(Debug, thiserror::Error)]
@@ -271,10 +272,10 @@ fn open_connection(path: &Path, read_only: bool) -> Result<Connection, StoreErro
     };
     let conn = Connection::open_with_flags(path, flags).map_err(|e| corrupt(path, e))?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
-    // rusqlite keeps 16 prepared statements by default; the writer alone uses more than that,
-    // and a statement pushed out is parsed and planned again on its next use.
-    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     if !read_only {
+        // rusqlite keeps 16 prepared statements by default; the writer uses more than that, and
+        // a statement pushed out is parsed and planned again on its next use.
+        conn.set_prepared_statement_cache_capacity(WRITER_STATEMENT_CACHE);
         // WAL: readers never block the writer. FULL: a commit survives power loss, so an
         // acknowledged message is durable; group commit pays for it.
         conn.pragma_update(None, "journal_mode", "WAL")
