@@ -76,8 +76,6 @@ pub struct Rooms {
     pub(crate) flights: sync::Flights,
     /// Delivery tracking of local envelopes.
     pub(crate) outbox: outbox::OutboxState,
-    /// Held while sealed content is opened (`opening.rs`): receiving chains advance in memory.
-    opening: tokio::sync::Mutex<()>,
 }
 
 impl Rooms {
@@ -100,7 +98,6 @@ impl Rooms {
             author_locks: Mutex::new(HashMap::new()),
             flights: sync::Flights::default(),
             outbox: outbox::OutboxState::default(),
-            opening: tokio::sync::Mutex::new(()),
         }
     }
 

@@ -2,10 +2,12 @@
 //! content for every unlocked local member, as it arrives and when an account unlocks.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use chatly_crypto::{ReceiverChain, wrap};
 use chatly_protocol::control::KeyDelivery;
 use chatly_protocol::{AccountId, Content, Envelope, EnvelopeId, HEADER_LEN, RoomId};
+use rusqlite::{Connection, Transaction};
 use zeroize::Zeroizing;
 
 use super::Rooms;
@@ -21,231 +23,217 @@ impl Rooms {
     /// Opens whatever `keys`' account can newly open in `room`: deliveries to it, then sealed
     /// content. Returns how many messages it opened.
     ///
-    /// Everything pending is opened as one batch: one read for the receiving chains it needs,
-    /// the chains advanced in memory, and one transaction for what was opened, the advanced
-    /// chains and how far this account has looked. One opening runs at a time, so no two
-    /// advance the same chain from the same stored state.
-    pub async fn open_room(&self, keys: &UnlockedKeys, room: RoomId) -> Result<usize, StoreError> {
-        let _one_at_a_time = self.opening.lock().await;
-        let me = keys.account_id();
-        let (state, deliveries, sealed) = self
+    /// The whole pass is one job of the store writer ([`open_pending`]): it reads what is
+    /// pending, opens it and stores the result in one transaction. Nothing crosses threads in
+    /// between, and two passes never advance the same chain from the same stored state (the
+    /// writer runs one job at a time).
+    pub async fn open_room(
+        &self,
+        keys: &Arc<UnlockedKeys>,
+        room: RoomId,
+    ) -> Result<usize, StoreError> {
+        let keys = keys.clone();
+        let (made, events) = self
             .store
-            .read(move |c| {
-                Ok((
-                    load_state(c, room)?,
-                    private::deliveries(c, &me.0, &room.0)?,
-                    private::unopened(c, &me.0, &room.0)?,
-                ))
-            })
+            .write_relaxed(move |txn| open_pending(txn, &keys, room))
             .await?;
-        if !state.is_member(&me) && !state.departed.contains_key(&me) {
-            return Ok(0);
-        }
-        for bytes in deliveries {
-            self.accept_delivery(keys, room, &bytes).await?;
-        }
-        let (sealed, newest) = sealed;
-        // Undecodable envelopes are passed over for good (`newest` moves past them).
-        let envelopes: Vec<(EnvelopeId, Envelope, Vec<u8>)> = sealed
-            .into_iter()
-            .filter_map(|bytes| {
-                let envelope = Envelope::decode(&bytes).ok()?;
-                Some((
-                    EnvelopeId(chatly_crypto::envelope_id(&bytes)),
-                    envelope,
-                    bytes,
-                ))
-            })
-            .collect();
-        let mut chains = self.receiver_chains(keys, room, &envelopes).await?;
-        let mut batch = OpenBatch::default();
-        for (id, envelope, bytes) in envelopes {
-            let key = (envelope.header.author.0, envelope.header.key_id);
-            let Some(chain) = chains.get_mut(&key) else {
-                batch.later.push(id.0); // its delivery has not arrived (yet)
-                continue;
-            };
-            // A failed opening must not use up the chain's key: advance a copy.
-            let mut advanced = chain.clone();
-            match open_with(&mut advanced, &envelope, &bytes) {
-                Some((content, plain)) => {
-                    *chain = advanced;
-                    batch.touched.insert(key);
-                    batch
-                        .opened
-                        .push(self.opened(keys, &state, id, &envelope, content, plain));
-                }
-                None => batch.unopenable.push(id.0),
-            }
-        }
-        let made = batch.opened.iter().filter(|o| o.row.is_some()).count();
-        let events = batch.events(me, room);
-        self.store_batch(keys, room, newest, batch, &chains).await?;
         for event in events {
             self.bus.publish(event);
         }
         Ok(made)
     }
+}
 
-    /// The stored receiving chains `envelopes` need, opened, by (sender, chain id).
-    async fn receiver_chains(
-        &self,
-        keys: &UnlockedKeys,
-        room: RoomId,
-        envelopes: &[(EnvelopeId, Envelope, Vec<u8>)],
-    ) -> Result<HashMap<ChainKey, ReceiverChain>, StoreError> {
-        let me = keys.account_id();
-        let wanted: HashSet<ChainKey> = envelopes
-            .iter()
-            .map(|(_, e, _)| (e.header.author.0, e.header.key_id))
-            .collect();
-        let sealed = self
-            .store
-            .read(move |c| {
-                let mut found = Vec::new();
-                for (sender, chain_id) in wanted {
-                    if let Some(sealed) =
-                        private::receiver_chain(c, &me.0, &room.0, &sender, &chain_id)?
-                    {
-                        found.push(((sender, chain_id), sealed));
-                    }
-                }
-                Ok(found)
-            })
-            .await?;
-        Ok(sealed
-            .into_iter()
-            .filter_map(|(key, sealed)| {
-                let bytes = wrap::open(keys.master.expose(), CHAIN_LABEL, &sealed).ok()?;
-                Some((key, ReceiverChain::from_bytes(&bytes).ok()?))
-            })
-            .collect())
+/// One opening pass for one account and room, in the writer's transaction: accepts the key
+/// deliveries addressed to the account, opens every pending sealed envelope with the chains
+/// advanced in memory (a failed opening advances a copy, which is dropped), and stores the rows,
+/// the chains and how far the account has looked. Returns the messages made and the events to
+/// publish once committed.
+fn open_pending(
+    txn: &Transaction<'_>,
+    keys: &UnlockedKeys,
+    room: RoomId,
+) -> Result<(usize, Vec<NodeEvent>), StoreError> {
+    let me = keys.account_id();
+    let state = load_state(txn, room)?;
+    if !state.is_member(&me) && !state.departed.contains_key(&me) {
+        return Ok((0, Vec::new()));
     }
-
-    /// What `keys`' account keeps of one opened envelope.
-    fn opened(
-        &self,
-        keys: &UnlockedKeys,
-        state: &RoomState,
-        id: EnvelopeId,
-        envelope: &Envelope,
-        content: Content,
-        plain: Zeroizing<Vec<u8>>,
-    ) -> OpenedOwned {
-        let sender = envelope.header.author;
-        let master = *keys.master.expose();
-        OpenedOwned {
-            id,
-            row: private_row(keys, envelope, id, &content).ok().flatten(),
-            info_at: room_info_of(&content).filter(|_| state.is_admin(&sender)),
-            op: super::ops::op_row(
-                keys.account_id().0,
+    for bytes in private::deliveries(txn, &me.0, &room.0)? {
+        accept_delivery(txn, keys, room, &bytes)?;
+    }
+    let (sealed, newest) = private::unopened(txn, &me.0, &room.0)?;
+    // Undecodable envelopes are passed over for good (`newest` moves past them).
+    let envelopes: Vec<(EnvelopeId, Envelope, Vec<u8>)> = sealed
+        .into_iter()
+        .filter_map(|bytes| {
+            let envelope = Envelope::decode(&bytes).ok()?;
+            Some((
+                EnvelopeId(chatly_crypto::envelope_id(&bytes)),
                 envelope,
-                id,
-                &content,
-                super::ops::seal_private(&master),
-            ),
-            plain,
-        }
-    }
-
-    /// Stores one batch in one transaction: the advanced chains, what was opened, what never
-    /// will be, and how far the account has looked.
-    async fn store_batch(
-        &self,
-        keys: &UnlockedKeys,
-        room: RoomId,
-        newest: i64,
-        batch: OpenBatch,
-        chains: &HashMap<ChainKey, ReceiverChain>,
-    ) -> Result<(), StoreError> {
-        let me = keys.account_id();
-        let master = *keys.master.expose();
-        let sealed_chains: Vec<(ChainKey, Vec<u8>)> = batch
-            .touched
-            .iter()
-            .filter_map(|key| {
-                let chain = chains.get(key)?;
-                Some((*key, wrap::seal(&master, CHAIN_LABEL, &chain.to_bytes())))
-            })
-            .collect();
-        self.store
-            .write_relaxed(move |txn| {
-                for ((sender, chain_id), sealed) in &sealed_chains {
-                    private::put_receiver_chain(txn, &me.0, &room.0, sender, chain_id, sealed)?;
-                }
-                for id in &batch.unopenable {
-                    private::mark_unopenable(txn, &me.0, id)?;
-                }
-                for opened in &batch.opened {
-                    Opened {
-                        account: me,
-                        room,
-                        id: opened.id,
-                        row: opened.row.as_ref(),
-                        info_at: opened.info_at,
-                        op: opened.op.as_ref(),
-                        plain: &opened.plain,
-                    }
-                    .record(txn, &master)?;
-                }
-                private::mark_looked(txn, &me.0, &room.0, newest, &batch.later)
-            })
-            .await
-    }
-
-    async fn accept_delivery(
-        &self,
-        keys: &UnlockedKeys,
-        room: RoomId,
-        bytes: &[u8],
-    ) -> Result<(), StoreError> {
-        let me = keys.account_id();
-        let Ok(envelope) = Envelope::decode(bytes) else {
-            return Ok(());
+                bytes,
+            ))
+        })
+        .collect();
+    let mut chains = receiver_chains(txn, keys, room, &envelopes)?;
+    let mut batch = OpenBatch::default();
+    for (id, envelope, bytes) in envelopes {
+        let key = (envelope.header.author.0, envelope.header.key_id);
+        let Some(chain) = chains.get_mut(&key) else {
+            batch.later.push(id.0); // its delivery has not arrived (yet)
+            continue;
         };
-        let Ok(delivery) = KeyDelivery::decode(&envelope.body) else {
-            return Ok(());
-        };
-        if delivery.recipient != me {
-            return Ok(());
-        }
-        let id = EnvelopeId(chatly_crypto::envelope_id(bytes));
-        let sender = envelope.header.author;
-        let parcel = chatly_crypto::Delivery {
-            ephemeral: delivery.ephemeral,
-            sealed: delivery.sealed,
-        };
-        let accepted = match keys.prekey_for(&delivery.recipient_prekey) {
-            Some(prekey) => {
-                chatly_crypto::accept(&parcel, &room.0, &sender.0, &me.0, prekey, &keys.dh)
+        let mut advanced = chain.clone();
+        match open_with(&mut advanced, &envelope, &bytes) {
+            Some((content, plain)) => {
+                *chain = advanced;
+                batch.touched.insert(key);
+                batch
+                    .opened
+                    .push(opened(keys, &state, id, &envelope, content, plain));
             }
-            None => Err(chatly_crypto::CryptoError::Malformed(
-                "a prekey this account no longer has",
-            )),
-        };
-        let master = *keys.master.expose();
-        self.store
-            .write_relaxed(move |txn| {
-                match accepted {
-                    Ok(state) => {
-                        let chain_id = state.chain_id;
-                        let sealed =
-                            wrap::seal(&master, CHAIN_LABEL, &ReceiverChain::new(state).to_bytes());
-                        if private::receiver_chain(txn, &me.0, &room.0, &sender.0, &chain_id)?
-                            .is_none()
-                        {
-                            private::put_receiver_chain(
-                                txn, &me.0, &room.0, &sender.0, &chain_id, &sealed,
-                            )?;
-                        }
-                    }
-                    Err(e) => tracing::debug!(%sender, error = %e, "a key delivery did not open"),
-                }
-                private::mark_opened(txn, &me.0, &id.0)
-            })
-            .await
+            None => batch.unopenable.push(id.0),
+        }
     }
+    let made = batch.opened.iter().filter(|o| o.row.is_some()).count();
+    let events = batch.events(me, room);
+    store_batch(txn, keys, room, newest, &batch, &chains)?;
+    Ok((made, events))
+}
+
+/// The stored receiving chains `envelopes` need, opened, by (sender, chain id).
+fn receiver_chains(
+    conn: &Connection,
+    keys: &UnlockedKeys,
+    room: RoomId,
+    envelopes: &[(EnvelopeId, Envelope, Vec<u8>)],
+) -> Result<HashMap<ChainKey, ReceiverChain>, StoreError> {
+    let me = keys.account_id();
+    let wanted: HashSet<ChainKey> = envelopes
+        .iter()
+        .map(|(_, e, _)| (e.header.author.0, e.header.key_id))
+        .collect();
+    let mut chains = HashMap::new();
+    for (sender, chain_id) in wanted {
+        let Some(sealed) = private::receiver_chain(conn, &me.0, &room.0, &sender, &chain_id)?
+        else {
+            continue;
+        };
+        if let Some(chain) = wrap::open(keys.master.expose(), CHAIN_LABEL, &sealed)
+            .ok()
+            .and_then(|bytes| ReceiverChain::from_bytes(&bytes).ok())
+        {
+            chains.insert((sender, chain_id), chain);
+        }
+    }
+    Ok(chains)
+}
+
+/// What `keys`' account keeps of one opened envelope.
+fn opened(
+    keys: &UnlockedKeys,
+    state: &RoomState,
+    id: EnvelopeId,
+    envelope: &Envelope,
+    content: Content,
+    plain: Zeroizing<Vec<u8>>,
+) -> OpenedOwned {
+    let sender = envelope.header.author;
+    let master = *keys.master.expose();
+    OpenedOwned {
+        id,
+        row: private_row(keys, envelope, id, &content).ok().flatten(),
+        info_at: room_info_of(&content).filter(|_| state.is_admin(&sender)),
+        op: super::ops::op_row(
+            keys.account_id().0,
+            envelope,
+            id,
+            &content,
+            super::ops::seal_private(&master),
+        ),
+        plain,
+    }
+}
+
+/// Stores one pass: the advanced chains, what was opened, what never will be, and how far the
+/// account has looked.
+fn store_batch(
+    txn: &Transaction<'_>,
+    keys: &UnlockedKeys,
+    room: RoomId,
+    newest: i64,
+    batch: &OpenBatch,
+    chains: &HashMap<ChainKey, ReceiverChain>,
+) -> Result<(), StoreError> {
+    let me = keys.account_id();
+    let master = *keys.master.expose();
+    for key in &batch.touched {
+        if let Some(chain) = chains.get(key) {
+            let sealed = wrap::seal(&master, CHAIN_LABEL, &chain.to_bytes());
+            private::put_receiver_chain(txn, &me.0, &room.0, &key.0, &key.1, &sealed)?;
+        }
+    }
+    for id in &batch.unopenable {
+        private::mark_unopenable(txn, &me.0, id)?;
+    }
+    for opened in &batch.opened {
+        Opened {
+            account: me,
+            room,
+            id: opened.id,
+            row: opened.row.as_ref(),
+            info_at: opened.info_at,
+            op: opened.op.as_ref(),
+            plain: &opened.plain,
+        }
+        .record(txn, &master)?;
+    }
+    private::mark_looked(txn, &me.0, &room.0, newest, &batch.later)
+}
+
+/// Accepts a key delivery if it is addressed to `keys`' account: the sender's receiving chain is
+/// stored (unless already held), and the delivery is marked as handled either way.
+fn accept_delivery(
+    txn: &Transaction<'_>,
+    keys: &UnlockedKeys,
+    room: RoomId,
+    bytes: &[u8],
+) -> Result<(), StoreError> {
+    let me = keys.account_id();
+    let Ok(envelope) = Envelope::decode(bytes) else {
+        return Ok(());
+    };
+    let Ok(delivery) = KeyDelivery::decode(&envelope.body) else {
+        return Ok(());
+    };
+    if delivery.recipient != me {
+        return Ok(());
+    }
+    let id = EnvelopeId(chatly_crypto::envelope_id(bytes));
+    let sender = envelope.header.author;
+    let parcel = chatly_crypto::Delivery {
+        ephemeral: delivery.ephemeral,
+        sealed: delivery.sealed,
+    };
+    let accepted = match keys.prekey_for(&delivery.recipient_prekey) {
+        Some(prekey) => chatly_crypto::accept(&parcel, &room.0, &sender.0, &me.0, prekey, &keys.dh),
+        None => Err(chatly_crypto::CryptoError::Malformed(
+            "a prekey this account no longer has",
+        )),
+    };
+    match accepted {
+        Ok(state) => {
+            let chain_id = state.chain_id;
+            if private::receiver_chain(txn, &me.0, &room.0, &sender.0, &chain_id)?.is_none() {
+                let master = *keys.master.expose();
+                let sealed =
+                    wrap::seal(&master, CHAIN_LABEL, &ReceiverChain::new(state).to_bytes());
+                private::put_receiver_chain(txn, &me.0, &room.0, &sender.0, &chain_id, &sealed)?;
+            }
+        }
+        Err(e) => tracing::debug!(%sender, error = %e, "a key delivery did not open"),
+    }
+    private::mark_opened(txn, &me.0, &id.0)
 }
 
 /// A receiving chain's key: (sender, chain id).
