@@ -2,14 +2,19 @@
 //! reported to gossipsub; network events that start sync rounds.
 //!
 //! An envelope stored above a gap (its predecessor in the author's chain is not held) starts a
-//! sync round with the peer that sent it: that peer has probably seen the missing one.
+//! sync round with the peer that sent it: that peer has probably seen the missing one. Sealed
+//! content for unlocked local members is opened in the same transaction that stores it
+//! ([`opening::open_arrivals`]); what came by sync is left to the opener task.
 
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
+use chatly_protocol::RoomId;
 use libp2p::gossipsub::MessageAcceptance;
 use tokio::sync::mpsc;
 
-use super::pipeline::{self, Applied, Checked};
+use super::opening;
+use super::pipeline::{self, Applied, Checked, Derived};
 use super::ratelimit::RateLimiter;
 use super::{Rejection, Rooms};
 use crate::events::NodeEvent;
@@ -117,6 +122,7 @@ async fn ingest_gossip(
         return;
     }
     let items: Vec<Checked> = accepted.iter().map(|(_, _, c)| c.clone()).collect();
+    let vault = rooms.vault.clone();
     let stored = rooms
         .store
         .write_relaxed(move |txn| {
@@ -131,10 +137,24 @@ async fn ingest_gossip(
                         && !sync::holds(txn, &header.room.0, &header.author.0, header.seq - 1)?)
                 })
                 .collect::<Result<Vec<bool>, StoreError>>()?;
-            Ok((applied, above_gap))
+            // Sealed content for local members is opened right here, in the transaction that
+            // stores it, rather than handed to the opener task. The accounts are the ones
+            // unlocked when this job runs: one unlocked later gets the opener's full pass, which
+            // the writer runs after this job.
+            let arrived: HashSet<RoomId> = items
+                .iter()
+                .zip(&applied)
+                .filter(|(checked, applied)| {
+                    matches!(checked.derived, Derived::RoomData)
+                        && matches!(applied, Applied::Stored(_))
+                })
+                .map(|(checked, _)| checked.verified.envelope.header.room)
+                .collect();
+            let opened = opening::open_arrivals(txn, &vault.all(), &arrived);
+            Ok((applied, above_gap, opened))
         })
         .await;
-    let (applied, above_gap) = match stored {
+    let (applied, above_gap, (opened_rooms, opened_events)) = match stored {
         Ok(stored) => stored,
         Err(e) => {
             tracing::error!(error = %e, "could not store gossip; it will be fetched again");
@@ -144,7 +164,10 @@ async fn ingest_gossip(
             return;
         }
     };
-    rooms.announce(&applied);
+    rooms.announce_except(&applied, &opened_rooms);
+    for event in opened_events {
+        rooms.bus.publish(event);
+    }
     // A sync round with each peer that sent an envelope whose predecessor is not held.
     let mut gap_peers = std::collections::HashSet::new();
     for ((source, id, checked), (applied, above_gap)) in

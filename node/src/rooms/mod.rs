@@ -24,14 +24,14 @@ pub mod seal;
 mod sending;
 pub mod sync;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use chatly_crypto::IdentityKey;
 use chatly_protocol::{AccountId, Content, Header, Kind, RoomId};
 
 use crate::accounts::UnlockedKeys;
-use crate::events::EventBus;
+use crate::events::{EventBus, NodeEvent};
 use crate::metrics::Metrics;
 use crate::net::{self, Topic};
 use crate::store::messages::MessageRow;
@@ -240,8 +240,17 @@ impl Rooms {
 
     /// Publishes the events of the envelopes just stored.
     pub(crate) fn announce(&self, applied: &[Applied]) {
+        self.announce_except(applied, &HashSet::new());
+    }
+
+    /// Like [`Rooms::announce`], without the "room data arrived" events of `opened`: rooms whose
+    /// arrivals were opened in the transaction that stored them.
+    pub(crate) fn announce_except(&self, applied: &[Applied], opened: &HashSet<RoomId>) {
         for outcome in applied {
             if let Applied::Stored(Some(event)) = outcome {
+                if matches!(**event, NodeEvent::RoomData(room) if opened.contains(&room)) {
+                    continue;
+                }
                 self.bus.publish((**event).clone());
             }
         }

@@ -44,6 +44,36 @@ impl Rooms {
     }
 }
 
+/// Opens, inside the transaction that stored them, what the unlocked local accounts can read of
+/// the sealed envelopes and key deliveries that just arrived in `rooms` (the gossip path): one
+/// [`open_pending`] per account and room, each in its own savepoint. Returns the rooms handled
+/// and the events to publish after the commit. A room whose pass failed is left out, so the
+/// opener task tries it again.
+pub(crate) fn open_arrivals(
+    txn: &Transaction<'_>,
+    unlocked: &[Arc<UnlockedKeys>],
+    rooms: &HashSet<RoomId>,
+) -> (HashSet<RoomId>, Vec<NodeEvent>) {
+    let mut handled = HashSet::new();
+    let mut events = Vec::new();
+    for room in rooms {
+        let mut all_opened = true;
+        for keys in unlocked {
+            match crate::store::run_in_savepoint(txn, |txn| open_pending(txn, keys, *room)) {
+                Ok((_, opened)) => events.extend(opened),
+                Err(e) => {
+                    tracing::warn!(error = %e, "opening on arrival failed; the opener will retry");
+                    all_opened = false;
+                }
+            }
+        }
+        if all_opened {
+            handled.insert(*room);
+        }
+    }
+    (handled, events)
+}
+
 /// One opening pass for one account and room, in the writer's transaction: accepts the key
 /// deliveries addressed to the account, opens every pending sealed envelope with the chains
 /// advanced in memory (a failed opening advances a copy, which is dropped), and stores the rows,

@@ -27,7 +27,8 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{Connection, OpenFlags, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
-use writer::{Answer, Commit, Job, run_in_savepoint, writer_loop};
+pub(crate) use writer::run_in_savepoint;
+use writer::{Answer, Commit, Job, writer_loop};
 
 /// Numbered migrations, applied in order; `PRAGMA user_version` records how many ran.
 const MIGRATIONS: &[&str] = &[

@@ -24,7 +24,9 @@ pub(super) enum Commit {
     DiskFull,
 }
 
-pub(super) fn run_in_savepoint<R>(
+/// Runs `f` in a savepoint of `txn`: its writes are undone if it fails, and only its. Savepoints
+/// nest: a job's own work may run parts of itself this way.
+pub(crate) fn run_in_savepoint<R>(
     txn: &Transaction<'_>,
     f: impl FnOnce(&Transaction<'_>) -> Result<R, StoreError>,
 ) -> Result<R, StoreError> {
