@@ -1,7 +1,7 @@
 //! Messages as the API shows them (edits, deletions, reactions folded in; the author's delivery
 //! state), and the routes that change a message: edit, delete, react.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use axum::Json;
@@ -32,15 +32,31 @@ pub async fn messages_json(
     };
     let (viewer, room) = (first.viewer, RoomId(first.room));
     let targets: Vec<[u8; 32]> = rows.iter().map(|r| r.id).collect();
-    let all_ops = state
+    let own: Vec<[u8; 32]> = rows
+        .iter()
+        .filter(|r| r.author == session.user.0)
+        .map(|r| r.id)
+        .collect();
+    // One read for everything the rows need besides themselves: their operations, the room's
+    // admins (who may delete others' messages) and the delivery state of the caller's own.
+    let (all_ops, admins, deliveries) = state
         .store
-        .read(move |c| crate::store::ops::for_targets(c, &viewer, &targets))
+        .read(move |c| {
+            let all_ops = crate::store::ops::for_targets(c, &viewer, &targets)?;
+            let admins: BTreeSet<AccountId> = if room == RoomId::PUBLIC {
+                BTreeSet::new()
+            } else {
+                crate::rooms::groups::load_state(c, room)?.admins
+            };
+            let mut deliveries = HashMap::new();
+            for id in own {
+                if let Some(delivery) = crate::store::sync::delivery(c, &id)? {
+                    deliveries.insert(id, delivery);
+                }
+            }
+            Ok((all_ops, admins, deliveries))
+        })
         .await?;
-    let admins: BTreeSet<AccountId> = if room == RoomId::PUBLIC {
-        BTreeSet::new()
-    } else {
-        state.rooms.room_state(room).await?.admins
-    };
     let master = session.keys.master.expose();
     let private = viewer != messages::PUBLIC_VIEWER;
     let mut out = Vec::with_capacity(rows.len());
@@ -58,8 +74,8 @@ pub async fn messages_json(
             });
             apply(&mut json, folded);
         }
-        if row.author == session.user.0 {
-            json.delivery = state.rooms.delivery(row.id).await?.map(delivery_json);
+        if let Some(delivery) = deliveries.get(&row.id) {
+            json.delivery = Some(delivery_json(state.rooms.with_sent(row.id, *delivery)));
         }
         out.push(json);
     }

@@ -69,7 +69,8 @@ impl Rooms {
         Ok(found.map(|d| self.with_sent(id, d)))
     }
 
-    fn with_sent(&self, id: [u8; 32], delivery: Delivery) -> Delivery {
+    /// `Queued` becomes `Sent` once the envelope was handed to gossip (kept in memory only).
+    pub(crate) fn with_sent(&self, id: [u8; 32], delivery: Delivery) -> Delivery {
         let sent = self
             .outbox
             .sent
