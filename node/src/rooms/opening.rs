@@ -35,7 +35,7 @@ impl Rooms {
         let keys = keys.clone();
         let (made, events) = self
             .store
-            .write_relaxed(move |txn| open_pending(txn, &keys, room))
+            .write_relaxed(move |txn| open_pending(txn, &keys, room, &load_state(txn, room)?))
             .await?;
         for event in events {
             self.bus.publish(event);
@@ -57,9 +57,18 @@ pub(crate) fn open_arrivals(
     let mut handled = HashSet::new();
     let mut events = Vec::new();
     for room in rooms {
+        // The room's membership, read once for all the accounts.
+        let state = match load_state(txn, *room) {
+            Ok(state) => state,
+            Err(e) => {
+                tracing::warn!(error = %e, "opening on arrival failed; the opener will retry");
+                continue;
+            }
+        };
         let mut all_opened = true;
         for keys in unlocked {
-            match crate::store::run_in_savepoint(txn, |txn| open_pending(txn, keys, *room)) {
+            match crate::store::run_in_savepoint(txn, |txn| open_pending(txn, keys, *room, &state))
+            {
                 Ok((_, opened)) => events.extend(opened),
                 Err(e) => {
                     tracing::warn!(error = %e, "opening on arrival failed; the opener will retry");
@@ -74,18 +83,18 @@ pub(crate) fn open_arrivals(
     (handled, events)
 }
 
-/// One opening pass for one account and room, in the writer's transaction: accepts the key
-/// deliveries addressed to the account, opens every pending sealed envelope with the chains
-/// advanced in memory (a failed opening advances a copy, which is dropped), and stores the rows,
-/// the chains and how far the account has looked. Returns the messages made and the events to
-/// publish once committed.
+/// One opening pass for one account and room (whose membership is `state`), in the writer's
+/// transaction: accepts the key deliveries addressed to the account, opens every pending sealed
+/// envelope with the chains advanced in memory (a failed opening advances a copy, which is
+/// dropped), and stores the rows, the chains and how far the account has looked. Returns the
+/// messages made and the events to publish once committed.
 fn open_pending(
     txn: &Transaction<'_>,
     keys: &UnlockedKeys,
     room: RoomId,
+    state: &RoomState,
 ) -> Result<(usize, Vec<NodeEvent>), StoreError> {
     let me = keys.account_id();
-    let state = load_state(txn, room)?;
     if !state.is_member(&me) && !state.departed.contains_key(&me) {
         return Ok((0, Vec::new()));
     }
@@ -120,7 +129,7 @@ fn open_pending(
                 batch.touched.insert(key);
                 batch
                     .opened
-                    .push(opened(keys, &state, id, &envelope, content, plain));
+                    .push(opened(keys, state, id, &envelope, content, plain));
             }
             None => batch.unopenable.push(id.0),
         }
