@@ -35,6 +35,9 @@ pub(crate) struct AuthorState {
     /// The sender chain as the newest queued post left it, and whom it was delivered to;
     /// `None`: read it from the store.
     pub(crate) chain: Option<(SenderChain, Vec<[u8; 32]>)>,
+    /// The store's count of full-disk failures when `head` was last read from the store: a post
+    /// refused because one queued before it failed blames the disk if the count grew since.
+    disk_full_mark: u64,
 }
 
 /// Held while a local author numbers its next envelope in one room.
@@ -51,6 +54,8 @@ pub(crate) struct Queued {
     topic: Topic,
     commit: BoxFuture<'static, Result<Vec<Applied>, StoreError>>,
     author: AuthorLock,
+    /// The author's `disk_full_mark` when this was queued.
+    disk_full_before: u64,
 }
 
 impl Rooms {
@@ -132,8 +137,12 @@ impl Rooms {
         also: Option<Also>,
     ) -> Queued {
         let header = &checked.verified.envelope.header;
+        if guard.head.is_none() {
+            guard.disk_full_mark = self.store.disk_full_count();
+        }
         guard.head = Some((header.seq, checked.verified.id));
         let item = checked.clone();
+        let disk_full_before = guard.disk_full_mark;
         let commit = self
             .store
             .queue_write(move |txn| store_local(txn, &item, now_ms(), also));
@@ -142,6 +151,7 @@ impl Rooms {
             topic,
             commit: Box::pin(commit),
             author: tokio::sync::OwnedMutexGuard::mutex(guard).clone(),
+            disk_full_before,
         }
     }
 
@@ -165,6 +175,7 @@ impl Rooms {
             checked,
             topic,
             commit,
+            disk_full_before,
             ..
         } = queued;
         let outcome = match commit.await {
@@ -172,6 +183,10 @@ impl Rooms {
                 Some(Applied::Stored(event)) => Ok(event),
                 Some(Applied::NotMember) => {
                     Err(RoomError::Forbidden("not a member of this room".into()))
+                }
+                // One queued before it failed to commit: say why when the disk was full.
+                Some(Applied::NotNext) if self.store.disk_full_count() > disk_full_before => {
+                    Err(StoreError::DiskFull.into())
                 }
                 _ => Err(RoomError::Conflict),
             },

@@ -22,6 +22,7 @@ pub mod users;
 mod writer;
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OpenFlags, Transaction};
@@ -119,6 +120,8 @@ pub struct Store {
     path: Arc<std::path::PathBuf>,
     /// Where the writer reports how long each transaction took (set once metrics exist).
     write_seconds: Arc<std::sync::OnceLock<prometheus_client::metrics::histogram::Histogram>>,
+    /// How many writes have failed for a full disk (a job's own or a whole commit).
+    disk_full: Arc<AtomicU64>,
 }
 
 impl Store {
@@ -141,12 +144,13 @@ impl Store {
             .map(|_| open_connection(path, true))
             .collect::<Result<Vec<_>, _>>()?;
         let write_seconds = Arc::new(std::sync::OnceLock::new());
+        let disk_full = Arc::new(AtomicU64::new(0));
         let (jobs, rx) = mpsc::unbounded_channel();
         std::thread::Builder::new()
             .name("chatly-store-writer".into())
             .spawn({
-                let timing = write_seconds.clone();
-                move || writer_loop(writer, rx, &timing)
+                let (timing, disk_full) = (write_seconds.clone(), disk_full.clone());
+                move || writer_loop(writer, rx, &timing, &disk_full)
             })
             .map_err(|e| StoreError::BadRow(format!("cannot start the writer thread: {e}")))?;
         Ok(Store {
@@ -155,6 +159,7 @@ impl Store {
             reader_permits: Arc::new(tokio::sync::Semaphore::new(READERS)),
             path: Arc::new(path.to_path_buf()),
             write_seconds,
+            disk_full,
         })
     }
 
@@ -198,6 +203,13 @@ impl Store {
         self.submit(true, f)
     }
 
+    /// How many writes have failed for a full disk so far. A job refused because one queued
+    /// before it failed can tell, by comparing this with its value when it was queued, that the
+    /// cause was a full disk.
+    pub fn disk_full_count(&self) -> u64 {
+        self.disk_full.load(Ordering::SeqCst)
+    }
+
     fn submit<R, F>(
         &self,
         durable: bool,
@@ -208,8 +220,12 @@ impl Store {
         F: FnOnce(&Transaction<'_>) -> Result<R, StoreError> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
+        let disk_full = self.disk_full.clone();
         let run = Box::new(move |txn: &Transaction<'_>| -> Answer {
             let result = run_in_savepoint(txn, f);
+            if result.as_ref().is_err_and(StoreError::is_disk_full) {
+                disk_full.fetch_add(1, Ordering::SeqCst);
+            }
             Box::new(move |commit: Commit| {
                 let answer = match (result, commit) {
                     (Ok(value), Commit::Done) => Ok(value),

@@ -47,6 +47,7 @@ pub(super) fn writer_loop(
     mut conn: Connection,
     mut rx: mpsc::UnboundedReceiver<Job>,
     timing: &std::sync::OnceLock<prometheus_client::metrics::histogram::Histogram>,
+    disk_full: &std::sync::atomic::AtomicU64,
 ) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     let mut full = true;
@@ -92,6 +93,10 @@ pub(super) fn writer_loop(
         };
         if let Some(histogram) = timing.get() {
             histogram.observe(started.elapsed().as_secs_f64());
+        }
+        if commit == Commit::DiskFull {
+            // Counted before anyone is answered or a later job runs (see `disk_full_count`).
+            disk_full.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         }
         for answer in answers {
             answer(commit);
