@@ -22,19 +22,6 @@ async fn room_ids(client: &Client) -> Vec<String> {
         .unwrap_or_default()
 }
 
-async fn wait_text(client: &Client, room: &str, text: &str) -> anyhow::Result<()> {
-    wait_for(&format!("{text:?} to open in {room}"), PATIENCE, || async {
-        client
-            .texts(room)
-            .await
-            .ok()?
-            .iter()
-            .any(|t| t == text)
-            .then_some(())
-    })
-    .await
-}
-
 fn unique(tag: &str) -> String {
     format!(
         "{tag}-{}",
@@ -85,7 +72,7 @@ async fn groups_and_direct_rooms_are_end_to_end_encrypted() -> anyhow::Result<()
     let mut bob_events = bob.events().await?;
     let secret = unique("secret plan");
     alice.say(&room_id, &secret).await?;
-    wait_text(&bob, &room_id, &secret).await?;
+    bob.wait_text(&room_id, &secret, PATIENCE).await?;
     let (_, bob_room) = bob.get(&format!("/api/v1/rooms/{room_id}")).await?;
     assert_eq!(
         bob_room["name"], "Plans",
@@ -207,7 +194,7 @@ async fn groups_and_direct_rooms_are_end_to_end_encrypted() -> anyhow::Result<()
     .await?;
     let for_carol = unique("welcome carol");
     alice.say(&room_id, &for_carol).await?;
-    wait_text(&carol, &room_id, &for_carol).await?;
+    carol.wait_text(&room_id, &for_carol, PATIENCE).await?;
     let carol_texts = carol.texts(&room_id).await?;
     assert!(
         !carol_texts.contains(&secret) && !carol_texts.contains(&late),
@@ -266,7 +253,7 @@ async fn groups_and_direct_rooms_are_end_to_end_encrypted() -> anyhow::Result<()
     assert_eq!(same["kind"], "direct");
     let whisper = unique("just between us");
     alice.say(&direct_id, &whisper).await?;
-    wait_text(&carol, &direct_id, &whisper).await?;
+    carol.wait_text(&direct_id, &whisper, PATIENCE).await?;
     for node in [&b, &d] {
         assert!(
             !dir_contains(node.data_dir(), whisper.as_bytes())?,

@@ -63,12 +63,6 @@ impl Rooms {
             .insert(id);
     }
 
-    /// Where a local author's envelope stands.
-    pub async fn delivery(&self, id: [u8; 32]) -> Result<Option<Delivery>, StoreError> {
-        let found = self.store.read(move |c| rows::delivery(c, &id)).await?;
-        Ok(found.map(|d| self.with_sent(id, d)))
-    }
-
     /// `Queued` becomes `Sent` once the envelope was handed to gossip (kept in memory only).
     pub(crate) fn with_sent(&self, id: [u8; 32], delivery: Delivery) -> Delivery {
         let sent = self
