@@ -125,16 +125,17 @@ impl Header {
     }
 
     /// The rules a header must follow whatever its body says (run by decode and before signing):
-    /// seq from 1, `prev` zero exactly for seq 1, the kind's room, and a known key suite whose
+    /// seq from 1, `prev` zero for seq 1, the kind's room, and a known key suite whose
     /// fields are zero for plaintext. Kinds 1, 2 and 6 are always plaintext; kind 4 never is.
     pub fn check(&self) -> Result<(), ProtocolError> {
         if self.seq == 0 {
             return Err(ProtocolError::Invalid("seq starts at 1"));
         }
-        if (self.seq == 1) != (self.prev == EnvelopeId::ZERO) {
-            return Err(ProtocolError::Invalid(
-                "prev must be zero exactly when seq is 1",
-            ));
+        // Zero `prev` above seq 1 is allowed: an author whose node lost its only envelopes in a
+        // crash before storing them skips their numbers and names no predecessor
+        // (docs/protocol.md, "Crash safety").
+        if self.seq == 1 && self.prev != EnvelopeId::ZERO {
+            return Err(ProtocolError::Invalid("prev must be zero when seq is 1"));
         }
         if !self.kind.allows_room(&self.room) {
             return Err(ProtocolError::Invalid("kind not allowed in this room"));

@@ -15,7 +15,7 @@ use crate::codec::{Reader, Writer};
 use crate::{AccountId, MAX_ENVELOPE_LEN, ProtocolError, RoomId};
 
 mod ranges;
-pub use ranges::{canonical_heads, covers, missing, subtract};
+pub use ranges::{canonical_heads, covers, held_through, missing, subtract};
 
 /// Most rooms in one summary or heads answer.
 pub const MAX_ROOMS: usize = 16_384;

@@ -230,3 +230,71 @@ async fn hostile_sync_answers_are_rejected_and_an_honest_peer_completes() -> any
     assert!(failures >= 5.0, "{failures} failed rounds recorded");
     Ok(())
 }
+
+/// A post whose number is reserved goes to the network while its commit is in flight
+/// (docs/protocol.md, "Crash safety"). Here alice's commit of such a post fails (a trigger,
+/// added from outside, refuses sealed envelopes): she is told it failed, and bob's node may
+/// already hold it. Her next post must use neither its number (bob's node would refuse an
+/// equivocation) nor its chain key (bob's node deleted that key when it opened the first). After
+/// a restart, numbering skips past the reservation, and a peer holding everything but the
+/// skipped number counts as holding all of alice's envelopes (her delivery state reaches "held").
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_post_published_before_a_failed_commit_uses_no_number_or_key_again() -> anyhow::Result<()>
+{
+    let b = TestNode::start(Vec::new()).await?;
+    let bob = b.account("bob", "battery staple").await?;
+    let mut a = TestNode::start(vec![b.addr()]).await?;
+    let alice = a.account("alice", "correct horse").await?;
+    bob.wait_users(2, PATIENCE).await?;
+    alice.wait_users(2, PATIENCE).await?;
+    let bob_id = bob.user_id.clone().unwrap_or_default();
+    let group = alice.create_group("crew", &[&bob_id]).await?;
+    alice.say(&group, "first").await?;
+    bob.wait_text(&group, "first", PATIENCE).await?;
+
+    let db = rusqlite::Connection::open(a.data_dir().join("chatly.db"))?;
+    db.execute_batch(
+        "CREATE TRIGGER injected_failure BEFORE INSERT ON envelopes WHEN NEW.kind = 4
+         BEGIN SELECT RAISE(ABORT, 'injected failure'); END;",
+    )?;
+    let (status, body) = alice
+        .post(
+            &format!("/api/v1/rooms/{group}/messages"),
+            json!({"text": "maybe sent"}),
+        )
+        .await?;
+    assert_eq!(status, 500, "{body}");
+    db.execute_batch("DROP TRIGGER injected_failure")?;
+    // Published while its commit ran: bob's node has it, and opened it.
+    bob.wait_text(&group, "maybe sent", PATIENCE).await?;
+
+    alice.say(&group, "after the failure").await?;
+    bob.wait_text(&group, "after the failure", PATIENCE).await?;
+    assert_eq!(
+        bob.texts(&group).await?,
+        ["first", "maybe sent", "after the failure"],
+        "bob's view of the group"
+    );
+
+    a.stop().await;
+    a.restart().await?;
+    let alice = a.client().log_in("alice", "correct horse").await?;
+    alice.say(&group, "after the restart").await?;
+    alice.say("public", "public, after the restart").await?;
+    bob.wait_text(&group, "after the restart", PATIENCE).await?;
+    bob.wait_text("public", "public, after the restart", PATIENCE)
+        .await?;
+    for room in [group.as_str(), "public"] {
+        wait_for(
+            "bob's node to hold all of alice's posts",
+            PATIENCE,
+            || async {
+                let history = alice.history(room).await.ok()?;
+                let last = history.last()?;
+                (last["delivery"]["state"] == "held").then_some(())
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}

@@ -11,13 +11,22 @@
 //! author's stored head is exactly its predecessor ([`store_local`]). If a commit fails, the
 //! envelopes queued behind it fail the same way rather than leave a gap, and the author's state is
 //! forgotten ([`Rooms::finish_local`]) so the next envelope is numbered from the store again.
-//! Nothing leaves the node before its commit, so a number handed out but never committed (a
-//! crash, a failed commit) is never seen by anyone and may be reused.
+//!
+//! A post (public content or sealed content) is published *while* its commit is in flight when
+//! its number is reserved: each local commit also stores "this author may publish up to seq + 1
+//! before storing it" (`author_reservations`). A post numbered within the committed reservation
+//! goes to the network at once; one beyond it (the first after a start, or a burst's later posts)
+//! waits for its commit as before. Numbering from the store therefore starts above the
+//! reservation, and a sender chain read from the store skips one position: a post published
+//! but never stored (a crash, a failed commit) can have used that number and that key, and
+//! neither may be handed out again (docs/protocol.md, "Crash safety"). Control operations, key
+//! deliveries and account records are always stored before they are published.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use chatly_crypto::SenderChain;
-use chatly_protocol::{AccountId, EnvelopeId, RoomId};
+use chatly_protocol::{AccountId, EnvelopeId, Kind, RoomId};
 use futures::future::BoxFuture;
 use rusqlite::Transaction;
 
@@ -38,6 +47,10 @@ pub(crate) struct AuthorState {
     /// The store's count of full-disk failures when `head` was last read from the store: a post
     /// refused because one queued before it failed blames the disk if the count grew since.
     disk_full_mark: u64,
+    /// The highest number whose reservation is committed: a post numbered up to it may be
+    /// published before its own commit. Shared with queued envelopes, which raise it as they
+    /// commit; a fresh state starts at 0 until the store is read.
+    reserved: Arc<AtomicU64>,
 }
 
 /// Held while a local author numbers its next envelope in one room.
@@ -56,6 +69,10 @@ pub(crate) struct Queued {
     author: AuthorLock,
     /// The author's `disk_full_mark` when this was queued.
     disk_full_before: u64,
+    /// Published while its commit is in flight (its number was reserved).
+    early: bool,
+    /// The author's committed reservation, raised when this commits.
+    reserved: Arc<AtomicU64>,
 }
 
 impl Rooms {
@@ -113,15 +130,23 @@ impl Rooms {
         room: RoomId,
         build: impl FnOnce(u64, EnvelopeId, u64) -> Result<seal::Verified, Rejection>,
     ) -> Result<Checked, RoomError> {
-        let head = match guard.head {
-            Some((seq, id)) => Some((seq, id.0)),
+        let (seq, prev) = match guard.head {
+            Some((seq, id)) => (seq + 1, id),
             None => {
-                self.store
-                    .read(move |c| envelopes::head(c, &room.0, &author.0))
-                    .await?
+                let (head, reserved) = self
+                    .store
+                    .read(move |c| {
+                        let head = envelopes::head(c, &room.0, &author.0)?;
+                        Ok((head, envelopes::reserved(c, &room.0, &author.0)?))
+                    })
+                    .await?;
+                guard.reserved.store(reserved, Ordering::SeqCst);
+                let (stored, prev) =
+                    head.map_or((0, EnvelopeId::ZERO), |(seq, id)| (seq, EnvelopeId(id)));
+                // Numbers up to the reservation may have left the node unstored: skip them.
+                (stored.max(reserved) + 1, prev)
             }
         };
-        let (seq, prev) = head.map_or((1, EnvelopeId::ZERO), |(seq, id)| (seq + 1, EnvelopeId(id)));
         let now = now_ms();
         let verified = build(seq, prev, now).map_err(RoomError::Rejected)?;
         pipeline::check_own(verified, now).map_err(RoomError::Rejected)
@@ -141,6 +166,8 @@ impl Rooms {
             guard.disk_full_mark = self.store.disk_full_count();
         }
         guard.head = Some((header.seq, checked.verified.id));
+        let early = matches!(header.kind, Kind::Content | Kind::Sealed)
+            && header.seq <= guard.reserved.load(Ordering::SeqCst);
         let item = checked.clone();
         let disk_full_before = guard.disk_full_mark;
         let commit = self
@@ -152,6 +179,8 @@ impl Rooms {
             commit: Box::pin(commit),
             author: tokio::sync::OwnedMutexGuard::mutex(guard).clone(),
             disk_full_before,
+            early,
+            reserved: guard.reserved.clone(),
         }
     }
 
@@ -168,17 +197,33 @@ impl Rooms {
         result
     }
 
-    /// Waits for a queued envelope's commit, then announces and publishes it. Publishing with no
-    /// peer connected still succeeds: the envelope is in the outbox.
+    /// Waits for a queued envelope's commit and announces it; publishes it after the commit, or
+    /// during it when its number was reserved. Publishing with no peer connected still succeeds:
+    /// the envelope is in the outbox.
     async fn commit_and_publish(&self, queued: Queued) -> Result<Checked, RoomError> {
         let Queued {
             checked,
             topic,
             commit,
             disk_full_before,
+            early,
+            reserved,
             ..
         } = queued;
-        let outcome = match commit.await {
+        let seq = checked.verified.envelope.header.seq;
+        // The commit was queued first, so the writer stores the envelope before anything the
+        // network may bring back because of it (a sync round fetching it from a peer).
+        let (committed, published) = if early {
+            let publishing = self.net.publish(topic, checked.verified.bytes.clone());
+            let (committed, published) = tokio::join!(commit, publishing);
+            (committed, Some(published))
+        } else {
+            (commit.await, None)
+        };
+        if committed.is_ok() {
+            reserved.fetch_max(seq + 1, Ordering::SeqCst);
+        }
+        let outcome = match committed {
             Ok(mut applied) => match applied.pop() {
                 Some(Applied::Stored(event)) => Ok(event),
                 Some(Applied::NotMember) => {
@@ -196,11 +241,15 @@ impl Rooms {
             self.bus.publish(*event);
         }
         self.metrics.messages_out.inc();
-        match self
-            .net
-            .publish(topic, checked.verified.bytes.clone())
-            .await
-        {
+        let published = match published {
+            Some(published) => published,
+            None => {
+                self.net
+                    .publish(topic, checked.verified.bytes.clone())
+                    .await
+            }
+        };
+        match published {
             Ok(()) => self.mark_sent(checked.verified.id.0),
             Err(NetError::NoPeers) => {}
             Err(e) => tracing::warn!(error = %e, "publish failed; the envelope is queued"),
@@ -210,9 +259,10 @@ impl Rooms {
     }
 }
 
-/// Stores a local envelope, queues it in the outbox and runs `also`, all in the writer's
-/// transaction: an acknowledged post is durable and queued, or neither. Refused (as a conflict)
-/// unless the author's stored head is the envelope's predecessor.
+/// Stores a local envelope, queues it in the outbox, raises the author's reservation to the next
+/// number and runs `also`, all in the writer's transaction: an acknowledged post is durable and
+/// queued, or neither. Refused (as a conflict) unless the author's stored head is the envelope's
+/// predecessor (`prev`; none when it is zero).
 fn store_local(
     txn: &Transaction<'_>,
     checked: &Checked,
@@ -220,8 +270,8 @@ fn store_local(
     also: Option<Also>,
 ) -> Result<Vec<Applied>, StoreError> {
     let header = &checked.verified.envelope.header;
-    let head = envelopes::head(txn, &header.room.0, &header.author.0)?;
-    let expected = (header.seq > 1).then_some((header.seq - 1, header.prev.0));
+    let head = envelopes::head(txn, &header.room.0, &header.author.0)?.map(|(_, id)| id);
+    let expected = (header.prev != EnvelopeId::ZERO).then_some(header.prev.0);
     if head != expected {
         return Ok(vec![Applied::NotNext]);
     }
@@ -237,6 +287,7 @@ fn store_local(
             },
             now,
         )?;
+        envelopes::reserve(txn, &header.room.0, &header.author.0, header.seq + 1)?;
         if let Some(also) = also {
             also(txn)?;
         }

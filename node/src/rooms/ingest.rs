@@ -1,7 +1,7 @@
 //! The ingest task: gossip validated in batches, one store transaction per batch, verdicts
 //! reported to gossipsub; network events that start sync rounds.
 //!
-//! An envelope stored above a gap (its predecessor in the author's chain is not held) starts a
+//! An envelope stored above a gap (the predecessor its author names, `prev`, is not held) starts a
 //! sync round with the peer that sent it: that peer has probably seen the missing one. Sealed
 //! content for unlocked local members is opened in the same transaction that stores it
 //! ([`opening::open_arrivals`]); what came by sync is left to the opener task.
@@ -9,7 +9,7 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
-use chatly_protocol::RoomId;
+use chatly_protocol::{EnvelopeId, RoomId};
 use libp2p::gossipsub::MessageAcceptance;
 use tokio::sync::mpsc;
 
@@ -19,7 +19,7 @@ use super::ratelimit::RateLimiter;
 use super::{Rejection, Rooms};
 use crate::events::NodeEvent;
 use crate::net::{NetEvent, Service, Topic};
-use crate::store::{StoreError, now_ms, sync};
+use crate::store::{StoreError, envelopes, now_ms};
 
 /// Most gossip envelopes validated and stored together.
 const INGEST_BATCH: usize = 256;
@@ -132,9 +132,11 @@ async fn ingest_gossip(
                 .zip(&applied)
                 .map(|(checked, applied)| {
                     let header = &checked.verified.envelope.header;
+                    // The predecessor the author names, not seq − 1: numbers an author
+                    // skipped after a crash are no gap (docs/protocol.md, "Crash safety").
                     Ok(matches!(applied, Applied::Stored(_))
-                        && header.seq > 1
-                        && !sync::holds(txn, &header.room.0, &header.author.0, header.seq - 1)?)
+                        && header.prev != EnvelopeId::ZERO
+                        && !envelopes::contains(txn, &header.prev.0)?)
                 })
                 .collect::<Result<Vec<bool>, StoreError>>()?;
             // Sealed content for local members is opened right here, in the transaction that

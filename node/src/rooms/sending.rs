@@ -138,14 +138,22 @@ impl Rooms {
         state: &RoomState,
     ) -> Result<SenderChain, RoomError> {
         let author = keys.account_id();
-        // The chain as the last queued post left it; the stored one may not have caught up.
-        let stored = match guard.chain.take() {
+        // The chain as the last queued post left it; the stored one may not have caught up. (A
+        // copy: should this fail half-way, the cache must still say where the chain stands.)
+        let stored = match guard.chain.clone() {
             Some(cached) => Some(cached),
             None => self
                 .store
                 .read(move |c| private::sender_chain(c, &author.0, &room.0))
                 .await?
-                .and_then(|(sealed, to)| open_sender_chain(keys, &sealed).map(|c| (c, to))),
+                .and_then(|(sealed, to)| open_sender_chain(keys, &sealed).map(|c| (c, to)))
+                .map(|(mut chain, to)| {
+                    // A post published before its commit may have used the stored position and
+                    // never been stored (a crash, a failed commit): never hand that key out again
+                    // (module docs of `author`).
+                    let _skipped = chain.next_key();
+                    (chain, to)
+                }),
         };
         let members: Vec<AccountId> = state
             .members

@@ -90,6 +90,31 @@ pub fn head(
         .optional()?)
 }
 
+/// The highest sequence number a local author may have published in `room` without having
+/// stored it (see migration 0012); 0 when none.
+pub fn reserved(conn: &Connection, room: &[u8; 16], author: &[u8; 32]) -> Result<u64, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT upto FROM author_reservations WHERE room = ?1 AND author = ?2")?
+        .query_row(params![room, author], |r| r.get::<_, i64>(0))
+        .optional()?
+        .unwrap_or(0) as u64)
+}
+
+/// Raises a local author's reservation in `room` to `upto` (never lowers it).
+pub fn reserve(
+    txn: &Transaction<'_>,
+    room: &[u8; 16],
+    author: &[u8; 32],
+    upto: u64,
+) -> Result<(), StoreError> {
+    txn.prepare_cached(
+        "INSERT INTO author_reservations (room, author, upto) VALUES (?1, ?2, ?3)
+         ON CONFLICT (room, author) DO UPDATE SET upto = max(upto, excluded.upto)",
+    )?
+    .execute(params![room, author, upto as i64])?;
+    Ok(())
+}
+
 /// How many equivocations were recorded (for metrics and tests).
 pub fn equivocation_count(conn: &Connection) -> Result<u64, StoreError> {
     Ok(conn

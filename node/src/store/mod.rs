@@ -44,6 +44,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0009_node_addrs.sql"),
     include_str!("../../migrations/0010_outbox_order.sql"),
     include_str!("../../migrations/0011_control_lookups.sql"),
+    include_str!("../../migrations/0012_author_reservations.sql"),
 ];
 
 impl StoreError {

@@ -45,22 +45,6 @@ pub fn extend_ranges(
     Ok(())
 }
 
-/// Whether (room, author, seq) is held.
-pub fn holds(
-    conn: &Connection,
-    room: &[u8; 16],
-    author: &[u8; 32],
-    seq: u64,
-) -> Result<bool, StoreError> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT 1 FROM seq_ranges WHERE room = ?1 AND author = ?2 AND lo <= ?3 AND hi >= ?3",
-        )?
-        .query_row(params![room, author, seq as i64], |_| Ok(()))
-        .optional()?
-        .is_some())
-}
-
 /// Every room this node holds envelopes of.
 pub fn rooms(conn: &Connection) -> Result<Vec<RoomId>, StoreError> {
     let mut stmt = conn.prepare_cached("SELECT DISTINCT room FROM seq_ranges")?;

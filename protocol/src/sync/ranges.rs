@@ -75,6 +75,20 @@ pub fn subtract(a: &[SeqRange], b: &[SeqRange]) -> Vec<SeqRange> {
     out
 }
 
+/// How far a peer holding `theirs` holds what we hold as `ours`: the highest sequence number
+/// up to which every one of ours is theirs too. When it holds all of ours, that is the higher of
+/// both sides' last numbers. A number neither side holds (skipped by its author after a crash,
+/// docs/protocol.md "Crash safety") is no gap here; it is in the plain "prefix from 1" sense.
+pub fn held_through(ours: &[SeqRange], theirs: &[SeqRange]) -> u64 {
+    match subtract(ours, theirs).first() {
+        Some(first_lacking) => first_lacking.lo - 1,
+        None => {
+            let last = |r: &[SeqRange]| r.last().map_or(0, |r| r.hi);
+            last(ours).max(last(theirs))
+        }
+    }
+}
+
 /// Whether `seq` lies in one of the ranges.
 pub fn covers(ranges: &[SeqRange], seq: u64) -> bool {
     ranges.iter().any(|r| r.lo <= seq && seq <= r.hi)

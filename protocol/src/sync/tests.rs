@@ -31,6 +31,18 @@ proptest! {
     }
 
     #[test]
+    fn held_through_is_the_last_number_below_which_they_hold_all_of_ours(a in arb_set(), b in arb_set()) {
+        let through = held_through(&ranges_from(&a), &ranges_from(&b));
+        // Everything of ours up to it is theirs...
+        prop_assert!(a.iter().filter(|s| **s <= through).all(|s| b.contains(s)));
+        // ...and it stops just below the first of ours they lack, or reaches the last of either.
+        match a.difference(&b).next() {
+            Some(lacking) => prop_assert_eq!(through, lacking - 1),
+            None => prop_assert_eq!(through, a.iter().chain(b.iter()).copied().max().unwrap_or(0)),
+        }
+    }
+
+    #[test]
     fn missing_plus_ours_covers_theirs(a in arb_set(), b in arb_set()) {
         let author = AccountId([3; 32]);
         let ours = vec![AuthorRanges { author, ranges: ranges_from(&a) }];

@@ -111,7 +111,7 @@ pub fn account_record() -> impl Strategy<Value = AccountRecord> {
         )
 }
 
-/// A structurally valid header: room matches kind, prev zero exactly at seq 1, suite rules.
+/// A structurally valid header: room matches kind, prev zero at seq 1, suite rules.
 pub fn header() -> impl Strategy<Value = Header> {
     let kinds = prop_oneof![
         Just(Kind::AccountRecord),

@@ -95,11 +95,6 @@ fn our_heads(
     Ok(ours)
 }
 
-/// The highest sequence number held with no gap below it.
-fn contiguous(ranges: &[chatly_protocol::sync::SeqRange]) -> u64 {
-    ranges.first().filter(|r| r.lo == 1).map_or(0, |r| r.hi)
-}
-
 /// Directory first (account records before their authors' messages), then the public room, then
 /// the rest: the order wants are asked in.
 fn want_order(want: &Want) -> u8 {
@@ -198,8 +193,14 @@ impl Rooms {
                     theirs
                 }
             };
+            let ours_in_room = ours.get(&room.room).map(Vec::as_slice).unwrap_or_default();
             for author in theirs.iter().filter(|a| local.contains(&a.author)) {
-                holds.push((room.room, author.author, contiguous(&author.ranges)));
+                let mine = ours_in_room
+                    .iter()
+                    .find(|a| a.author == author.author)
+                    .map_or(&[][..], |a| a.ranges.as_slice());
+                let through = chatly_protocol::sync::held_through(mine, &author.ranges);
+                holds.push((room.room, author.author, through));
             }
         }
         self.record_holds(peer, holds).await?;
