@@ -45,6 +45,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0010_outbox_order.sql"),
     include_str!("../../migrations/0011_control_lookups.sql"),
     include_str!("../../migrations/0012_author_reservations.sql"),
+    include_str!("../../migrations/0013_one_room_kind_index.sql"),
 ];
 
 impl StoreError {
