@@ -57,8 +57,9 @@ else
 fi
 
 say "browser tests (Chromium)"
+target_dir="$(realpath -m "${CARGO_TARGET_DIR:-target}")" # where cargo built the node
 (
   cd tests/browser
   npm ci --no-audit --no-fund --silent
-  CHATLY_BIN="$PWD/../../target/debug/chatly" npm test
+  CHATLY_BIN="$target_dir/debug/chatly" npm test
 )

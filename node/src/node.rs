@@ -19,6 +19,9 @@ use crate::signals::Signals;
 use crate::store::{Store, StoreError};
 use crate::{api, net, rooms};
 
+/// Longest a shutdown waits for the store to close.
+const STORE_CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Everything the HTTP API needs, shared by its handlers.
 pub struct NodeState {
     /// Configuration the node started with.
@@ -47,6 +50,8 @@ pub struct NodeState {
     pub http_addr: SocketAddr,
     /// New message frames, rendered once for every event socket that shows them alike.
     pub frames: crate::api::ws::FrameCache,
+    /// Cancelled when the node shuts down: event sockets close, so nothing holds the store.
+    pub shutdown: CancellationToken,
 }
 
 /// Errors starting a node.
@@ -172,6 +177,7 @@ impl NodeHandle {
             metrics,
             http_addr,
             frames: Default::default(),
+            shutdown: shutdown.clone(),
         });
         let server = tokio::spawn(api::serve(listener, state.clone(), shutdown.clone()));
         Ok(NodeHandle {
@@ -195,11 +201,22 @@ impl NodeHandle {
         format!("http://{}", self.http_addr)
     }
 
-    /// Stops accepting work, lets in-flight requests finish, and stops the network.
+    /// Stops accepting work, lets in-flight requests finish, stops the network, and waits (up to
+    /// `STORE_CLOSE_WAIT`) until the store has closed its database, so the data dir is free.
     pub async fn shutdown(self) {
         self.state.signals.goodbye().await;
         self.shutdown.cancel();
         let _ = self.server.await;
+        // The data dir is free once the store writer has closed its connection: after the
+        // background tasks, which hold the store, have ended.
+        let closed = self.state.store.closed();
+        drop(self.state);
+        if tokio::time::timeout(STORE_CLOSE_WAIT, closed)
+            .await
+            .is_err()
+        {
+            tracing::warn!("the store was still open {STORE_CLOSE_WAIT:?} after shutdown");
+        }
     }
 }
 

@@ -117,7 +117,7 @@ impl TestNode {
         Ok(())
     }
 
-    /// Stops the node gracefully, keeping its data dir.
+    /// Stops the node gracefully, keeping its data dir; returns once its store is closed.
     pub async fn stop(&mut self) {
         if let Some(handle) = self.handle.take() {
             handle.shutdown().await;

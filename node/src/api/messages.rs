@@ -78,7 +78,16 @@ pub async fn post(
     ApiJson(body): ApiJson<NewMessage>,
 ) -> Result<(StatusCode, Json<MessageJson>), ApiError> {
     let room = parse_room(&id)?;
-    if room != RoomId::PUBLIC && !state.rooms.room_state(room).await?.is_member(&session.user) {
+    // Read once: the post below seals with the same state.
+    let room_state = if room == RoomId::PUBLIC {
+        None
+    } else {
+        Some(state.rooms.room_state(room).await?)
+    };
+    if room_state
+        .as_ref()
+        .is_some_and(|s| !s.is_member(&session.user))
+    {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "not_member",
@@ -121,13 +130,14 @@ pub async fn post(
         files,
         reply_to,
     };
-    let row = if room == RoomId::PUBLIC {
-        state.rooms.post_public(&session.keys, content).await?
-    } else {
-        state
-            .rooms
-            .post_private(&session.keys, room, content)
-            .await?
+    let row = match &room_state {
+        None => state.rooms.post_public(&session.keys, content).await?,
+        Some(room_state) => {
+            state
+                .rooms
+                .post_private_in(&session.keys, room, room_state, content)
+                .await?
+        }
     };
     Ok((
         StatusCode::CREATED,

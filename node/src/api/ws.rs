@@ -132,9 +132,13 @@ async fn serve(socket: WebSocket, state: Arc<NodeState>, session: Session) {
                 }
             }
         };
-        tokio::select! {
-            _ = send => {}
-            _ = receive => {}
+        let stopping = tokio::select! {
+            _ = send => false,
+            _ = receive => false,
+            _ = state.shutdown.cancelled() => true,
+        };
+        if stopping {
+            sink.close(1001, "the node is shutting down").await;
         }
     }
     state.metrics.websocket_clients.dec();

@@ -31,8 +31,19 @@ impl Rooms {
         room: RoomId,
         content: Content,
     ) -> Result<MessageRow, RoomError> {
-        let author = keys.account_id();
         let state = self.room_state(room).await?;
+        self.post_private_in(keys, room, &state, content).await
+    }
+
+    /// [`Rooms::post_private`] with the room's state as the caller just read it.
+    pub async fn post_private_in(
+        &self,
+        keys: &UnlockedKeys,
+        room: RoomId,
+        state: &RoomState,
+        content: Content,
+    ) -> Result<MessageRow, RoomError> {
+        let author = keys.account_id();
         if !state.is_member(&author) {
             return Err(RoomError::Forbidden("not a member of this room".into()));
         }
@@ -40,7 +51,7 @@ impl Rooms {
             .encode()
             .map_err(|e| RoomError::Rejected(Rejection::Invalid(e.to_string())))?;
         let mut guard = self.lock_author(room, author).await;
-        let mut chain = self.ensure_chain(&mut guard, keys, room, &state).await?;
+        let mut chain = self.ensure_chain(&mut guard, keys, room, state).await?;
         let (index, message_key) = chain.next_key();
         let chain_id = chain.state().chain_id;
         let checked = self

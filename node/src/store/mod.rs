@@ -124,6 +124,8 @@ pub struct Store {
     write_seconds: Arc<std::sync::OnceLock<prometheus_client::metrics::histogram::Histogram>>,
     /// How many writes have failed for a full disk (a job's own or a whole commit).
     disk_full: Arc<AtomicU64>,
+    /// Becomes true once the writer thread has closed its connection (see [`Store::closed`]).
+    closed: tokio::sync::watch::Receiver<bool>,
 }
 
 impl Store {
@@ -148,11 +150,16 @@ impl Store {
         let write_seconds = Arc::new(std::sync::OnceLock::new());
         let disk_full = Arc::new(AtomicU64::new(0));
         let (jobs, rx) = mpsc::unbounded_channel();
+        let (closed_tx, closed) = tokio::sync::watch::channel(false);
         std::thread::Builder::new()
             .name("chatly-store-writer".into())
             .spawn({
                 let (timing, disk_full) = (write_seconds.clone(), disk_full.clone());
-                move || writer_loop(writer, rx, &timing, &disk_full)
+                move || {
+                    // Returns when every `Store` clone is gone; the connection closes with it.
+                    writer_loop(writer, rx, &timing, &disk_full);
+                    let _ = closed_tx.send(true);
+                }
             })
             .map_err(|e| StoreError::BadRow(format!("cannot start the writer thread: {e}")))?;
         Ok(Store {
@@ -162,7 +169,17 @@ impl Store {
             path: Arc::new(path.to_path_buf()),
             write_seconds,
             disk_full,
+            closed,
         })
+    }
+
+    /// Resolves once the writer has finished its last job and closed its connection, which
+    /// happens when every clone of this store has been dropped. Holds no clone itself.
+    pub fn closed(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut closed = self.closed.clone();
+        async move {
+            let _ = closed.wait_for(|done| *done).await;
+        }
     }
 
     /// Reports every write transaction's duration (begin to commit) into `histogram`.
