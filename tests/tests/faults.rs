@@ -138,30 +138,6 @@ async fn a_failed_room_change_leaves_its_author_free_to_try_again() -> anyhow::R
     Ok(())
 }
 
-/// Waits until `files` stop changing (a stopped node's store thread may still be closing its
-/// connection, checkpointing the WAL), for at most 10 s.
-async fn settle(files: &[&std::path::Path]) {
-    let look = || {
-        files
-            .iter()
-            .map(|f| {
-                std::fs::metadata(f)
-                    .ok()
-                    .map(|m| (m.len(), m.modified().ok()))
-            })
-            .collect::<Vec<_>>()
-    };
-    let mut last = look();
-    for _ in 0..20 {
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-        let now = look();
-        if now == last {
-            return;
-        }
-        last = now;
-    }
-}
-
 /// Runs `chatly run` on `dir` until it exits (a refused start) or prints its UI line (then it
 /// is killed); returns the exit status and what it wrote to stderr.
 fn start_once(dir: &std::path::Path) -> anyhow::Result<(Option<i32>, String)> {
@@ -199,10 +175,10 @@ async fn a_damaged_database_is_refused_at_start_with_a_clear_message() -> anyhow
             .say("public", &format!("message {n} {}", "y".repeat(200)))
             .await?;
     }
+    // `stop` returns once the store has closed the database: the files no longer change.
     node.stop().await;
     let db = dir.join("chatly.db");
     let wal = dir.join("chatly.db-wal");
-    settle(&[&db, &wal]).await;
     let pristine = std::fs::read(&db)?;
     let pristine_wal = std::fs::read(&wal).ok();
     let page = 4096;
