@@ -220,7 +220,10 @@ impl Rooms {
         } else {
             (commit.await, None)
         };
-        if committed.is_ok() {
+        // `store_local` reserved the next number with the envelope, in the same commit.
+        if let Ok(applied) = &committed
+            && matches!(applied.last(), Some(Applied::Stored(_)))
+        {
             reserved.fetch_max(seq + 1, Ordering::SeqCst);
         }
         let outcome = match committed {
