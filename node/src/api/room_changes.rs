@@ -186,7 +186,10 @@ pub async fn update(
             "a name is 1 to 64 characters, a description up to 500",
         )
     })?;
-    state.rooms.post_private(&session.keys, room, info).await?;
+    state
+        .rooms
+        .post_private_in(&session.keys, room, &room_state, info)
+        .await?;
     Ok(Json(room_json(&state, &session, room).await?))
 }
 
