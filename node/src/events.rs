@@ -10,7 +10,14 @@ use crate::store::users::UserRow;
 #[derive(Debug, Clone)]
 pub enum NodeEvent {
     /// A new readable message was stored.
-    MessageCreated(MessageRow),
+    MessageCreated {
+        /// The message.
+        row: MessageRow,
+        /// Whether edits, reactions or deletions aimed at it may be stored already (they can
+        /// arrive before it), so showing it needs a store read. False only when the transaction
+        /// that stored it found none: then its other readers' frame is the row alone.
+        may_have_ops: bool,
+    },
     /// A message was edited, deleted or reacted to (as `viewer` sees it).
     MessageChanged {
         /// `PUBLIC_VIEWER` or the local account that opened the operation.

@@ -1,8 +1,11 @@
 //! Edits, deletions and reactions across nodes, in the public room and an encrypted group: they
 //! reach every node (live, and by sync to one that was off), only the author edits, the author or
-//! an admin deletes, and a reaction toggles.
+//! an admin deletes, and a reaction toggles. A reaction that reaches a node before its message
+//! shows in that message's live frame.
 
-use chatly_tests::{CATCH_UP, Client, PATIENCE, mesh, wait_for};
+use chatly_protocol::EnvelopeId;
+use chatly_tests::rawpeer::RawPeer;
+use chatly_tests::{CATCH_UP, Client, PATIENCE, TestNode, mesh, wait_for};
 use serde_json::{Value, json};
 
 async fn message(client: &Client, room: &str, id: &str) -> Option<Value> {
@@ -131,5 +134,79 @@ async fn edits_deletions_and_reactions_reach_every_node() -> anyhow::Result<()> 
         .post(&format!("{group_path}/reactions"), json!({"emoji": ""}))
         .await?;
     assert!(status == 422 || status == 409, "{status} {body}");
+    Ok(())
+}
+
+/// The bytes of envelope `id` as `node` stores them.
+async fn envelope_bytes(node: &TestNode, id: &str) -> anyhow::Result<Vec<u8>> {
+    let id = EnvelopeId::from_hex(id)?;
+    let state = node.handle.as_ref().expect("running").state.clone();
+    let bytes = state
+        .store
+        .read(move |c| chatly::store::envelopes::bytes(c, &id.0))
+        .await?;
+    bytes.ok_or_else(|| anyhow::anyhow!("envelope not held"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_reaction_that_arrives_before_its_message_shows_in_its_live_frame() -> anyhow::Result<()>
+{
+    // Alice's node is alone: bob's node hears her envelopes only from a raw peer, in the order
+    // the test chooses.
+    let a = TestNode::start(Vec::new()).await?;
+    let b = TestNode::start(Vec::new()).await?;
+    let alice = a.account("alice", "correct horse").await?;
+    let alice_id = alice.user_id.clone().unwrap();
+    let posted = alice.say("public", "early birds").await?;
+    let id = posted["id"].as_str().unwrap().to_string();
+    let (status, reacted) = alice
+        .post(
+            &format!("/api/v1/rooms/public/messages/{id}/reactions"),
+            json!({"emoji": "🐦"}),
+        )
+        .await?;
+    assert_eq!(status, 200, "{reacted}");
+    let state = a.handle.as_ref().unwrap().state.clone();
+    let reaction = state
+        .store
+        .read(|c| {
+            let mut stmt = c.prepare("SELECT id FROM message_ops")?;
+            let ids = stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
+            Ok(ids.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await?;
+    assert_eq!(reaction.len(), 1);
+    let reaction = envelope_bytes(&a, &hex::encode(&reaction[0])).await?;
+    let message = envelope_bytes(&a, &id).await?;
+
+    let bob = b.account("bob", "battery staple").await?;
+    let mut bob_events = bob.events().await?;
+    let raw = RawPeer::spawn(b.addr(), &["chatly/v1/public"]).await?;
+    wait_for("the raw peer to see B subscribed", PATIENCE, || async {
+        (raw.subscribers("chatly/v1/public").await.ok()? > 0).then_some(())
+    })
+    .await?;
+    raw.publish("chatly/v1/public", reaction).await?;
+    let b_state = b.handle.as_ref().unwrap().state.clone();
+    wait_for("B to store the reaction", PATIENCE, || async {
+        let n: i64 = b_state
+            .store
+            .read(|c| Ok(c.query_row("SELECT count(*) FROM message_ops", [], |r| r.get(0))?))
+            .await
+            .ok()?;
+        (n == 1).then_some(())
+    })
+    .await?;
+    raw.publish("chatly/v1/public", message).await?;
+    let created = bob_events
+        .expect("message.created", PATIENCE, |e| {
+            e["message"]["id"] == id.as_str()
+        })
+        .await?;
+    assert_eq!(
+        created["message"]["reactions"]["🐦"],
+        json!([alice_id]),
+        "{created}"
+    );
     Ok(())
 }

@@ -6,8 +6,9 @@
 //!
 //! A new message looks the same to every socket of one account, and a public one to every socket
 //! but its author's (which also gets its delivery state), so its frame is rendered once and shared
-//! through [`FrameCache`]: with 200 sockets open, one store read and one serialisation per
-//! message instead of 200.
+//! through [`FrameCache`]: with 200 sockets open, one serialisation per message instead of 200.
+//! The frame comes from the event's row alone unless the socket is its author's or the store
+//! may hold operations on it (edits or reactions that arrived first); then one store read.
 //!
 //! Frames are fed into a socket while events are waiting and flushed once the bus is drained
 //! ([`Batcher`]): under load, one write carries many frames; otherwise each goes out at once.
@@ -29,7 +30,7 @@ use crate::events::NodeEvent;
 use crate::store::messages::PUBLIC_VIEWER;
 use crate::store::now_ms;
 use chatly_protocol::{AccountId, RoomId};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet, VecDeque};
 
 /// Which rendering of a new message a socket needs: (message id, viewer row, seen by its author).
 /// Every socket of one account, and every non-author socket of a public message, share one.
@@ -41,7 +42,14 @@ type SharedFrame = Arc<tokio::sync::OnceCell<Option<Utf8Bytes>>>;
 /// The latest `message.created` frames. Sockets read the bus in step, so without the shared
 /// cell all of them would miss at once and render the same message 200 times.
 #[derive(Debug, Default)]
-pub struct FrameCache(std::sync::Mutex<std::collections::VecDeque<(FrameKey, SharedFrame)>>);
+pub struct FrameCache(std::sync::Mutex<Frames>);
+
+/// The cells by key, and the keys oldest first (the next to forget).
+#[derive(Debug, Default)]
+struct Frames {
+    cells: HashMap<FrameKey, SharedFrame>,
+    order: VecDeque<FrameKey>,
+}
 
 /// Frames kept: a socket further behind than this renders its own.
 const FRAMES_KEPT: usize = 1024;
@@ -49,14 +57,17 @@ const FRAMES_KEPT: usize = 1024;
 impl FrameCache {
     fn cell(&self, key: FrameKey) -> SharedFrame {
         let mut frames = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((_, cell)) = frames.iter().rev().find(|(k, _)| *k == key) {
+        if let Some(cell) = frames.cells.get(&key) {
             return cell.clone();
         }
-        if frames.len() >= FRAMES_KEPT {
-            frames.pop_front();
+        if frames.order.len() >= FRAMES_KEPT
+            && let Some(oldest) = frames.order.pop_front()
+        {
+            frames.cells.remove(&oldest);
         }
         let cell = SharedFrame::default();
-        frames.push_back((key, cell.clone()));
+        frames.order.push_back(key);
+        frames.cells.insert(key, cell.clone());
         cell
     }
 }
@@ -225,7 +236,7 @@ async fn render_shared(
     rooms: &mut HashSet<RoomId>,
     event: NodeEvent,
 ) -> Option<Utf8Bytes> {
-    if let NodeEvent::MessageCreated(row) = &event {
+    if let NodeEvent::MessageCreated { row, .. } = &event {
         if row.viewer != PUBLIC_VIEWER && row.viewer != session.user.0 {
             return None;
         }
@@ -253,13 +264,18 @@ async fn render(
     event: NodeEvent,
 ) -> Option<String> {
     let value = match event {
-        NodeEvent::MessageCreated(row) => {
+        NodeEvent::MessageCreated { row, may_have_ops } => {
             if row.viewer != PUBLIC_VIEWER && row.viewer != session.user.0 {
                 return None;
             }
-            let message = super::message_ops::message_for(state, session, &row)
-                .await
-                .ok()?;
+            let message = if may_have_ops || row.author == session.user.0 {
+                // Operations to fold in, or the author's delivery state: one store read.
+                super::message_ops::message_for(state, session, &row)
+                    .await
+                    .ok()?
+            } else {
+                super::rooms::message_json(&row, &session.keys)
+            };
             json!({"type": "message.created", "message": message})
         }
         NodeEvent::Delivery {

@@ -108,7 +108,7 @@ pub async fn run(quick: bool) -> anyhow::Result<Vec<Figure>> {
             let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
             loop {
                 match tokio::time::timeout_at(deadline, bus.recv()).await {
-                    Ok(Ok(NodeEvent::MessageCreated(row))) if row.text == text => {
+                    Ok(Ok(NodeEvent::MessageCreated { row, .. })) if row.text == text => {
                         delays.push(sent.elapsed().as_secs_f64() * 1000.0);
                         break;
                     }

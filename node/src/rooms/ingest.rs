@@ -1,6 +1,10 @@
 //! The ingest task: gossip validated in batches, one store transaction per batch, verdicts
 //! reported to gossipsub; network events that start sync rounds.
 //!
+//! A message crosses as few threads as it can: the blocking thread that checks a batch's
+//! signatures queues its store job itself, and the writer puts what it stored on the event bus
+//! as soon as it commits; this task only hears the outcome, for the verdicts and the gaps.
+//!
 //! An envelope stored above a gap (the predecessor its author names, `prev`, is not held) starts a
 //! sync round with the peer that sent it: that peer has probably seen the missing one. Sealed
 //! content for unlocked local members is opened in the same transaction that stores it
@@ -87,76 +91,64 @@ pub async fn run_ingest(
     }
 }
 
+/// A gossip envelope as it came: who sent it, gossipsub's id, the bytes.
+type Gossip = (libp2p::PeerId, libp2p::gossipsub::MessageId, Vec<u8>);
+
+/// What the writer reports for a batch of checked gossip: each envelope's outcome, whether it
+/// sits above a gap, and the rooms and events of what was opened on arrival.
+type StoredGossip = (Vec<Applied>, Vec<bool>, (HashSet<RoomId>, Vec<NodeEvent>));
+
 async fn ingest_gossip(
     rooms: &Arc<Rooms>,
-    gossip: Vec<(libp2p::PeerId, libp2p::gossipsub::MessageId, Vec<u8>)>,
+    gossip: Vec<Gossip>,
     limiter: &Arc<Mutex<RateLimiter<[u8; 32]>>>,
 ) {
     let now = now_ms();
-    let mut accepted = Vec::new();
-    // Signature checks are CPU work: do them off the async runtime.
+    // Signature checks are CPU work: do them off the async runtime. The thread that checks a
+    // batch also queues its store job, so the writer starts on it without a round trip
+    // through this task (a wake-up and a thread switch on the path of every message).
     let limiter = limiter.clone();
+    let (store, vault, bus) = (rooms.store.clone(), rooms.vault.clone(), rooms.bus.clone());
     let checked = tokio::task::spawn_blocking(move || {
         let mut limiter = limiter.lock().unwrap_or_else(|e| e.into_inner());
-        gossip
-            .into_iter()
-            .map(|(source, id, data)| (source, id, pipeline::check(data, now, Some(&mut limiter))))
-            .collect::<Vec<_>>()
+        let (mut accepted, mut rejected) = (Vec::new(), Vec::new());
+        for (source, id, data) in gossip {
+            match pipeline::check(data, now, Some(&mut limiter)) {
+                Ok(checked) => accepted.push((source, id, checked)),
+                Err(rejection) => rejected.push((source, id, rejection)),
+            }
+        }
+        let items: Vec<Checked> = accepted.iter().map(|(_, _, c)| c.clone()).collect();
+        // What was stored goes on the event bus straight from the writer thread, once it
+        // is committed: the sockets get it without waiting for this task to wake.
+        let stored = (!items.is_empty()).then(move || {
+            store.queue_write_relaxed_then(
+                move |txn| store_gossip(txn, &items, now, &vault),
+                move |(applied, _, (opened_rooms, opened_events)): &StoredGossip| {
+                    super::announce_except(&bus, applied, opened_rooms);
+                    for event in opened_events {
+                        bus.publish(event.clone());
+                    }
+                },
+            )
+        });
+        (accepted, rejected, stored)
     })
     .await;
-    let Ok(checked) = checked else {
+    let Ok((accepted, rejected, stored)) = checked else {
         tracing::error!("validation task failed");
         return;
     };
-    for (source, id, result) in checked {
-        match result {
-            Ok(checked) => accepted.push((source, id, checked)),
-            Err(rejection) => {
-                rooms.metrics.validation(&rejection);
-                tracing::debug!(peer = %source, ?rejection, "gossip not accepted");
-                rooms.net.report(id, source, acceptance(&rejection));
-            }
-        }
+    for (source, id, rejection) in rejected {
+        rooms.metrics.validation(&rejection);
+        tracing::debug!(peer = %source, ?rejection, "gossip not accepted");
+        rooms.net.report(id, source, acceptance(&rejection));
     }
-    if accepted.is_empty() {
+    let Some(stored) = stored else {
         return;
-    }
-    let items: Vec<Checked> = accepted.iter().map(|(_, _, c)| c.clone()).collect();
-    let vault = rooms.vault.clone();
-    let stored = rooms
-        .store
-        .write_relaxed(move |txn| {
-            let applied = pipeline::apply_all(txn, &items, now)?;
-            let above_gap = items
-                .iter()
-                .zip(&applied)
-                .map(|(checked, applied)| {
-                    let header = &checked.verified.envelope.header;
-                    // The predecessor the author names, not seq − 1: numbers an author
-                    // skipped after a crash are no gap (docs/protocol.md, "Crash safety").
-                    Ok(matches!(applied, Applied::Stored(_))
-                        && header.prev != EnvelopeId::ZERO
-                        && !envelopes::contains(txn, &header.prev.0)?)
-                })
-                .collect::<Result<Vec<bool>, StoreError>>()?;
-            // Sealed content for local members is opened right here, in the transaction that
-            // stores it, rather than handed to the opener task. The accounts are the ones
-            // unlocked when this job runs: one unlocked later gets the opener's full pass, which
-            // the writer runs after this job.
-            let arrived: HashSet<RoomId> = items
-                .iter()
-                .zip(&applied)
-                .filter(|(checked, applied)| {
-                    matches!(checked.derived, Derived::RoomData)
-                        && matches!(applied, Applied::Stored(_))
-                })
-                .map(|(checked, _)| checked.verified.envelope.header.room)
-                .collect();
-            let opened = opening::open_arrivals(txn, &vault.all(), &arrived);
-            Ok((applied, above_gap, opened))
-        })
-        .await;
-    let (applied, above_gap, (opened_rooms, opened_events)) = match stored {
+    };
+    let stored = stored.await;
+    let (applied, above_gap, _) = match stored {
         Ok(stored) => stored,
         Err(e) => {
             tracing::error!(error = %e, "could not store gossip; it will be fetched again");
@@ -166,10 +158,6 @@ async fn ingest_gossip(
             return;
         }
     };
-    rooms.announce_except(&applied, &opened_rooms);
-    for event in opened_events {
-        rooms.bus.publish(event);
-    }
     // A sync round with each peer that sent an envelope whose predecessor is not held.
     let mut gap_peers = std::collections::HashSet::new();
     for ((source, id, checked), (applied, above_gap)) in
@@ -195,6 +183,41 @@ async fn ingest_gossip(
         rooms.metrics.validation_result(verdict_name(&verdict));
         rooms.net.report(id, source, verdict);
     }
+}
+
+/// Stores a batch of checked gossip in the writer's transaction; sealed content for unlocked
+/// local members is opened right there rather than handed to the opener task. The accounts are
+/// the ones unlocked when this job runs: one unlocked later gets the opener's full pass, which
+/// the writer runs after this job.
+fn store_gossip(
+    txn: &rusqlite::Transaction<'_>,
+    items: &[Checked],
+    now: u64,
+    vault: &crate::accounts::Vault,
+) -> Result<StoredGossip, StoreError> {
+    let applied = pipeline::apply_all(txn, items, now)?;
+    let above_gap = items
+        .iter()
+        .zip(&applied)
+        .map(|(checked, applied)| {
+            let header = &checked.verified.envelope.header;
+            // The predecessor the author names, not seq − 1: numbers an author skipped after a
+            // crash are no gap (docs/protocol.md, "Crash safety").
+            Ok(matches!(applied, Applied::Stored(_))
+                && header.prev != EnvelopeId::ZERO
+                && !envelopes::contains(txn, &header.prev.0)?)
+        })
+        .collect::<Result<Vec<bool>, StoreError>>()?;
+    let arrived: HashSet<RoomId> = items
+        .iter()
+        .zip(&applied)
+        .filter(|(checked, applied)| {
+            matches!(checked.derived, Derived::RoomData) && matches!(applied, Applied::Stored(_))
+        })
+        .map(|(checked, _)| checked.verified.envelope.header.room)
+        .collect();
+    let opened = opening::open_arrivals(txn, &vault.all(), &arrived);
+    Ok((applied, above_gap, opened))
 }
 
 fn acceptance(rejection: &Rejection) -> MessageAcceptance {

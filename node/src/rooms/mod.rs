@@ -240,24 +240,24 @@ impl Rooms {
 
     /// Publishes the events of the envelopes just stored.
     pub(crate) fn announce(&self, applied: &[Applied]) {
-        self.announce_except(applied, &HashSet::new());
-    }
-
-    /// Like [`Rooms::announce`], without the "room data arrived" events of `opened`: rooms whose
-    /// arrivals were opened in the transaction that stored them.
-    pub(crate) fn announce_except(&self, applied: &[Applied], opened: &HashSet<RoomId>) {
-        for outcome in applied {
-            if let Applied::Stored(Some(event)) = outcome {
-                if matches!(**event, NodeEvent::RoomData(room) if opened.contains(&room)) {
-                    continue;
-                }
-                self.bus.publish((**event).clone());
-            }
-        }
+        announce_except(&self.bus, applied, &HashSet::new());
     }
 
     /// The directory entry of an account.
     pub async fn user(&self, id: AccountId) -> Result<Option<UserRow>, StoreError> {
         self.store.read(move |c| users::get(c, &id.0)).await
+    }
+}
+
+/// Like [`Rooms::announce`], without the "room data arrived" events of `opened`: rooms whose
+/// arrivals were opened in the transaction that stored them.
+pub(crate) fn announce_except(bus: &EventBus, applied: &[Applied], opened: &HashSet<RoomId>) {
+    for outcome in applied {
+        if let Applied::Stored(Some(event)) = outcome {
+            if matches!(**event, NodeEvent::RoomData(room) if opened.contains(&room)) {
+                continue;
+            }
+            bus.publish((**event).clone());
+        }
     }
 }

@@ -135,8 +135,9 @@ fn open_pending(
         }
     }
     let made = batch.opened.iter().filter(|o| o.row.is_some()).count();
-    let events = batch.events(me, room);
     store_batch(txn, keys, room, newest, &batch, &chains)?;
+    // After storing: an operation opened in this pass counts for its target too.
+    let events = batch.events(txn, me, room)?;
     Ok((made, events))
 }
 
@@ -292,18 +293,28 @@ struct OpenBatch {
 }
 
 impl OpenBatch {
-    /// The events to publish once the batch is stored.
-    fn events(&self, viewer: AccountId, room: RoomId) -> Vec<NodeEvent> {
+    /// The events to publish once the batch is stored (`txn` holds it).
+    fn events(
+        &self,
+        txn: &Transaction<'_>,
+        viewer: AccountId,
+        room: RoomId,
+    ) -> Result<Vec<NodeEvent>, StoreError> {
         self.opened
             .iter()
-            .map(|opened| match (&opened.row, &opened.op) {
-                (Some(row), _) => NodeEvent::MessageCreated(row.clone()),
-                (None, Some(op)) => NodeEvent::MessageChanged {
-                    viewer: viewer.0,
-                    room,
-                    target: op.target,
-                },
-                (None, None) => NodeEvent::RoomUpdated(room),
+            .map(|opened| {
+                Ok(match (&opened.row, &opened.op) {
+                    (Some(row), _) => NodeEvent::MessageCreated {
+                        row: row.clone(),
+                        may_have_ops: crate::store::ops::any_for(txn, &viewer.0, &row.id)?,
+                    },
+                    (None, Some(op)) => NodeEvent::MessageChanged {
+                        viewer: viewer.0,
+                        room,
+                        target: op.target,
+                    },
+                    (None, None) => NodeEvent::RoomUpdated(room),
+                })
             })
             .collect()
     }

@@ -238,7 +238,11 @@ pub fn apply(txn: &Transaction<'_>, checked: &Checked, now_ms: u64) -> Result<Ap
             {
                 crate::files::record_refs(txn, message.viewer, &files, None)?;
             }
-            Some(Box::new(NodeEvent::MessageCreated(message.clone())))
+            let may_have_ops = crate::store::ops::any_for(txn, &message.viewer, &message.id)?;
+            Some(Box::new(NodeEvent::MessageCreated {
+                row: message.clone(),
+                may_have_ops,
+            }))
         }
         Derived::User(user) => {
             if user.avatar.is_some()

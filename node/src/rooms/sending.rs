@@ -111,7 +111,12 @@ impl Rooms {
         let checked = self.finish_local(queued).await?;
         match row {
             Some(row) => {
-                self.bus.publish(NodeEvent::MessageCreated(row.clone()));
+                // Only its author reads this row, and the author's sockets read its delivery
+                // state anyway: no need to look for operations here.
+                self.bus.publish(NodeEvent::MessageCreated {
+                    row: row.clone(),
+                    may_have_ops: true,
+                });
                 Ok(row)
             }
             None => {

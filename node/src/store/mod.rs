@@ -194,7 +194,7 @@ impl Store {
         R: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> Result<R, StoreError> + Send + 'static,
     {
-        self.submit(true, f).await
+        self.submit(true, f, |_: &R| {}).await
     }
 
     /// Like [`Store::write`], but a batch made only of relaxed jobs commits with
@@ -206,7 +206,7 @@ impl Store {
         R: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> Result<R, StoreError> + Send + 'static,
     {
-        self.submit(false, f).await
+        self.submit(false, f, |_: &R| {}).await
     }
 
     /// Like [`Store::write`], but the job is queued before this returns: jobs queued one after
@@ -219,7 +219,25 @@ impl Store {
         R: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> Result<R, StoreError> + Send + 'static,
     {
-        self.submit(true, f)
+        self.submit(true, f, |_: &R| {})
+    }
+
+    /// Like [`Store::write_relaxed`], but the job is queued before this returns (callable
+    /// from any thread; the future only waits for the answer), and `then` runs on the writer
+    /// thread as soon as the transaction committed, before the caller hears: for what must
+    /// follow the commit at once, such as telling the event bus, without waiting for the
+    /// caller's task to wake.
+    pub fn queue_write_relaxed_then<R, F, T>(
+        &self,
+        f: F,
+        then: T,
+    ) -> impl std::future::Future<Output = Result<R, StoreError>> + Send + 'static + use<R, F, T>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<R, StoreError> + Send + 'static,
+        T: FnOnce(&R) + Send + 'static,
+    {
+        self.submit(false, f, then)
     }
 
     /// How many writes have failed for a full disk so far. A job refused because one queued
@@ -229,14 +247,16 @@ impl Store {
         self.disk_full.load(Ordering::SeqCst)
     }
 
-    fn submit<R, F>(
+    fn submit<R, F, T>(
         &self,
         durable: bool,
         f: F,
-    ) -> impl std::future::Future<Output = Result<R, StoreError>> + Send + 'static
+        then: T,
+    ) -> impl std::future::Future<Output = Result<R, StoreError>> + Send + 'static + use<R, F, T>
     where
         R: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> Result<R, StoreError> + Send + 'static,
+        T: FnOnce(&R) + Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
         let disk_full = self.disk_full.clone();
@@ -252,6 +272,9 @@ impl Store {
                     (Ok(_), Commit::Failed) => Err(StoreError::Closed),
                     (Err(e), _) => Err(e),
                 };
+                if let Ok(value) = &answer {
+                    then(value);
+                }
                 let _ = tx.send(answer);
             })
         });

@@ -70,6 +70,18 @@ pub fn insert(txn: &Transaction<'_>, op: &OpRow) -> Result<bool, StoreError> {
     Ok(n > 0)
 }
 
+/// Whether any operation on `target` is stored for `viewer` (one probe of the target index).
+pub fn any_for(
+    conn: &Connection,
+    viewer: &[u8; 32],
+    target: &[u8; 32],
+) -> Result<bool, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM message_ops WHERE viewer = ?1 AND target = ?2)",
+    )?;
+    Ok(stmt.query_row(params![viewer, target], |r| r.get(0))?)
+}
+
 /// Every operation on `targets` as `viewer` sees them, per target, oldest first.
 pub fn for_targets(
     conn: &Connection,
