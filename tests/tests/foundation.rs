@@ -139,6 +139,22 @@ async fn a_wrong_password_fails_and_the_keys_stay_wrapped() -> anyhow::Result<()
         !dir_contains(node.data_dir(), &secret[..])?,
         "the identity key is never stored unwrapped"
     );
+
+    // Two sessions, both used (the node remembers checked sessions): logging out one ends that
+    // one only, though the account's keys stay unlocked for the other.
+    let laptop = client.log_in("alice", "correct horse").await?;
+    let phone = client.log_in("alice", "correct horse").await?;
+    for session in [&laptop, &phone] {
+        assert_eq!(session.get("/api/v1/me").await?.0, 200);
+    }
+    let (status, _) = laptop.delete("/api/v1/sessions/current").await?;
+    assert_eq!(status, 204);
+    assert_eq!(
+        laptop.get("/api/v1/me").await?.0,
+        401,
+        "a logged-out session stops working while another keeps the keys unlocked"
+    );
+    assert_eq!(phone.get("/api/v1/me").await?.0, 200);
     Ok(())
 }
 

@@ -5,10 +5,12 @@
 //! - A session token is 32 random bytes, given to the client once. The store keeps only a derived
 //!   lookup id and the master key sealed under a key derived from the token, so a remembered
 //!   login survives a node restart while a stolen disk alone unlocks nothing.
-//! - [`keys`]: the unlocked key set and its sealed form; [`limiter`]: failed-login limits.
+//! - [`keys`]: the unlocked key set and its sealed form; [`limiter`]: failed-login limits;
+//!   `session_cache`: sessions already found in the store, so a request reads no row.
 
 pub mod keys;
 pub mod limiter;
+mod session_cache;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -143,6 +145,7 @@ impl Vault {
 pub struct Accounts {
     store: Store,
     vault: Arc<Vault>,
+    sessions: session_cache::SessionCache,
     limiter: FailureLimiter,
     limits: Limits,
     wrap_params: WrapParams,
@@ -154,6 +157,7 @@ impl Accounts {
         Self {
             store,
             vault,
+            sessions: session_cache::SessionCache::default(),
             limiter: FailureLimiter::new(limits.failed_logins_per_minute),
             limits,
             wrap_params: WrapParams::DEFAULT,
@@ -302,12 +306,20 @@ impl Accounts {
             .and_then(|b| b.try_into().ok())
             .ok_or(AccountError::Unauthorized)?;
         let id = chatly_crypto::derive_key(SESSION_ID_LABEL, &token);
+        if let Some(user) = self.sessions.get(&id, now_ms())
+            && let Some(keys) = self.unlocked(&user)
+        {
+            return Ok(Session { user, id, keys });
+        }
+        let epoch = self.sessions.epoch();
         let row = self
             .store
             .read(move |c| rows::session(c, &id, now_ms()))
             .await?
             .ok_or(AccountError::Unauthorized)?;
         let user = AccountId(row.user_id);
+        self.sessions
+            .insert(epoch, id, user, row.expires_at, now_ms());
         if let Some(keys) = self.unlocked(&user) {
             return Ok(Session { user, id, keys });
         }
@@ -340,8 +352,11 @@ impl Accounts {
         let left = self
             .store
             .write(move |txn| rows::delete_session(txn, &id))
-            .await?;
-        if let Some((user, 0)) = left {
+            .await;
+        // Even when the answer is an error: the delete may have reached the disk, and
+        // forgetting costs no more than one store read on the next request.
+        self.sessions.forget(&id);
+        if let Some((user, 0)) = left? {
             self.vault.remove(&AccountId(user));
         }
         Ok(())

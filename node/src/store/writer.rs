@@ -30,14 +30,20 @@ pub(crate) fn run_in_savepoint<R>(
     txn: &Transaction<'_>,
     f: impl FnOnce(&Transaction<'_>) -> Result<R, StoreError>,
 ) -> Result<R, StoreError> {
-    txn.execute_batch("SAVEPOINT job")?;
+    // Cached statements: every job opens and releases one, so parsing them each time shows.
+    let run = |sql: &str| -> Result<(), StoreError> {
+        txn.prepare_cached(sql)?.execute([])?;
+        Ok(())
+    };
+    run("SAVEPOINT job")?;
     match f(txn) {
         Ok(value) => {
-            txn.execute_batch("RELEASE job")?;
+            run("RELEASE job")?;
             Ok(value)
         }
         Err(e) => {
-            txn.execute_batch("ROLLBACK TO job; RELEASE job")?;
+            run("ROLLBACK TO job")?;
+            run("RELEASE job")?;
             Err(e)
         }
     }
