@@ -10,6 +10,7 @@
 //!   [`users`], [`private`], [`sync`]. The store knows rows; it knows nothing of the network.
 
 pub mod accounts;
+mod checkpoint;
 pub mod envelopes;
 pub mod files;
 pub mod messages;
@@ -144,6 +145,7 @@ impl Store {
             false,
         )?;
         migrate(&mut writer)?;
+        let checkpointer = checkpoint::Checkpointer::start(&writer, open_connection(path, false)?)?;
         let readers = (0..READERS)
             .map(|_| open_connection(path, true))
             .collect::<Result<Vec<_>, _>>()?;
@@ -157,7 +159,8 @@ impl Store {
                 let (timing, disk_full) = (write_seconds.clone(), disk_full.clone());
                 move || {
                     // Returns when every `Store` clone is gone; the connection closes with it.
-                    writer_loop(writer, rx, &timing, &disk_full);
+                    writer_loop(writer, rx, &timing, &disk_full, &checkpointer);
+                    checkpointer.stop();
                     let _ = closed_tx.send(true);
                 }
             })

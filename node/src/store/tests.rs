@@ -305,3 +305,28 @@ async fn control_log_reads_do_not_walk_the_history() {
     assert!(log_steps < 300, "control log read took {log_steps} steps");
     assert!(list_steps < 300, "room listing took {list_steps} steps");
 }
+
+#[tokio::test]
+async fn the_checkpointer_keeps_the_log_from_growing_without_bound() {
+    let (dir, store) = open();
+    // 800 durable commits of ~40 KiB: 32 MiB through the log, 8 times the checkpoint threshold.
+    // The WAL hook replaces the writer's automatic checkpoint, and the writer's own fallback
+    // starts at 64 MiB, so without the checkpointer thread the log would hold all of it.
+    for i in 0..800u32 {
+        store
+            .write(move |txn| {
+                txn.execute("CREATE TABLE IF NOT EXISTS filler (data BLOB)", [])?;
+                txn.execute(
+                    "INSERT INTO filler (data) VALUES (?1)",
+                    [vec![i as u8; 40_000]],
+                )?;
+                Ok(())
+            })
+            .await
+            .expect("write");
+    }
+    let wal = std::fs::metadata(dir.path().join("test.db-wal"))
+        .expect("wal")
+        .len();
+    assert!(wal < 16 << 20, "the log reached {wal} bytes");
+}

@@ -54,6 +54,7 @@ pub(super) fn writer_loop(
     mut rx: mpsc::UnboundedReceiver<Job>,
     timing: &std::sync::OnceLock<prometheus_client::metrics::histogram::Histogram>,
     disk_full: &std::sync::atomic::AtomicU64,
+    checkpointer: &super::checkpoint::Checkpointer,
 ) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     let mut full = true;
@@ -97,6 +98,9 @@ pub(super) fn writer_loop(
                 Commit::Failed
             }
         };
+        if commit == Commit::Done {
+            checkpointer.after_commit(&conn);
+        }
         if let Some(histogram) = timing.get() {
             histogram.observe(started.elapsed().as_secs_f64());
         }
