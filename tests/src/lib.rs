@@ -148,6 +148,18 @@ impl TestNode {
         Client::new(format!("http://{}", self.running().http_addr), None)
     }
 
+    /// The bytes of envelope `id` (hex) as this node stores them, to replay through a raw peer.
+    pub async fn envelope_bytes(&self, id: &str) -> Result<Vec<u8>> {
+        let id = chatly_protocol::EnvelopeId::from_hex(id)?;
+        let bytes = self
+            .running()
+            .state
+            .store
+            .read(move |c| chatly::store::envelopes::bytes(c, &id.0))
+            .await?;
+        bytes.ok_or_else(|| anyhow::anyhow!("envelope {} not held", id.to_hex()))
+    }
+
     /// Signs up and logs in; returns the logged-in client.
     pub async fn account(&self, username: &str, password: &str) -> Result<Client> {
         let client = self.client();

@@ -68,13 +68,7 @@ async fn forged_oversized_and_duplicate_envelopes_go_nowhere() -> anyhow::Result
     let mut oversized = forged_envelope(&"x".repeat(1000));
     oversized.resize(62_000, 0x55); // over MAX_ENVELOPE_LEN, under gossipsub's frame limit
     raw.publish(PUBLIC_TOPIC, oversized).await?;
-    let honest_id = EnvelopeId::from_hex(honest["id"].as_str().unwrap())?;
-    let state = a.handle.as_ref().unwrap().state.clone();
-    let honest_bytes = state
-        .store
-        .read(move |c| chatly::store::envelopes::bytes(c, &honest_id.0))
-        .await?
-        .expect("held");
+    let honest_bytes = a.envelope_bytes(honest["id"].as_str().unwrap()).await?;
     raw.publish(PUBLIC_TOPIC, honest_bytes).await?;
     for i in 0..5 {
         raw.publish(PUBLIC_TOPIC, forged_envelope(&format!("forged again {i}")))

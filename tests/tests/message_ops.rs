@@ -3,7 +3,6 @@
 //! an admin deletes, and a reaction toggles. A reaction that reaches a node before its message
 //! shows in that message's live frame.
 
-use chatly_protocol::EnvelopeId;
 use chatly_tests::rawpeer::RawPeer;
 use chatly_tests::{CATCH_UP, Client, PATIENCE, TestNode, mesh, wait_for};
 use serde_json::{Value, json};
@@ -137,17 +136,6 @@ async fn edits_deletions_and_reactions_reach_every_node() -> anyhow::Result<()> 
     Ok(())
 }
 
-/// The bytes of envelope `id` as `node` stores them.
-async fn envelope_bytes(node: &TestNode, id: &str) -> anyhow::Result<Vec<u8>> {
-    let id = EnvelopeId::from_hex(id)?;
-    let state = node.handle.as_ref().expect("running").state.clone();
-    let bytes = state
-        .store
-        .read(move |c| chatly::store::envelopes::bytes(c, &id.0))
-        .await?;
-    bytes.ok_or_else(|| anyhow::anyhow!("envelope not held"))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_reaction_that_arrives_before_its_message_shows_in_its_live_frame() -> anyhow::Result<()>
 {
@@ -176,8 +164,8 @@ async fn a_reaction_that_arrives_before_its_message_shows_in_its_live_frame() ->
         })
         .await?;
     assert_eq!(reaction.len(), 1);
-    let reaction = envelope_bytes(&a, &hex::encode(&reaction[0])).await?;
-    let message = envelope_bytes(&a, &id).await?;
+    let reaction = a.envelope_bytes(&hex::encode(&reaction[0])).await?;
+    let message = a.envelope_bytes(&id).await?;
 
     let bob = b.account("bob", "battery staple").await?;
     let mut bob_events = bob.events().await?;
