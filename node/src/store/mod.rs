@@ -145,7 +145,7 @@ impl Store {
             false,
         )?;
         migrate(&mut writer)?;
-        let checkpointer = checkpoint::Checkpointer::start(&writer, open_connection(path, false)?)?;
+        checkpoint::install(&writer);
         let readers = (0..READERS)
             .map(|_| open_connection(path, true))
             .collect::<Result<Vec<_>, _>>()?;
@@ -159,8 +159,7 @@ impl Store {
                 let (timing, disk_full) = (write_seconds.clone(), disk_full.clone());
                 move || {
                     // Returns when every `Store` clone is gone; the connection closes with it.
-                    writer_loop(writer, rx, &timing, &disk_full, &checkpointer);
-                    checkpointer.stop();
+                    writer_loop(writer, rx, &timing, &disk_full);
                     let _ = closed_tx.send(true);
                 }
             })

@@ -307,11 +307,11 @@ async fn control_log_reads_do_not_walk_the_history() {
 }
 
 #[tokio::test]
-async fn the_checkpointer_keeps_the_log_from_growing_without_bound() {
+async fn checkpoints_keep_the_log_from_growing_without_bound() {
     let (dir, store) = open();
     // 800 durable commits of ~40 KiB: 32 MiB through the log, 8 times the checkpoint threshold.
-    // The WAL hook replaces the writer's automatic checkpoint, and the writer's own fallback
-    // starts at 64 MiB, so without the checkpointer thread the log would hold all of it.
+    // The WAL hook replaces the writer's automatic checkpoint, so without the writer's own
+    // checkpoint after its answers the log would hold all of it.
     for i in 0..800u32 {
         store
             .write(move |txn| {

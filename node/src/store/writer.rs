@@ -54,7 +54,6 @@ pub(super) fn writer_loop(
     mut rx: mpsc::UnboundedReceiver<Job>,
     timing: &std::sync::OnceLock<prometheus_client::metrics::histogram::Histogram>,
     disk_full: &std::sync::atomic::AtomicU64,
-    checkpointer: &super::checkpoint::Checkpointer,
 ) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     let mut full = true;
@@ -98,9 +97,6 @@ pub(super) fn writer_loop(
                 Commit::Failed
             }
         };
-        if commit == Commit::Done {
-            checkpointer.after_commit(&conn);
-        }
         if let Some(histogram) = timing.get() {
             histogram.observe(started.elapsed().as_secs_f64());
         }
@@ -111,5 +107,6 @@ pub(super) fn writer_loop(
         for answer in answers {
             answer(commit);
         }
+        super::checkpoint::after_answers(&conn);
     }
 }
