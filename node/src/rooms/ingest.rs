@@ -125,7 +125,7 @@ async fn ingest_gossip(
             store.queue_write_relaxed_then(
                 move |txn| store_gossip(txn, &items, now, &vault),
                 move |(applied, _, (opened_rooms, opened_events)): &StoredGossip| {
-                    super::announce_except(&bus, applied, opened_rooms);
+                    super::announce(&bus, applied, opened_rooms);
                     for event in opened_events {
                         bus.publish(event.clone());
                     }
@@ -147,8 +147,7 @@ async fn ingest_gossip(
     let Some(stored) = stored else {
         return;
     };
-    let stored = stored.await;
-    let (applied, above_gap, _) = match stored {
+    let (applied, above_gap, _) = match stored.await {
         Ok(stored) => stored,
         Err(e) => {
             tracing::error!(error = %e, "could not store gossip; it will be fetched again");

@@ -230,17 +230,13 @@ impl Rooms {
         items: Vec<Checked>,
         now: u64,
     ) -> Result<Vec<Applied>, StoreError> {
-        let applied = self
-            .store
-            .write_relaxed(move |txn| pipeline::apply_all(txn, &items, now))
-            .await?;
-        self.announce(&applied);
-        Ok(applied)
-    }
-
-    /// Publishes the events of the envelopes just stored.
-    pub(crate) fn announce(&self, applied: &[Applied]) {
-        announce_except(&self.bus, applied, &HashSet::new());
+        let bus = self.bus.clone();
+        self.store
+            .queue_write_relaxed_then(
+                move |txn| pipeline::apply_all(txn, &items, now),
+                move |applied: &Vec<Applied>| announce(&bus, applied, &HashSet::new()),
+            )
+            .await
     }
 
     /// The directory entry of an account.
@@ -249,9 +245,10 @@ impl Rooms {
     }
 }
 
-/// Like [`Rooms::announce`], without the "room data arrived" events of `opened`: rooms whose
-/// arrivals were opened in the transaction that stored them.
-pub(crate) fn announce_except(bus: &EventBus, applied: &[Applied], opened: &HashSet<RoomId>) {
+/// Publishes the events of the envelopes just stored, run by the writer once they are committed
+/// (`Store::queue_write_relaxed_then`). Leaves out the "room data arrived" events of `opened`:
+/// rooms whose arrivals were opened in the transaction that stored them.
+pub(crate) fn announce(bus: &EventBus, applied: &[Applied], opened: &HashSet<RoomId>) {
     for outcome in applied {
         if let Applied::Stored(Some(event)) = outcome {
             if matches!(**event, NodeEvent::RoomData(room) if opened.contains(&room)) {
