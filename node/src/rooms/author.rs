@@ -22,6 +22,7 @@
 //! neither may be handed out again (docs/protocol.md, "Crash safety"). Control operations, key
 //! deliveries and account records are always stored before they are published.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -30,9 +31,12 @@ use chatly_protocol::{AccountId, EnvelopeId, Kind, RoomId};
 use futures::future::BoxFuture;
 use rusqlite::Transaction;
 
+use super::opening;
 use super::pipeline::{self, Applied, Checked};
 use super::seal::{self, Rejection};
 use super::{RoomError, Rooms};
+use crate::accounts::UnlockedKeys;
+use crate::events::NodeEvent;
 use crate::net::{NetError, Topic};
 use crate::store::{StoreError, envelopes, now_ms};
 
@@ -65,7 +69,7 @@ pub(crate) type Also = Box<dyn FnOnce(&Transaction<'_>) -> Result<(), StoreError
 pub(crate) struct Queued {
     checked: Checked,
     topic: Topic,
-    commit: BoxFuture<'static, Result<Vec<Applied>, StoreError>>,
+    commit: BoxFuture<'static, Result<StoredLocal, StoreError>>,
     author: AuthorLock,
     /// The author's `disk_full_mark` when this was queued.
     disk_full_before: u64,
@@ -170,9 +174,10 @@ impl Rooms {
             && header.seq <= guard.reserved.load(Ordering::SeqCst);
         let item = checked.clone();
         let disk_full_before = guard.disk_full_mark;
+        let unlocked = self.vault.all();
         let commit = self
             .store
-            .queue_write(move |txn| store_local(txn, &item, now_ms(), also));
+            .queue_write(move |txn| store_local(txn, &item, now_ms(), also, &unlocked));
         Queued {
             checked,
             topic,
@@ -221,27 +226,23 @@ impl Rooms {
             (commit.await, None)
         };
         // `store_local` reserved the next number with the envelope, in the same commit.
-        if let Ok(applied) = &committed
-            && matches!(applied.last(), Some(Applied::Stored(_)))
-        {
+        if let Ok((Applied::Stored(_), _)) = &committed {
             reserved.fetch_max(seq + 1, Ordering::SeqCst);
         }
-        let outcome = match committed {
-            Ok(mut applied) => match applied.pop() {
-                Some(Applied::Stored(event)) => Ok(event),
-                Some(Applied::NotMember) => {
-                    Err(RoomError::Forbidden("not a member of this room".into()))
-                }
-                // One queued before it failed to commit: say why when the disk was full.
-                Some(Applied::NotNext) if self.store.disk_full_count() > disk_full_before => {
-                    Err(StoreError::DiskFull.into())
-                }
-                _ => Err(RoomError::Conflict),
-            },
-            Err(e) => Err(e.into()),
+        let (event, opened) = match committed {
+            Ok((Applied::Stored(event), opened)) => (event, opened),
+            Ok((Applied::NotMember, _)) => {
+                return Err(RoomError::Forbidden("not a member of this room".into()));
+            }
+            // One queued before it failed to commit: say why when the disk was full.
+            Ok((Applied::NotNext, _)) if self.store.disk_full_count() > disk_full_before => {
+                return Err(StoreError::DiskFull.into());
+            }
+            Ok(_) => return Err(RoomError::Conflict),
+            Err(e) => return Err(e.into()),
         };
-        if let Some(event) = outcome? {
-            self.bus.publish(*event);
+        for event in event.map(|e| *e).into_iter().chain(opened) {
+            self.bus.publish(event);
         }
         self.metrics.messages_out.inc();
         let published = match published {
@@ -262,23 +263,31 @@ impl Rooms {
     }
 }
 
+/// What storing a local envelope did, and the events of what local accounts opened of it.
+type StoredLocal = (Applied, Vec<NodeEvent>);
+
 /// Stores a local envelope, queues it in the outbox, raises the author's reservation to the next
 /// number and runs `also`, all in the writer's transaction: an acknowledged post is durable and
 /// queued, or neither. Refused (as a conflict) unless the author's stored head is the envelope's
 /// predecessor (`prev`; none when it is zero).
+///
+/// Sealed content and key deliveries are then opened for the `unlocked` local accounts in the
+/// same transaction, as arrivals from peers are (`opening::open_arrivals`): the other members
+/// on this node read the post at once, and no separate opening pass is needed for it.
 fn store_local(
     txn: &Transaction<'_>,
     checked: &Checked,
     now: u64,
     also: Option<Also>,
-) -> Result<Vec<Applied>, StoreError> {
+    unlocked: &[Arc<UnlockedKeys>],
+) -> Result<StoredLocal, StoreError> {
     let header = &checked.verified.envelope.header;
     let head = envelopes::head(txn, &header.room.0, &header.author.0)?.map(|(_, id)| id);
     let expected = (header.prev != EnvelopeId::ZERO).then_some(header.prev.0);
     if head != expected {
-        return Ok(vec![Applied::NotNext]);
+        return Ok((Applied::NotNext, Vec::new()));
     }
-    let outcome = pipeline::apply(txn, checked, now)?;
+    let mut outcome = pipeline::apply(txn, checked, now)?;
     if matches!(outcome, Applied::Stored(_)) {
         crate::store::sync::outbox_add(
             txn,
@@ -295,5 +304,16 @@ fn store_local(
             also(txn)?;
         }
     }
-    Ok(vec![outcome])
+    let mut opened = Vec::new();
+    if let Applied::Stored(Some(event)) = &outcome
+        && let NodeEvent::RoomData(room) = **event
+    {
+        // After `also`: the author's own opened copy is stored, so its pass skips the post.
+        let (handled, events) = opening::open_arrivals(txn, unlocked, &HashSet::from([room]));
+        if handled.contains(&room) {
+            outcome = Applied::Stored(None);
+        }
+        opened = events;
+    }
+    Ok((outcome, opened))
 }

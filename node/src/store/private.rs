@@ -53,9 +53,22 @@ pub fn deliveries(
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// The pending sealed envelopes of [`unopened`], in (author, seq) order.
+pub(crate) const UNOPENED: &str = "SELECT bytes, author, seq FROM envelopes e
+       WHERE room = ?1 AND kind = ?2 AND rowid > ?4
+         AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.viewer = ?3 AND m.id = e.id)
+         AND NOT EXISTS (SELECT 1 FROM unopenable u WHERE u.account = ?3 AND u.id = e.id)
+         AND NOT EXISTS (SELECT 1 FROM opened o WHERE o.account = ?3 AND o.id = e.id)
+     UNION
+     SELECT e.bytes, e.author, e.seq FROM open_later l JOIN envelopes e ON e.id = l.id
+       WHERE l.account = ?3 AND l.room = ?1
+     ORDER BY 2, 3";
+
 /// Sealed envelopes of a room that `account` has neither opened nor given up on: those that
 /// arrived since it last looked, and those it was told to try again. Also returns the newest
-/// arrival (rowid), for [`mark_looked`].
+/// sealed arrival in the room (rowid), for [`mark_looked`]: it counts the envelopes passed over
+/// because they were already opened (the account's own posts), or every later pass would read
+/// them all again.
 pub fn unopened(
     conn: &Connection,
     account: &[u8; 32],
@@ -66,27 +79,14 @@ pub fn unopened(
         .query_row(params![account, room], |r| r.get(0))
         .optional()?
         .unwrap_or(0);
-    let mut stmt = conn.prepare_cached(
-        "SELECT rowid, bytes, author, seq FROM envelopes e
-           WHERE room = ?1 AND kind = ?2 AND rowid > ?4
-             AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.viewer = ?3 AND m.id = e.id)
-             AND NOT EXISTS (SELECT 1 FROM unopenable u WHERE u.account = ?3 AND u.id = e.id)
-             AND NOT EXISTS (SELECT 1 FROM opened o WHERE o.account = ?3 AND o.id = e.id)
-         UNION
-         SELECT e.rowid, e.bytes, e.author, e.seq FROM open_later l JOIN envelopes e ON e.id = l.id
-           WHERE l.account = ?3 AND l.room = ?1
-         ORDER BY 3, 4",
-    )?;
-    let rows = stmt.query_map(params![room, KIND_SEALED, account, upto], |r| {
-        Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
-    })?;
-    let mut newest = upto;
-    let mut out = Vec::new();
-    for row in rows {
-        let (rowid, bytes) = row?;
-        newest = newest.max(rowid);
-        out.push(bytes);
-    }
+    let newest: i64 = conn
+        .prepare_cached(
+            "SELECT coalesce(max(rowid), 0) FROM envelopes WHERE kind = ?1 AND room = ?2",
+        )?
+        .query_row(params![KIND_SEALED, room], |r| r.get(0))?;
+    let mut stmt = conn.prepare_cached(UNOPENED)?;
+    let rows = stmt.query_map(params![room, KIND_SEALED, account, upto], |r| r.get(0))?;
+    let out = rows.collect::<Result<_, _>>()?;
     Ok((out, newest))
 }
 
