@@ -39,6 +39,7 @@ pub async fn messages_json(
         .collect();
     // One read for everything the rows need besides themselves: their operations, the room's
     // admins (who may delete others' messages) and the delivery state of the caller's own.
+    let states = state.rooms.states.clone();
     let (all_ops, admins, deliveries) = state
         .store
         .read(move |c| {
@@ -46,7 +47,7 @@ pub async fn messages_json(
             let admins: BTreeSet<AccountId> = if room == RoomId::PUBLIC {
                 BTreeSet::new()
             } else {
-                crate::rooms::groups::load_state(c, room)?.admins
+                states.load(c, room)?.admins.clone()
             };
             let mut deliveries = HashMap::new();
             for id in own {
@@ -109,6 +110,18 @@ pub async fn message_for(
         .ok_or_else(|| ApiError::not_found("no such message"))
 }
 
+/// A message the caller has just posted, as JSON, without a store read: nothing can refer to
+/// it yet (no operations), and no peer has reported holding it, so its delivery is queued, or
+/// sent once published. A reaction racing the 201 reaches the caller's sockets as an update.
+pub fn posted_json(state: &NodeState, session: &Session, row: &MessageRow) -> MessageJson {
+    let mut json = message_json(row, &session.keys);
+    let delivery = state
+        .rooms
+        .with_sent(row.id, crate::store::sync::Delivery::Queued);
+    json.delivery = Some(delivery_json(delivery));
+    json
+}
+
 /// The message `mid` of room `id` as the caller sees it, and the room's admins.
 async fn target(
     state: &NodeState,
@@ -123,6 +136,7 @@ async fn target(
         super::rooms::member_state(state, session, room)
             .await?
             .admins
+            .clone()
     };
     let message = EnvelopeId::from_hex(mid).map_err(|_| ApiError::not_found("no such message"))?;
     let viewer = viewer(room, session);

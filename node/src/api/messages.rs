@@ -11,7 +11,7 @@ use serde_json::json;
 use super::ApiJson;
 use super::auth::Auth;
 use super::error::ApiError;
-use super::message_ops::{message_for, messages_json};
+use super::message_ops::{messages_json, posted_json};
 use super::rooms::{member_state, parse_room, viewer};
 use super::types::MessageJson;
 use crate::NodeState;
@@ -141,6 +141,6 @@ pub async fn post(
     };
     Ok((
         StatusCode::CREATED,
-        Json(message_for(&state, &session, &row).await?),
+        Json(posted_json(&state, &session, &row)),
     ))
 }

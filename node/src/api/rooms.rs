@@ -35,7 +35,7 @@ pub(crate) async fn member_state(
     state: &NodeState,
     session: &Session,
     room: RoomId,
-) -> Result<RoomState, ApiError> {
+) -> Result<Arc<RoomState>, ApiError> {
     let room_state = state.rooms.room_state(room).await?;
     if room_state.is_member(&session.user) {
         Ok(room_state)

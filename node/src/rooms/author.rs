@@ -34,6 +34,7 @@ use rusqlite::Transaction;
 use super::opening;
 use super::pipeline::{self, Applied, Checked};
 use super::seal::{self, Rejection};
+use super::states::RoomStates;
 use super::{RoomError, Rooms};
 use crate::accounts::UnlockedKeys;
 use crate::events::NodeEvent;
@@ -174,10 +175,10 @@ impl Rooms {
             && header.seq <= guard.reserved.load(Ordering::SeqCst);
         let item = checked.clone();
         let disk_full_before = guard.disk_full_mark;
-        let unlocked = self.vault.all();
+        let (unlocked, states) = (self.vault.all(), self.states.clone());
         let commit = self
             .store
-            .queue_write(move |txn| store_local(txn, &item, now_ms(), also, &unlocked));
+            .queue_write(move |txn| store_local(txn, &states, &item, now_ms(), also, &unlocked));
         Queued {
             checked,
             topic,
@@ -276,6 +277,7 @@ type StoredLocal = (Applied, Vec<NodeEvent>);
 /// on this node read the post at once, and no separate opening pass is needed for it.
 fn store_local(
     txn: &Transaction<'_>,
+    states: &RoomStates,
     checked: &Checked,
     now: u64,
     also: Option<Also>,
@@ -287,7 +289,7 @@ fn store_local(
     if head != expected {
         return Ok((Applied::NotNext, Vec::new()));
     }
-    let mut outcome = pipeline::apply(txn, checked, now)?;
+    let mut outcome = pipeline::apply(txn, states, checked, now)?;
     if matches!(outcome, Applied::Stored(_)) {
         crate::store::sync::outbox_add(
             txn,
@@ -309,7 +311,8 @@ fn store_local(
         && let NodeEvent::RoomData(room) = **event
     {
         // After `also`: the author's own opened copy is stored, so its pass skips the post.
-        let (handled, events) = opening::open_arrivals(txn, unlocked, &HashSet::from([room]));
+        let (handled, events) =
+            opening::open_arrivals(txn, states, unlocked, &HashSet::from([room]));
         if handled.contains(&room) {
             outcome = Applied::Stored(None);
         }

@@ -3,6 +3,8 @@
 //! delivery) lives in [`super::sending`]; receiving (deliveries, opening sealed content) in
 //! [`super::opening`]. Decrypted content is stored sealed under the reading account's master key.
 
+use std::sync::Arc;
+
 use chatly_crypto::wrap;
 use chatly_protocol::control::ControlOp;
 use chatly_protocol::{AccountId, Content, Envelope, EnvelopeId, Header, Kind, RoomId};
@@ -39,7 +41,8 @@ pub fn control_entries(envelopes: Vec<Vec<u8>>) -> Vec<ControlEntry> {
         .collect()
 }
 
-/// The state of a room from the store (inside a transaction or on a reader).
+/// The state of a room from the store (inside a transaction or on a reader), resolved afresh;
+/// [`super::states::RoomStates`] keeps them.
 pub fn load_state(conn: &rusqlite::Connection, room: RoomId) -> Result<RoomState, StoreError> {
     Ok(membership::resolve(
         room,
@@ -49,20 +52,21 @@ pub fn load_state(conn: &rusqlite::Connection, room: RoomId) -> Result<RoomState
 
 impl Rooms {
     /// The resolved state of a room.
-    pub async fn room_state(&self, room: RoomId) -> Result<RoomState, StoreError> {
-        self.store.read(move |c| load_state(c, room)).await
+    pub async fn room_state(&self, room: RoomId) -> Result<Arc<RoomState>, StoreError> {
+        self.states.get(room).await
     }
 
     /// Every group or direct room `account` is a member of, with its state.
     pub async fn rooms_of(
         &self,
         account: AccountId,
-    ) -> Result<Vec<(RoomId, RoomState)>, StoreError> {
+    ) -> Result<Vec<(RoomId, Arc<RoomState>)>, StoreError> {
+        let states = self.states.clone();
         self.store
             .read(move |c| {
                 let mut out = Vec::new();
                 for room in private::rooms(c)? {
-                    let state = load_state(c, RoomId(room))?;
+                    let state = states.load(c, RoomId(room))?;
                     if state.is_member(&account) {
                         out.push((RoomId(room), state));
                     }
@@ -78,7 +82,7 @@ impl Rooms {
         keys: &UnlockedKeys,
         room: RoomId,
         op: ControlOp,
-    ) -> Result<RoomState, RoomError> {
+    ) -> Result<Arc<RoomState>, RoomError> {
         let author = keys.account_id();
         let state = self.room_state(room).await?;
         if !matches!(

@@ -20,6 +20,7 @@ use tokio::sync::mpsc;
 use super::opening;
 use super::pipeline::{self, Applied, Checked, Derived};
 use super::ratelimit::RateLimiter;
+use super::states::RoomStates;
 use super::{Rejection, Rooms};
 use crate::events::NodeEvent;
 use crate::net::{NetEvent, Service, Topic};
@@ -109,6 +110,7 @@ async fn ingest_gossip(
     // through this task (a wake-up and a thread switch on the path of every message).
     let limiter = limiter.clone();
     let (store, vault, bus) = (rooms.store.clone(), rooms.vault.clone(), rooms.bus.clone());
+    let states = rooms.states.clone();
     let checked = tokio::task::spawn_blocking(move || {
         let mut limiter = limiter.lock().unwrap_or_else(|e| e.into_inner());
         let (mut accepted, mut rejected) = (Vec::new(), Vec::new());
@@ -123,7 +125,7 @@ async fn ingest_gossip(
         // is committed: the sockets get it without waiting for this task to wake.
         let stored = (!items.is_empty()).then(move || {
             store.queue_write_relaxed_then(
-                move |txn| store_gossip(txn, &items, now, &vault),
+                move |txn| store_gossip(txn, &states, &items, now, &vault),
                 move |(applied, _, (opened_rooms, opened_events)): &StoredGossip| {
                     super::announce(&bus, applied, opened_rooms);
                     for event in opened_events {
@@ -190,11 +192,12 @@ async fn ingest_gossip(
 /// the writer runs after this job.
 fn store_gossip(
     txn: &rusqlite::Transaction<'_>,
+    states: &RoomStates,
     items: &[Checked],
     now: u64,
     vault: &crate::accounts::Vault,
 ) -> Result<StoredGossip, StoreError> {
-    let applied = pipeline::apply_all(txn, items, now)?;
+    let applied = pipeline::apply_all(txn, states, items, now)?;
     let above_gap = items
         .iter()
         .zip(&applied)
@@ -215,7 +218,7 @@ fn store_gossip(
         })
         .map(|(checked, _)| checked.verified.envelope.header.room)
         .collect();
-    let opened = opening::open_arrivals(txn, &vault.all(), &arrived);
+    let opened = opening::open_arrivals(txn, states, &vault.all(), &arrived);
     Ok((applied, above_gap, opened))
 }
 

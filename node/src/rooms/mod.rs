@@ -6,7 +6,8 @@
 //! - [`Rooms`]: publishing for local accounts through the write pipeline of [`author`]
 //!   (stored and queued in the [`outbox`] in one transaction), and [`run_ingest`], which validates gossip in batches (one store transaction
 //!   per batch) and reports Accept / Reject / Ignore to gossipsub.
-//! - [`groups`], [`sending`], [`opening`], [`membership`]: encrypted group and direct rooms.
+//! - [`groups`], [`sending`], [`opening`], [`membership`]: encrypted group and direct rooms;
+//!   [`states`]: their resolved states, kept between reads.
 //! - [`sync`]: catching up what gossip missed; [`outbox`]: delivery confirmation.
 
 mod author;
@@ -22,6 +23,7 @@ pub mod ratelimit;
 pub mod records;
 pub mod seal;
 mod sending;
+pub mod states;
 pub mod sync;
 
 use std::collections::{HashMap, HashSet};
@@ -76,6 +78,8 @@ pub struct Rooms {
     pub(crate) flights: sync::Flights,
     /// Delivery tracking of local envelopes.
     pub(crate) outbox: outbox::OutboxState,
+    /// Resolved room states, kept between reads.
+    pub(crate) states: Arc<states::RoomStates>,
 }
 
 impl Rooms {
@@ -90,6 +94,7 @@ impl Rooms {
     ) -> Self {
         Self {
             vault,
+            states: Arc::new(states::RoomStates::new(store.clone())),
             store,
             net,
             bus,
@@ -230,10 +235,10 @@ impl Rooms {
         items: Vec<Checked>,
         now: u64,
     ) -> Result<Vec<Applied>, StoreError> {
-        let bus = self.bus.clone();
+        let (bus, states) = (self.bus.clone(), self.states.clone());
         self.store
             .queue_write_relaxed_then(
-                move |txn| pipeline::apply_all(txn, &items, now),
+                move |txn| pipeline::apply_all(txn, &states, &items, now),
                 move |applied: &Vec<Applied>| announce(&bus, applied, &HashSet::new()),
             )
             .await

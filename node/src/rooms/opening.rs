@@ -11,9 +11,10 @@ use rusqlite::{Connection, Transaction};
 use zeroize::Zeroizing;
 
 use super::Rooms;
-use super::groups::{CHAIN_LABEL, load_state, private_row, room_info_of};
+use super::groups::{CHAIN_LABEL, private_row, room_info_of};
 use super::membership::RoomState;
 use super::opened::Opened;
+use super::states::RoomStates;
 use crate::accounts::UnlockedKeys;
 use crate::events::NodeEvent;
 use crate::store::messages::MessageRow;
@@ -32,10 +33,13 @@ impl Rooms {
         keys: &Arc<UnlockedKeys>,
         room: RoomId,
     ) -> Result<usize, StoreError> {
-        let keys = keys.clone();
+        let (keys, states) = (keys.clone(), self.states.clone());
         let (made, events) = self
             .store
-            .write_relaxed(move |txn| open_pending(txn, &keys, room, &load_state(txn, room)?))
+            .write_relaxed(move |txn| {
+                let state = states.load(txn, room)?;
+                open_pending(txn, &keys, room, &state)
+            })
             .await?;
         for event in events {
             self.bus.publish(event);
@@ -51,6 +55,7 @@ impl Rooms {
 /// opener task tries it again.
 pub(crate) fn open_arrivals(
     txn: &Transaction<'_>,
+    states: &RoomStates,
     unlocked: &[Arc<UnlockedKeys>],
     rooms: &HashSet<RoomId>,
 ) -> (HashSet<RoomId>, Vec<NodeEvent>) {
@@ -58,7 +63,7 @@ pub(crate) fn open_arrivals(
     let mut events = Vec::new();
     for room in rooms {
         // The room's membership, read once for all the accounts.
-        let state = match load_state(txn, *room) {
+        let state = match states.load(txn, *room) {
             Ok(state) => state,
             Err(e) => {
                 tracing::warn!(error = %e, "opening on arrival failed; the opener will retry");

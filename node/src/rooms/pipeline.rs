@@ -10,6 +10,7 @@ use rusqlite::Transaction;
 
 use super::ratelimit::RateLimiter;
 use super::seal::{self, Rejection, Verified};
+use super::states::RoomStates;
 use crate::events::NodeEvent;
 use crate::store::StoreError;
 use crate::store::envelopes::{self, EnvelopeRow, InsertOutcome};
@@ -151,12 +152,13 @@ fn classify(
 /// [`apply`] to each envelope in turn, in one transaction.
 pub fn apply_all(
     txn: &Transaction<'_>,
+    states: &RoomStates,
     items: &[Checked],
     now: u64,
 ) -> Result<Vec<Applied>, StoreError> {
     items
         .iter()
-        .map(|checked| apply(txn, checked, now))
+        .map(|checked| apply(txn, states, checked, now))
         .collect()
 }
 
@@ -205,7 +207,12 @@ fn derive_content(verified: &Verified, content: Content) -> Derived {
 }
 
 /// Stores a checked envelope and its derived rows in the caller's transaction.
-pub fn apply(txn: &Transaction<'_>, checked: &Checked, now_ms: u64) -> Result<Applied, StoreError> {
+pub fn apply(
+    txn: &Transaction<'_>,
+    states: &RoomStates,
+    checked: &Checked,
+    now_ms: u64,
+) -> Result<Applied, StoreError> {
     let verified = &checked.verified;
     let header = &verified.envelope.header;
     let row = EnvelopeRow {
@@ -220,7 +227,7 @@ pub fn apply(txn: &Transaction<'_>, checked: &Checked, now_ms: u64) -> Result<Ap
     if matches!(checked.derived, Derived::RoomData) {
         // A room whose control log this node has not seen yet cannot be judged: keep and relay
         // the envelope (sync brings the log); once the log is known, only members may post.
-        let state = super::groups::load_state(txn, header.room)?;
+        let state = states.load(txn, header.room)?;
         if state.kind.is_some() && !state.may_post(&header.author, header.seq) {
             return Ok(Applied::NotMember);
         }

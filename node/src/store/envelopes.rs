@@ -62,6 +62,9 @@ pub fn insert(
                 .execute(params![row.id, row.room, row.author, row.seq as i64, row.kind, row.ts as i64, row.bytes, now as i64])?;
             Ok(if inserted == 1 {
                 super::sync::extend_ranges(txn, &row.room, &row.author, row.seq)?;
+                if row.kind == super::private::KIND_CONTROL {
+                    super::writer::note_control_write();
+                }
                 InsertOutcome::Inserted
             } else {
                 InsertOutcome::Duplicate

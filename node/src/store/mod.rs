@@ -29,6 +29,7 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{Connection, OpenFlags, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
+pub use writer::control_written_in_this_transaction;
 pub(crate) use writer::run_in_savepoint;
 use writer::{Answer, Commit, Job, writer_loop};
 
@@ -125,6 +126,9 @@ pub struct Store {
     write_seconds: Arc<std::sync::OnceLock<prometheus_client::metrics::histogram::Histogram>>,
     /// How many writes have failed for a full disk (a job's own or a whole commit).
     disk_full: Arc<AtomicU64>,
+    /// Moves on after every transaction that stored a control envelope (see
+    /// [`Store::control_version`]).
+    control_version: Arc<AtomicU64>,
     /// Becomes true once the writer thread has closed its connection (see [`Store::closed`]).
     closed: tokio::sync::watch::Receiver<bool>,
 }
@@ -151,15 +155,17 @@ impl Store {
             .collect::<Result<Vec<_>, _>>()?;
         let write_seconds = Arc::new(std::sync::OnceLock::new());
         let disk_full = Arc::new(AtomicU64::new(0));
+        let control_version = Arc::new(AtomicU64::new(0));
         let (jobs, rx) = mpsc::unbounded_channel();
         let (closed_tx, closed) = tokio::sync::watch::channel(false);
         std::thread::Builder::new()
             .name("chatly-store-writer".into())
             .spawn({
                 let (timing, disk_full) = (write_seconds.clone(), disk_full.clone());
+                let control_version = control_version.clone();
                 move || {
                     // Returns when every `Store` clone is gone; the connection closes with it.
-                    writer_loop(writer, rx, &timing, &disk_full);
+                    writer_loop(writer, rx, &timing, &disk_full, &control_version);
                     let _ = closed_tx.send(true);
                 }
             })
@@ -171,6 +177,7 @@ impl Store {
             path: Arc::new(path.to_path_buf()),
             write_seconds,
             disk_full,
+            control_version,
             closed,
         })
     }
@@ -240,6 +247,15 @@ impl Store {
         T: FnOnce(&R) + Send + 'static,
     {
         self.submit(false, f, then)
+    }
+
+    /// The version of the rooms' control logs: it moves on after every transaction that stored
+    /// a control envelope (committed or not), before that transaction's callers hear of it. A
+    /// room state read while it was `v` holds for as long as it is still `v`, on any connection,
+    /// except inside the writer's transaction once that has stored a control envelope itself
+    /// ([`control_written_in_this_transaction`]).
+    pub fn control_version(&self) -> u64 {
+        self.control_version.load(Ordering::SeqCst)
     }
 
     /// How many writes have failed for a full disk so far. A job refused because one queued

@@ -6,7 +6,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use super::{StoreError, blob};
 
 /// Envelope kind bytes this module queries (see docs/protocol.md).
-const KIND_CONTROL: u8 = 3;
+pub(crate) const KIND_CONTROL: u8 = 3;
 const KIND_SEALED: u8 = 4;
 const KIND_DELIVERY: u8 = 5;
 

@@ -1,6 +1,9 @@
 //! The writer thread: it drains the waiting jobs, runs each in its own savepoint of one
 //! transaction, commits once, and only then answers each job (group commit).
 
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use rusqlite::{Connection, Transaction};
 use tokio::sync::mpsc;
 
@@ -22,6 +25,24 @@ pub(super) enum Commit {
     Done,
     Failed,
     DiskFull,
+}
+
+thread_local! {
+    /// Whether the writer's open transaction has stored a control envelope (set on the writer's
+    /// thread, the only one that writes).
+    static CONTROL_WRITTEN: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Notes that the open transaction stored a control envelope: room states read before it no
+/// longer hold once it commits ([`Store::control_version`](super::Store::control_version)).
+pub(crate) fn note_control_write() {
+    CONTROL_WRITTEN.with(|written| written.set(true));
+}
+
+/// Whether the calling thread is the writer in a transaction that has stored a control envelope:
+/// its view of some room's state then differs from every committed one.
+pub fn control_written_in_this_transaction() -> bool {
+    CONTROL_WRITTEN.with(Cell::get)
 }
 
 /// Runs `f` in a savepoint of `txn`: its writes are undone if it fails, and only its. Savepoints
@@ -53,7 +74,8 @@ pub(super) fn writer_loop(
     mut conn: Connection,
     mut rx: mpsc::UnboundedReceiver<Job>,
     timing: &std::sync::OnceLock<prometheus_client::metrics::histogram::Histogram>,
-    disk_full: &std::sync::atomic::AtomicU64,
+    disk_full: &AtomicU64,
+    control_version: &AtomicU64,
 ) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     let mut full = true;
@@ -102,7 +124,12 @@ pub(super) fn writer_loop(
         }
         if commit == Commit::DiskFull {
             // Counted before anyone is answered or a later job runs (see `disk_full_count`).
-            disk_full.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            disk_full.fetch_add(1, Ordering::SeqCst);
+        }
+        // Committed or rolled back, before anyone is answered: whoever acts on the answer reads
+        // room states afresh.
+        if CONTROL_WRITTEN.with(|written| written.replace(false)) {
+            control_version.fetch_add(1, Ordering::SeqCst);
         }
         for answer in answers {
             answer(commit);

@@ -21,7 +21,7 @@ use rusqlite::{Connection, params};
 use super::digest;
 use crate::net::Service;
 use crate::rooms::Rooms;
-use crate::rooms::groups::load_state;
+use crate::rooms::states::RoomStates;
 use crate::store::{StoreError, blob, sync as rows};
 
 /// A peer whose summary differs from ours is asked for its heads in turn, at most this often.
@@ -51,14 +51,19 @@ fn hosted_by(conn: &Connection, peer: &PeerId) -> Result<Vec<AccountId>, StoreEr
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-fn access(conn: &Connection, hosted: &[AccountId], room: RoomId) -> Result<Access, StoreError> {
+fn access(
+    conn: &Connection,
+    states: &RoomStates,
+    hosted: &[AccountId],
+    room: RoomId,
+) -> Result<Access, StoreError> {
     if room == RoomId::PUBLIC || room == RoomId::DIRECTORY {
         return Ok(Access::Full);
     }
     if hosted.is_empty() {
         return Ok(Access::None);
     }
-    let state = load_state(conn, room)?;
+    let state = states.load(conn, room)?;
     Ok(if hosted.iter().any(|a| state.is_member(a)) {
         Access::Full
     } else if hosted.iter().any(|a| state.departed.contains_key(a)) {
@@ -102,6 +107,7 @@ fn control_heads(conn: &Connection, room: &RoomId) -> Result<Vec<AuthorRanges>, 
 /// answer and whether some shared room differs (the peer may hold what we lack).
 fn heads_for(
     conn: &Connection,
+    states: &RoomStates,
     peer: &PeerId,
     digests: &HashMap<RoomId, [u8; 16]>,
 ) -> Result<(Vec<RoomHeads>, bool), StoreError> {
@@ -117,7 +123,7 @@ fn heads_for(
     for room in rooms {
         let named = digests.get(&room);
         let access = if held.contains(&room) {
-            access(conn, &hosted, room)?
+            access(conn, states, &hosted, room)?
         } else {
             Access::None
         };
@@ -170,9 +176,10 @@ impl Rooms {
             Request::Summary(digests) => {
                 let digests: HashMap<RoomId, [u8; 16]> =
                     digests.into_iter().map(|d| (d.room, d.digest)).collect();
+                let states = self.states.clone();
                 let answer = self
                     .store
-                    .read(move |c| heads_for(c, &peer, &digests))
+                    .read(move |c| heads_for(c, &states, &peer, &digests))
                     .await;
                 if let Ok((_, true)) = &answer {
                     self.pull_back(peer);
@@ -181,6 +188,7 @@ impl Rooms {
             }
             Request::Fetch { max_bytes, wants } => {
                 let budget = (max_bytes as usize).min(MAX_PAGE_BYTES);
+                let states = self.states.clone();
                 self.store
                     .read(move |c| {
                         let hosted = hosted_by(c, &peer)?;
@@ -190,7 +198,7 @@ impl Rooms {
                             let access = match rooms.get(&want.room) {
                                 Some(access) => *access,
                                 None => {
-                                    let access = access(c, &hosted, want.room)?;
+                                    let access = access(c, &states, &hosted, want.room)?;
                                     rooms.insert(want.room, access);
                                     access
                                 }
