@@ -52,6 +52,11 @@ impl Search {
         let mut hits = Vec::new();
         if rooms.contains(&RoomId::PUBLIC) && only.is_none_or(|r| r == RoomId::PUBLIC) {
             let terms = terms.clone();
+            // Messages stored since the last indexing run are indexed first: a search finds
+            // every message stored before it.
+            self.store
+                .write_relaxed(|txn| rows::index_pending(txn, usize::MAX))
+                .await?;
             let public = self
                 .store
                 .read(move |c| rows::query(c, "public_search", &terms, Some(&RoomId::PUBLIC.0)))

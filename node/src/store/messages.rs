@@ -46,7 +46,8 @@ pub struct Page {
     pub has_more: bool,
 }
 
-/// Stores a message row (ignored if present); a public one is also indexed for search.
+/// Stores a message row (ignored if present); a public one is indexed for search later, in a
+/// batch ([`super::search::index_pending`]).
 pub fn insert(txn: &Transaction<'_>, row: &MessageRow) -> Result<(), StoreError> {
     let inserted = txn.prepare_cached(
         "INSERT OR IGNORE INTO messages (viewer, id, room, author, text, files, reply_to, sealed, sent_at, edited_at, deleted)
@@ -66,7 +67,7 @@ pub fn insert(txn: &Transaction<'_>, row: &MessageRow) -> Result<(), StoreError>
         row.deleted
     ])?;
     if inserted > 0 && row.viewer == PUBLIC_VIEWER {
-        super::search::index_public(txn, &row.room, &row.id, &row.text)?;
+        super::search::note_unindexed();
     }
     Ok(())
 }

@@ -1,6 +1,8 @@
 //! Full-text search: the on-disk FTS5 index of public messages, the in-memory index kind used for
 //! an account's private messages, and turning what a person types into an FTS5 query.
 
+use std::cell::Cell;
+
 use rusqlite::{Connection, Transaction, params};
 
 use super::StoreError;
@@ -105,6 +107,78 @@ fn is_mark(c: char) -> bool {
         c as u32,
         0x0300..=0x036F | 0x1AB0..=0x1AFF | 0x1DC0..=0x1DFF | 0x20D0..=0x20FF | 0xFE20..=0xFE2F
     )
+}
+
+/// Public messages stored and not yet indexed past which the writer indexes them, once it has
+/// answered a batch: FTS5's cost per transaction (a new segment, merges) is then paid once per
+/// this many messages rather than once per commit.
+const INDEX_AFTER: u64 = 256;
+/// Most messages one such run indexes, so that it holds up the next batch only briefly; the
+/// rest waits for the next run (or the next search).
+const INDEX_RUN: usize = 1024;
+
+thread_local! {
+    /// Public messages the writer stored since it last indexed (an estimate: a rolled-back
+    /// insert counts too, which only makes the next run come sooner).
+    static UNINDEXED: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Counts a public message stored by the writer and not yet indexed.
+pub(crate) fn note_unindexed() {
+    UNINDEXED.with(|n| n.set(n.get() + 1));
+}
+
+/// Indexes public messages stored beyond the search watermark (`search_progress`), oldest first,
+/// at most `limit` of them, and moves the watermark past them. Returns how many it read.
+pub fn index_pending(txn: &Transaction<'_>, limit: usize) -> Result<usize, StoreError> {
+    let upto: i64 = txn
+        .prepare_cached("SELECT upto FROM search_progress WHERE only = 0")?
+        .query_row([], |r| r.get(0))?;
+    let pending: Vec<(i64, [u8; 16], [u8; 32], String)> = txn
+        .prepare_cached(
+            "SELECT rowid, room, id, text FROM messages
+             WHERE rowid > ?1 AND viewer = zeroblob(32) ORDER BY rowid LIMIT ?2",
+        )?
+        .query_map(params![upto, limit as i64], |r| {
+            Ok((r.get(0)?, super::blob(r, 1)?, super::blob(r, 2)?, r.get(3)?))
+        })?
+        .collect::<Result<_, _>>()?;
+    // Private rows are never indexed here: when fewer than `limit` public rows are pending, the
+    // watermark moves past every row stored so far.
+    let newest = if pending.len() < limit {
+        txn.prepare_cached("SELECT coalesce(max(rowid), 0) FROM messages")?
+            .query_row([], |r| r.get(0))?
+    } else {
+        pending.last().map_or(upto, |(rowid, ..)| *rowid)
+    };
+    for (_, room, id, text) in &pending {
+        index_public(txn, room, id, text)?;
+    }
+    if newest > upto {
+        txn.prepare_cached("UPDATE search_progress SET upto = ?1 WHERE only = 0")?
+            .execute([newest])?;
+    }
+    Ok(pending.len())
+}
+
+/// Called by the writer once a batch's callers have their answers: indexes a run of pending
+/// public messages, in a transaction of its own, when enough are pending.
+pub(super) fn after_answers(writer: &mut Connection) {
+    if UNINDEXED.with(Cell::get) < INDEX_AFTER {
+        return;
+    }
+    let run = (|| -> Result<usize, StoreError> {
+        let txn = writer.transaction()?;
+        let done = index_pending(&txn, INDEX_RUN)?;
+        txn.commit()?;
+        Ok(done)
+    })();
+    match run {
+        // A short run indexed everything pending (a search may have done it already).
+        Ok(done) if done < INDEX_RUN => UNINDEXED.with(|n| n.set(0)),
+        Ok(done) => UNINDEXED.with(|n| n.set(n.get().saturating_sub(done as u64))),
+        Err(e) => tracing::warn!(error = %e, "indexing for search failed; the next run retries"),
+    }
 }
 
 /// Indexes a public message's text (also each new text an edit gives it).

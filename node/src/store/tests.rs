@@ -376,3 +376,60 @@ async fn an_opening_pass_looks_past_what_is_already_opened() {
     // Reading the 2,000 opened ones again would take more than 10,000 steps.
     assert!(steps < 300, "the second pass took {steps} steps");
 }
+
+/// Public messages are indexed for search in runs after the commits that store them: a few wait
+/// for the next search (which indexes them first), enough of them are indexed by the writer on
+/// its own, once, and private rows never are.
+#[tokio::test]
+async fn public_messages_are_indexed_in_runs_after_their_commits() {
+    let (_dir, store) = open();
+    let indexed = |store: Store| async move {
+        store
+            .read(|c| {
+                Ok(c.query_row("SELECT count(*) FROM public_search", [], |r| {
+                    r.get::<_, i64>(0)
+                })?)
+            })
+            .await
+    };
+    let insert = |from: u32, to: u32, viewer: [u8; 32]| {
+        move |txn: &rusqlite::Transaction<'_>| {
+            for i in from..to {
+                let mut row = message(0, u64::from(i));
+                row.id[..4].copy_from_slice(&i.to_be_bytes());
+                row.viewer = viewer;
+                messages::insert(txn, &row)?;
+            }
+            Ok(())
+        }
+    };
+    store
+        .write(insert(0, 10, messages::PUBLIC_VIEWER))
+        .await
+        .unwrap();
+    store.write(insert(10, 20, [5; 32])).await.unwrap();
+    store.write(|_| Ok(())).await.unwrap();
+    assert_eq!(
+        indexed(store.clone()).await.unwrap(),
+        0,
+        "ten wait for a search"
+    );
+    let run = store
+        .write(|txn| search::index_pending(txn, usize::MAX))
+        .await
+        .unwrap();
+    assert_eq!((run, indexed(store.clone()).await.unwrap()), (10, 10));
+
+    store
+        .write(insert(100, 400, messages::PUBLIC_VIEWER))
+        .await
+        .unwrap();
+    // The writer indexes after answering: a later job runs after that.
+    store.write(|_| Ok(())).await.unwrap();
+    assert_eq!(indexed(store.clone()).await.unwrap(), 310);
+    let run = store
+        .write(|txn| search::index_pending(txn, usize::MAX))
+        .await
+        .unwrap();
+    assert_eq!(run, 0, "each message is indexed once");
+}

@@ -134,6 +134,7 @@ pub(super) fn writer_loop(
         for answer in answers {
             answer(commit);
         }
+        super::search::after_answers(&mut conn);
         super::checkpoint::after_answers(&conn);
     }
 }
