@@ -15,10 +15,10 @@ type IdAndBytes = ([u8; 32], Vec<u8>);
 
 /// One kind of envelope in a room, in (author, seq) order. The index is named: left to itself
 /// SQLite walks the (room, author, seq) index to skip the sort, reading every message of the
-/// room to find its few control operations; through (room, kind) it reads just those, and sorts
+/// room to find its few control operations; through (kind, room) it reads just those, and sorts
 /// them.
 pub(crate) const ENVELOPES_OF: &str =
-    "SELECT id, bytes FROM envelopes INDEXED BY envelopes_room_kind_arrival
+    "SELECT id, bytes FROM envelopes INDEXED BY envelopes_kind_room
      WHERE room = ?1 AND kind = ?2 ORDER BY author, seq";
 
 fn envelopes_of(

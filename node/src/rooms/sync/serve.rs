@@ -76,7 +76,7 @@ fn access(
 /// The sequence numbers of a room's control operations, as ranges per author.
 fn control_heads(conn: &Connection, room: &RoomId) -> Result<Vec<AuthorRanges>, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT author, seq FROM envelopes INDEXED BY envelopes_room_kind_arrival
+        "SELECT author, seq FROM envelopes INDEXED BY envelopes_kind_room
            WHERE room = ?1 AND kind = 3 ORDER BY author, seq",
     )?;
     let rows = stmt.query_map(params![room.0], |r| {
