@@ -50,6 +50,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0013_one_room_kind_index.sql"),
     include_str!("../../migrations/0014_search_in_batches.sql"),
     include_str!("../../migrations/0015_one_kind_room_index.sql"),
+    include_str!("../../migrations/0016_private_rows_by_viewer.sql"),
 ];
 
 impl StoreError {

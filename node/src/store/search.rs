@@ -119,14 +119,22 @@ const INDEX_RUN: usize = 1024;
 
 thread_local! {
     /// Public messages the writer stored since it last indexed (an estimate: a rolled-back
-    /// insert counts too, which only makes the next run come sooner).
-    static UNINDEXED: Cell<u64> = const { Cell::new(0) };
+    /// insert counts too, which only makes the next run come sooner). A new writer starts at a
+    /// run's worth, so its first batch finds what an earlier run of the node left pending.
+    static UNINDEXED: Cell<u64> = const { Cell::new(INDEX_AFTER) };
 }
 
 /// Counts a public message stored by the writer and not yet indexed.
 pub(crate) fn note_unindexed() {
     UNINDEXED.with(|n| n.set(n.get() + 1));
 }
+
+/// Public messages past the search watermark, oldest first. `NOT INDEXED`: given the choice,
+/// SQLite answers `viewer = zeroblob(32)` from the (viewer, id) key and sorts, which walks every
+/// public message on each call (a search at a million messages took 130 ms); the rowid range
+/// reads only the rows past the watermark.
+pub(crate) const PENDING: &str = "SELECT rowid, room, id, text FROM messages NOT INDEXED
+     WHERE rowid > ?1 AND viewer = zeroblob(32) ORDER BY rowid LIMIT ?2";
 
 /// Indexes public messages stored beyond the search watermark (`search_progress`), oldest first,
 /// at most `limit` of them, and moves the watermark past them. Returns how many it read.
@@ -135,10 +143,7 @@ pub fn index_pending(txn: &Transaction<'_>, limit: usize) -> Result<usize, Store
         .prepare_cached("SELECT upto FROM search_progress WHERE only = 0")?
         .query_row([], |r| r.get(0))?;
     let pending: Vec<(i64, [u8; 16], [u8; 32], String)> = txn
-        .prepare_cached(
-            "SELECT rowid, room, id, text FROM messages
-             WHERE rowid > ?1 AND viewer = zeroblob(32) ORDER BY rowid LIMIT ?2",
-        )?
+        .prepare_cached(PENDING)?
         .query_map(params![upto, limit as i64], |r| {
             Ok((r.get(0)?, super::blob(r, 1)?, super::blob(r, 2)?, r.get(3)?))
         })?
@@ -162,10 +167,11 @@ pub fn index_pending(txn: &Transaction<'_>, limit: usize) -> Result<usize, Store
 }
 
 /// Called by the writer once a batch's callers have their answers: indexes a run of pending
-/// public messages, in a transaction of its own, when enough are pending.
-pub(super) fn after_answers(writer: &mut Connection) {
+/// public messages, in a transaction of its own, when enough are pending. Returns whether more
+/// are pending after the run (the writer runs another while no job waits).
+pub(super) fn after_answers(writer: &mut Connection) -> bool {
     if UNINDEXED.with(Cell::get) < INDEX_AFTER {
-        return;
+        return false;
     }
     let run = (|| -> Result<usize, StoreError> {
         let txn = writer.transaction()?;
@@ -175,9 +181,18 @@ pub(super) fn after_answers(writer: &mut Connection) {
     })();
     match run {
         // A short run indexed everything pending (a search may have done it already).
-        Ok(done) if done < INDEX_RUN => UNINDEXED.with(|n| n.set(0)),
-        Ok(done) => UNINDEXED.with(|n| n.set(n.get().saturating_sub(done as u64))),
-        Err(e) => tracing::warn!(error = %e, "indexing for search failed; the next run retries"),
+        Ok(done) if done < INDEX_RUN => {
+            UNINDEXED.with(|n| n.set(0));
+            false
+        }
+        Ok(done) => {
+            UNINDEXED.with(|n| n.set(n.get().saturating_sub(done as u64)));
+            true
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "indexing for search failed; the next run retries");
+            false
+        }
     }
 }
 
@@ -330,6 +345,12 @@ pub fn private_index() -> Result<Connection, StoreError> {
 /// A private message row to index: (rowid, room, id, sealed content).
 pub type PrivateRow = (i64, [u8; 16], [u8; 32], Vec<u8>);
 
+/// The rows of [`private_rows_after`]: a seek to (viewer, upto) in the partial index of sealed
+/// rows (migration 0016), not a walk over every row the account has.
+pub(crate) const PRIVATE_AFTER: &str = "SELECT rowid, room, id, sealed
+     FROM messages INDEXED BY messages_sealed_by_viewer
+     WHERE viewer = ?1 AND rowid > ?2 AND sealed IS NOT NULL ORDER BY rowid LIMIT ?3";
+
 /// `viewer`'s private message rows after `upto` (by rowid), oldest first, at most `limit`.
 pub fn private_rows_after(
     conn: &Connection,
@@ -337,10 +358,7 @@ pub fn private_rows_after(
     upto: i64,
     limit: usize,
 ) -> Result<Vec<PrivateRow>, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT rowid, room, id, sealed FROM messages
-         WHERE viewer = ?1 AND rowid > ?2 AND sealed IS NOT NULL ORDER BY rowid LIMIT ?3",
-    )?;
+    let mut stmt = conn.prepare_cached(PRIVATE_AFTER)?;
     let rows = stmt.query_map(params![viewer, upto, limit as i64], |r| {
         Ok((r.get(0)?, super::blob(r, 1)?, super::blob(r, 2)?, r.get(3)?))
     })?;

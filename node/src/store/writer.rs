@@ -134,7 +134,12 @@ pub(super) fn writer_loop(
         for answer in answers {
             answer(commit);
         }
-        super::search::after_answers(&mut conn);
+        // A backlog (a large catch-up) is indexed run after run while no job waits, so the
+        // first search after it does not pay for it all; a waiting job goes first, and a store
+        // being closed does not wait for it (the next start carries on).
+        while super::search::after_answers(&mut conn) && rx.is_empty() && !rx.is_closed() {
+            super::checkpoint::after_answers(&conn);
+        }
         super::checkpoint::after_answers(&conn);
     }
 }
