@@ -103,10 +103,11 @@ fn open_pending(
     if !state.is_member(&me) && !state.departed.contains_key(&me) {
         return Ok((0, Vec::new()));
     }
-    for bytes in private::deliveries(txn, &me.0, &room.0)? {
+    let looked = private::looked_upto(txn, &me.0, &room.0)?;
+    for bytes in private::deliveries(txn, &me.0, &room.0, looked)? {
         accept_delivery(txn, keys, room, &bytes)?;
     }
-    let (sealed, newest) = private::unopened(txn, &me.0, &room.0)?;
+    let (sealed, newest) = private::unopened(txn, &me.0, &room.0, looked)?;
     // Undecodable envelopes are passed over for good (`newest` moves past them).
     let envelopes: Vec<(EnvelopeId, Envelope, Vec<u8>)> = sealed
         .into_iter()

@@ -39,18 +39,38 @@ pub fn control_envelopes(conn: &Connection, room: &[u8; 16]) -> Result<Vec<Vec<u
         .collect())
 }
 
-/// Key deliveries of a room that `account` has not processed yet.
+/// The key deliveries of [`deliveries`]: those that arrived since the account last looked (a
+/// seek on (kind, room, rowid)), less any it has processed.
+pub(crate) const DELIVERIES: &str = "SELECT bytes FROM envelopes e
+       WHERE kind = ?2 AND room = ?1 AND rowid > ?4
+         AND NOT EXISTS (SELECT 1 FROM opened o WHERE o.account = ?3 AND o.id = e.id)";
+
+/// Key deliveries of a room that arrived after `after` (the account's [`looked_upto`]) and that
+/// `account` has not processed yet. Deliveries addressed to other members are never marked as
+/// processed, so without the mark every pass read and decoded every delivery the room ever had.
 pub fn deliveries(
     conn: &Connection,
     account: &[u8; 32],
     room: &[u8; 16],
+    after: i64,
 ) -> Result<Vec<Vec<u8>>, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT bytes FROM envelopes e WHERE room = ?1 AND kind = ?2
-           AND NOT EXISTS (SELECT 1 FROM opened o WHERE o.account = ?3 AND o.id = e.id)",
-    )?;
-    let rows = stmt.query_map(params![room, KIND_DELIVERY, account], |r| r.get(0))?;
+    let mut stmt = conn.prepare_cached(DELIVERIES)?;
+    let rows = stmt.query_map(params![room, KIND_DELIVERY, account, after], |r| r.get(0))?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// How far (envelope rowid) `account` has looked in `room`: every key delivery and sealed
+/// envelope up to it has been through an opening pass ([`mark_looked`]).
+pub fn looked_upto(
+    conn: &Connection,
+    account: &[u8; 32],
+    room: &[u8; 16],
+) -> Result<i64, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT upto FROM open_marks WHERE account = ?1 AND room = ?2")?
+        .query_row(params![account, room], |r| r.get(0))
+        .optional()?
+        .unwrap_or(0))
 }
 
 /// The pending sealed envelopes of [`unopened`], in (author, seq) order.
@@ -65,25 +85,26 @@ pub(crate) const UNOPENED: &str = "SELECT bytes, author, seq FROM envelopes e
      ORDER BY 2, 3";
 
 /// Sealed envelopes of a room that `account` has neither opened nor given up on: those that
-/// arrived since it last looked, and those it was told to try again. Also returns the newest
-/// sealed arrival in the room (rowid), for [`mark_looked`]: it counts the envelopes passed over
-/// because they were already opened (the account's own posts), or every later pass would read
-/// them all again.
+/// arrived after `upto` (its [`looked_upto`]), and those it was told to try again. Also returns
+/// the newest sealed envelope or key delivery in the room (rowid), for [`mark_looked`]: it counts
+/// the envelopes passed over because they were already opened (the account's own posts) and the
+/// deliveries addressed to others, or every later pass would read them all again.
 pub fn unopened(
     conn: &Connection,
     account: &[u8; 32],
     room: &[u8; 16],
+    upto: i64,
 ) -> Result<(Vec<Vec<u8>>, i64), StoreError> {
-    let upto: i64 = conn
-        .prepare_cached("SELECT upto FROM open_marks WHERE account = ?1 AND room = ?2")?
-        .query_row(params![account, room], |r| r.get(0))
-        .optional()?
-        .unwrap_or(0);
-    let newest: i64 = conn
-        .prepare_cached(
-            "SELECT coalesce(max(rowid), 0) FROM envelopes WHERE kind = ?1 AND room = ?2",
-        )?
-        .query_row(params![KIND_SEALED, room], |r| r.get(0))?;
+    // One seek per kind: SQLite's max() shortcut takes a single index range, not an IN list.
+    let mut newest = 0;
+    for kind in [KIND_SEALED, KIND_DELIVERY] {
+        let last: i64 = conn
+            .prepare_cached(
+                "SELECT coalesce(max(rowid), 0) FROM envelopes WHERE kind = ?1 AND room = ?2",
+            )?
+            .query_row(params![kind, room], |r| r.get(0))?;
+        newest = newest.max(last);
+    }
     let mut stmt = conn.prepare_cached(UNOPENED)?;
     let rows = stmt.query_map(params![room, KIND_SEALED, account, upto], |r| r.get(0))?;
     let out = rows.collect::<Result<_, _>>()?;

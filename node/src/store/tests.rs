@@ -360,7 +360,8 @@ async fn an_opening_pass_looks_past_what_is_already_opened() {
     let pass = move |txn: &rusqlite::Transaction<'_>| {
         let counted = rusqlite::StatementStatus::VmStep;
         txn.prepare_cached(private::UNOPENED)?.reset_status(counted);
-        let (pending, newest) = private::unopened(txn, &me, &room)?;
+        let looked = private::looked_upto(txn, &me, &room)?;
+        let (pending, newest) = private::unopened(txn, &me, &room, looked)?;
         private::mark_looked(txn, &me, &room, newest, &[])?;
         let steps = txn.prepare_cached(private::UNOPENED)?.get_status(counted);
         Ok((pending.len(), steps))
@@ -403,6 +404,8 @@ async fn public_messages_are_indexed_in_runs_after_their_commits() {
             Ok(())
         }
     };
+    // A new writer looks once for what an earlier run of the node left pending (nothing here).
+    store.write(|_| Ok(())).await.unwrap();
     store
         .write(insert(0, 10, messages::PUBLIC_VIEWER))
         .await
@@ -513,4 +516,50 @@ async fn a_private_index_catches_up_on_new_rows_only() {
     assert_eq!(new, 1);
     // Walking the 2,000 earlier rows would take more than 10,000 steps.
     assert!(steps < 50, "catching up took {steps} steps");
+}
+
+/// Key deliveries addressed to other members are never marked as processed by an account: an
+/// opening pass must still leave them behind, or every pass (one per arriving sealed message)
+/// would read and decode every delivery the room ever had.
+#[tokio::test]
+async fn an_opening_pass_reads_each_key_delivery_once() {
+    let (_dir, store) = open();
+    let (me, room) = ([9; 32], [7; 16]);
+    let delivery = |i: u32| {
+        let mut row = envelope(7, 9, u64::from(i) + 1, 0);
+        row.id[..4].copy_from_slice(&i.to_be_bytes());
+        row.kind = 5;
+        row
+    };
+    store
+        .write(move |txn| {
+            for i in 0..2000u32 {
+                envelopes::insert(txn, &delivery(i), 0)?;
+            }
+            Ok(())
+        })
+        .await
+        .expect("write");
+    // What an opening pass reads, and the mark it leaves (nothing here is for `me`).
+    let pass = move |txn: &rusqlite::Transaction<'_>| {
+        let counted = rusqlite::StatementStatus::VmStep;
+        txn.prepare_cached(private::DELIVERIES)?
+            .reset_status(counted);
+        let looked = private::looked_upto(txn, &me, &room)?;
+        let read = private::deliveries(txn, &me, &room, looked)?.len();
+        let (_, newest) = private::unopened(txn, &me, &room, looked)?;
+        private::mark_looked(txn, &me, &room, newest, &[])?;
+        let steps = txn.prepare_cached(private::DELIVERIES)?.get_status(counted);
+        Ok((read, steps))
+    };
+    let (read, _) = store.write(pass).await.expect("first pass");
+    assert_eq!(read, 2000);
+    store
+        .write(move |txn| envelopes::insert(txn, &delivery(5000), 0).map(drop))
+        .await
+        .expect("one more");
+    let (read, steps) = store.write(pass).await.expect("second pass");
+    assert_eq!(read, 1, "only the new delivery");
+    // Reading the 2,000 earlier ones again would take more than 10,000 steps.
+    assert!(steps < 300, "the second pass took {steps} steps");
 }
