@@ -63,8 +63,10 @@ pub(crate) type AuthorLock = Arc<tokio::sync::Mutex<AuthorState>>;
 /// Proof that the author lock is held, and access to the author's state.
 pub(crate) type AuthorGuard = tokio::sync::OwnedMutexGuard<AuthorState>;
 
-/// Work done in the transaction that stores a local envelope.
-pub(crate) type Also = Box<dyn FnOnce(&Transaction<'_>) -> Result<(), StoreError> + Send>;
+/// Work done in the transaction that stores a local envelope, and what to tell the event bus
+/// once that transaction has committed.
+pub(crate) type Also =
+    Box<dyn FnOnce(&Transaction<'_>) -> Result<Option<NodeEvent>, StoreError> + Send>;
 
 /// A local envelope handed to the store writer, not yet known to be committed.
 pub(crate) struct Queued {
@@ -175,10 +177,20 @@ impl Rooms {
             && header.seq <= guard.reserved.load(Ordering::SeqCst);
         let item = checked.clone();
         let disk_full_before = guard.disk_full_mark;
-        let (unlocked, states) = (self.vault.all(), self.states.clone());
-        let commit = self
-            .store
-            .queue_write(move |txn| store_local(txn, &states, &item, now_ms(), also, &unlocked));
+        let (unlocked, states, bus) = (self.vault.all(), self.states.clone(), self.bus.clone());
+        // The events go on the bus from the writer thread as soon as the post commits, even if
+        // the request that made it is gone by then (a client that disconnected).
+        let commit = self.store.queue_write_then(
+            move |txn| store_local(txn, &states, &item, now_ms(), also, &unlocked),
+            move |(applied, announce): &StoredLocal| {
+                if let Applied::Stored(Some(event)) = applied {
+                    bus.publish((**event).clone());
+                }
+                for event in announce {
+                    bus.publish(event.clone());
+                }
+            },
+        );
         Queued {
             checked,
             topic,
@@ -230,8 +242,9 @@ impl Rooms {
         if let Ok((Applied::Stored(_), _)) = &committed {
             reserved.fetch_max(seq + 1, Ordering::SeqCst);
         }
-        let (event, opened) = match committed {
-            Ok((Applied::Stored(event), opened)) => (event, opened),
+        // Its events are on the bus already (`queue_local`).
+        match committed {
+            Ok((Applied::Stored(_), _)) => {}
             Ok((Applied::NotMember, _)) => {
                 return Err(RoomError::Forbidden("not a member of this room".into()));
             }
@@ -241,9 +254,6 @@ impl Rooms {
             }
             Ok(_) => return Err(RoomError::Conflict),
             Err(e) => return Err(e.into()),
-        };
-        for event in event.map(|e| *e).into_iter().chain(opened) {
-            self.bus.publish(event);
         }
         self.metrics.messages_out.inc();
         let published = match published {
@@ -264,7 +274,8 @@ impl Rooms {
     }
 }
 
-/// What storing a local envelope did, and the events of what local accounts opened of it.
+/// What storing a local envelope did, and the other events to announce once committed: what
+/// `also` asked for, then what local accounts opened of it.
 type StoredLocal = (Applied, Vec<NodeEvent>);
 
 /// Stores a local envelope, queues it in the outbox, raises the author's reservation to the next
@@ -290,6 +301,7 @@ fn store_local(
         return Ok((Applied::NotNext, Vec::new()));
     }
     let mut outcome = pipeline::apply(txn, states, checked, now)?;
+    let mut announce = Vec::new();
     if matches!(outcome, Applied::Stored(_)) {
         crate::store::sync::outbox_add(
             txn,
@@ -303,10 +315,9 @@ fn store_local(
         )?;
         envelopes::reserve(txn, &header.room.0, &header.author.0, header.seq + 1)?;
         if let Some(also) = also {
-            also(txn)?;
+            announce.extend(also(txn)?);
         }
     }
-    let mut opened = Vec::new();
     if let Applied::Stored(Some(event)) = &outcome
         && let NodeEvent::RoomData(room) = **event
     {
@@ -316,7 +327,7 @@ fn store_local(
         if handled.contains(&room) {
             outcome = Applied::Stored(None);
         }
-        opened = events;
+        announce.extend(events);
     }
-    Ok((outcome, opened))
+    Ok((outcome, announce))
 }

@@ -87,6 +87,22 @@ impl Rooms {
         // author's own opened copy is stored with them.
         let moved = wrap::seal(&master, CHAIN_LABEL, &chain.to_bytes());
         let id = checked.verified.id;
+        let announce = match &row {
+            // Only its author reads this row, and the author's sockets read its delivery state
+            // anyway: no need to look for operations here.
+            Some(row) => NodeEvent::MessageCreated {
+                row: row.clone(),
+                may_have_ops: true,
+            },
+            None => match op_target {
+                Some(target) => NodeEvent::MessageChanged {
+                    viewer: author.0,
+                    room,
+                    target,
+                },
+                None => NodeEvent::RoomUpdated(room),
+            },
+        };
         let also: super::Also = Box::new(move |txn| {
             let delivered = private::sender_chain(txn, &author.0, &room.0)?
                 .map(|(_, d)| d)
@@ -101,47 +117,31 @@ impl Rooms {
                 op: op.as_ref(),
                 plain: &plain,
             };
-            opened.record(txn, &master)
+            opened.record(txn, &master)?;
+            Ok(Some(announce))
         });
         if let Some((cached, _)) = guard.chain.as_mut() {
             *cached = chain;
         }
         let queued = self.queue_local(&mut guard, checked, Topic::Rooms, Some(also));
         drop(guard);
+        // Its events are on the bus once it committed (`queue_local`).
         let checked = self.finish_local(queued).await?;
         match row {
-            Some(row) => {
-                // Only its author reads this row, and the author's sockets read its delivery
-                // state anyway: no need to look for operations here.
-                self.bus.publish(NodeEvent::MessageCreated {
-                    row: row.clone(),
-                    may_have_ops: true,
-                });
-                Ok(row)
-            }
-            None => {
-                self.bus.publish(match op_target {
-                    Some(target) => NodeEvent::MessageChanged {
-                        viewer: author.0,
-                        room,
-                        target,
-                    },
-                    None => NodeEvent::RoomUpdated(room),
-                });
-                Ok(MessageRow {
-                    viewer: author.0,
-                    id: checked.verified.id.0,
-                    room: room.0,
-                    author: author.0,
-                    text: String::new(),
-                    files: "[]".into(),
-                    reply_to: None,
-                    sealed: None,
-                    sent_at: now_ms(),
-                    edited_at: None,
-                    deleted: false,
-                })
-            }
+            Some(row) => Ok(row),
+            None => Ok(MessageRow {
+                viewer: author.0,
+                id: checked.verified.id.0,
+                room: room.0,
+                author: author.0,
+                text: String::new(),
+                files: "[]".into(),
+                reply_to: None,
+                sealed: None,
+                sent_at: now_ms(),
+                edited_at: None,
+                deleted: false,
+            }),
         }
     }
 

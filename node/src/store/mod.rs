@@ -222,16 +222,21 @@ impl Store {
     }
 
     /// Like [`Store::write`], but the job is queued before this returns: jobs queued one after
-    /// the other run in that order, whenever their futures are awaited.
-    pub fn queue_write<R, F>(
+    /// the other run in that order, whenever their futures are awaited. `then` runs on the writer
+    /// thread once the transaction committed, before the caller hears, and also when the caller
+    /// has gone (its future dropped): for what must follow the commit whatever happens to the
+    /// caller, such as telling the event bus.
+    pub fn queue_write_then<R, F, T>(
         &self,
         f: F,
-    ) -> impl std::future::Future<Output = Result<R, StoreError>> + Send + 'static
+        then: T,
+    ) -> impl std::future::Future<Output = Result<R, StoreError>> + Send + 'static + use<R, F, T>
     where
         R: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> Result<R, StoreError> + Send + 'static,
+        T: FnOnce(&R) + Send + 'static,
     {
-        self.submit(true, f, |_: &R| {})
+        self.submit(true, f, then)
     }
 
     /// Like [`Store::write_relaxed`], but the job is queued before this returns (callable

@@ -185,8 +185,10 @@ pub(super) fn after_answers(writer: &mut Connection) -> bool {
             UNINDEXED.with(|n| n.set(0));
             false
         }
+        // A full run: more may be pending (also when the count started as a guess), so the
+        // next call looks again.
         Ok(done) => {
-            UNINDEXED.with(|n| n.set(n.get().saturating_sub(done as u64)));
+            UNINDEXED.with(|n| n.set(n.get().saturating_sub(done as u64).max(INDEX_AFTER)));
             true
         }
         Err(e) => {

@@ -563,3 +563,50 @@ async fn an_opening_pass_reads_each_key_delivery_once() {
     // Reading the 2,000 earlier ones again would take more than 10,000 steps.
     assert!(steps < 300, "the second pass took {steps} steps");
 }
+
+/// Public messages an earlier run of the node stored and did not index (it stopped first) are
+/// indexed by the next one without waiting for a search, however many there are.
+#[tokio::test]
+async fn a_backlog_left_by_an_earlier_run_is_indexed_at_start() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("test.db");
+    drop(Store::open(&path).expect("open"));
+    {
+        let mut raw = rusqlite::Connection::open(&path).expect("raw");
+        raw.busy_timeout(std::time::Duration::from_secs(10))
+            .expect("timeout");
+        let txn = raw.transaction().expect("begin");
+        for i in 0..3000u32 {
+            let mut id = [0u8; 32];
+            id[..4].copy_from_slice(&i.to_be_bytes());
+            txn.execute(
+                "INSERT INTO messages (viewer, id, room, author, text, sent_at)
+                 VALUES (zeroblob(32), ?1, zeroblob(16), zeroblob(32), ?2, ?3)",
+                rusqlite::params![id, format!("left over {i}"), i64::from(i)],
+            )
+            .expect("insert");
+        }
+        txn.commit().expect("commit");
+    }
+    let store = Store::open(&path).expect("reopen");
+    store.write(|_| Ok(())).await.expect("first batch");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let indexed = store
+            .read(|c| {
+                Ok(c.query_row("SELECT count(*) FROM public_search", [], |r| {
+                    r.get::<_, i64>(0)
+                })?)
+            })
+            .await
+            .expect("count");
+        if indexed == 3000 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{indexed} of 3,000 indexed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
