@@ -183,12 +183,13 @@ impl Rooms {
         let commit = self.store.queue_write_then(
             move |txn| store_local(txn, &states, &item, now_ms(), also, &unlocked),
             move |(applied, announce): &StoredLocal| {
-                if let Applied::Stored(Some(event)) = applied {
-                    bus.publish((**event).clone());
-                }
-                for event in announce {
-                    bus.publish(event.clone());
-                }
+                // A room opened here already has its `Applied` event dropped (`store_local`).
+                super::announce(
+                    &bus,
+                    std::slice::from_ref(applied),
+                    &HashSet::new(),
+                    announce,
+                );
             },
         );
         Queued {

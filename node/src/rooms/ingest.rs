@@ -127,10 +127,7 @@ async fn ingest_gossip(
             store.queue_write_relaxed_then(
                 move |txn| store_gossip(txn, &states, &items, now, &vault),
                 move |(applied, _, (opened_rooms, opened_events)): &StoredGossip| {
-                    super::announce(&bus, applied, opened_rooms);
-                    for event in opened_events {
-                        bus.publish(event.clone());
-                    }
+                    super::announce(&bus, applied, opened_rooms, opened_events);
                 },
             )
         });

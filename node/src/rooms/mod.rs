@@ -239,7 +239,7 @@ impl Rooms {
         self.store
             .queue_write_relaxed_then(
                 move |txn| pipeline::apply_all(txn, &states, &items, now),
-                move |applied: &Vec<Applied>| announce(&bus, applied, &HashSet::new()),
+                move |applied: &Vec<Applied>| announce(&bus, applied, &HashSet::new(), &[]),
             )
             .await
     }
@@ -250,10 +250,16 @@ impl Rooms {
     }
 }
 
-/// Publishes the events of the envelopes just stored, run by the writer once they are committed
-/// (`Store::queue_write_relaxed_then`). Leaves out the "room data arrived" events of `opened`:
-/// rooms whose arrivals were opened in the transaction that stored them.
-pub(crate) fn announce(bus: &EventBus, applied: &[Applied], opened: &HashSet<RoomId>) {
+/// Publishes the events of the envelopes just stored, then `also` (what local accounts opened
+/// of them, ...), run by the writer once they are committed (`Store::queue_write_then` and
+/// `queue_write_relaxed_then`). Leaves out the "room data arrived" events of `opened`: rooms
+/// whose arrivals were opened in the transaction that stored them.
+pub(crate) fn announce(
+    bus: &EventBus,
+    applied: &[Applied],
+    opened: &HashSet<RoomId>,
+    also: &[NodeEvent],
+) {
     for outcome in applied {
         if let Applied::Stored(Some(event)) = outcome {
             if matches!(**event, NodeEvent::RoomData(room) if opened.contains(&room)) {
@@ -261,5 +267,8 @@ pub(crate) fn announce(bus: &EventBus, applied: &[Applied], opened: &HashSet<Roo
             }
             bus.publish((**event).clone());
         }
+    }
+    for event in also {
+        bus.publish(event.clone());
     }
 }
