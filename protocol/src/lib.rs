@@ -14,6 +14,7 @@
 //! - `content`: [`Content`] and [`FileRef`], the body of kind 2 (and the plaintext of kind 4),
 //!   with their limits.
 //! - `account`: [`AccountRecord`] (kind 1) and [`validate_username`].
+//! - [`bundle`]: several envelopes in one gossip message.
 //! - [`labels`]: the domain-separation labels of every signature, hash and key derivation.
 //! - `error`: [`ProtocolError`], the one error type.
 
@@ -21,6 +22,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod account;
+pub mod bundle;
 pub mod codec;
 mod content;
 pub mod control;

@@ -1,6 +1,6 @@
-//! A hostile raw libp2p peer publishes a forged-signature envelope, an oversized one and a
-//! duplicate into node B; nothing of it is stored or relayed to C, the peer's score at B drops,
-//! and honest traffic keeps flowing.
+//! A hostile raw libp2p peer publishes a forged-signature envelope, an oversized one, a duplicate
+//! and bundles holding forgeries into node B; nothing of it is stored or relayed to C, the peer's
+//! score at B drops, and honest traffic keeps flowing. Honest bundles, by contrast, arrive whole.
 
 use chatly_protocol::{AccountId, Content, Envelope, EnvelopeId, Header, Kind, RoomId};
 use chatly_tests::rawpeer::RawPeer;
@@ -69,7 +69,19 @@ async fn forged_oversized_and_duplicate_envelopes_go_nowhere() -> anyhow::Result
     oversized.resize(62_000, 0x55); // over MAX_ENVELOPE_LEN, under gossipsub's frame limit
     raw.publish(PUBLIC_TOPIC, oversized).await?;
     let honest_bytes = a.envelope_bytes(honest["id"].as_str().unwrap()).await?;
-    raw.publish(PUBLIC_TOPIC, honest_bytes).await?;
+    raw.publish(PUBLIC_TOPIC, honest_bytes.clone()).await?;
+    // A bundle is judged whole: one forged envelope makes it invalid, so it is not relayed.
+    let hostile = chatly_protocol::bundle::encode_bundle(&[
+        honest_bytes,
+        forged_envelope("forged in a bundle"),
+    ])?;
+    raw.publish(PUBLIC_TOPIC, hostile).await?;
+    let mut truncated = chatly_protocol::bundle::encode_bundle(&[
+        forged_envelope("forged again, cut"),
+        forged_envelope("forged again, cut"),
+    ])?;
+    truncated.truncate(truncated.len() - 10);
+    raw.publish(PUBLIC_TOPIC, truncated).await?;
     for i in 0..5 {
         raw.publish(PUBLIC_TOPIC, forged_envelope(&format!("forged again {i}")))
             .await?;
@@ -125,10 +137,12 @@ async fn forged_oversized_and_duplicate_envelopes_go_nowhere() -> anyhow::Result
             .store
             .read(|_| Ok(()))
             .await?;
-        assert!(
-            !dir_contains(node.data_dir(), b"forged by a stranger")?,
-            "no forged bytes on disk"
-        );
+        for forged in [&b"forged by a stranger"[..], b"forged in a bundle"] {
+            assert!(
+                !dir_contains(node.data_dir(), forged)?,
+                "no forged bytes on disk"
+            );
+        }
     }
     Ok(())
 }
@@ -244,5 +258,71 @@ async fn a_flooding_and_replaying_peer_is_penalised_while_honest_traffic_flows()
             assert_eq!(texts.iter().filter(|t| **t == text).count(), 1, "{text}");
         }
     }
+    Ok(())
+}
+
+/// A counter's value in a node's `/metrics` text (0 when absent).
+async fn metric(node: &TestNode, name: &str) -> anyhow::Result<f64> {
+    let (_, metrics) = node.client().get("/metrics").await?;
+    let text = metrics.as_str().unwrap_or_default();
+    Ok(text
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or(0.0))
+}
+
+/// A burst of posts leaves A in gossip bundles (a tap beside A sees them), B unbundles, stores and
+/// relays them, and C, which hears only B, gets every message in order, by gossip alone: B
+/// fetched none of them by sync.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_burst_of_posts_travels_in_bundles_and_arrives_whole() -> anyhow::Result<()> {
+    chatly_tests::init_tracing();
+    let b = TestNode::start(Vec::new()).await?;
+    let a = TestNode::start(vec![b.addr()]).await?;
+    let c = TestNode::start(vec![b.addr()]).await?;
+    let alice = a.account("alice", "correct horse").await?;
+    let carol = c.account("carol", "purple monkey").await?;
+    alice.say("public", "warm-up").await?;
+    carol.wait_text("public", "warm-up", PATIENCE).await?;
+    let tap = RawPeer::spawn(a.addr(), &[PUBLIC_TOPIC]).await?;
+    wait_for("the tap to see A subscribed", PATIENCE, || async {
+        (tap.subscribers(PUBLIC_TOPIC).await.ok()? > 0).then_some(())
+    })
+    .await?;
+    let synced_before = metric(&b, "chatly_sync_envelopes_total").await?;
+
+    let texts: Vec<String> = (0..40).map(|i| format!("burst {i:02}")).collect();
+    let posts = texts.iter().map(|text| {
+        let alice = alice.clone();
+        let text = text.clone();
+        tokio::spawn(async move { alice.say("public", &text).await })
+    });
+    for post in futures::future::join_all(posts).await {
+        post??;
+    }
+    // Alice's own order; C must hold the same.
+    let expected = alice.texts("public").await?;
+    assert_eq!(
+        expected.iter().filter(|t| t.starts_with("burst ")).count(),
+        40
+    );
+    carol.wait_texts("public", &expected, PATIENCE).await?;
+
+    let payloads = tap.received().await?;
+    let bundles = payloads
+        .iter()
+        .filter(|p| p.starts_with(&chatly_protocol::bundle::BUNDLE_MAGIC))
+        .count();
+    let carried: usize = payloads
+        .iter()
+        .map(|p| chatly_protocol::bundle::gossip_envelopes(p).map_or(0, |e| e.len()))
+        .sum();
+    assert!(bundles > 0, "no bundle among {} payloads", payloads.len());
+    assert!(carried >= 40, "the tap saw {carried} envelopes");
+    assert_eq!(
+        metric(&b, "chatly_sync_envelopes_total").await?,
+        synced_before,
+        "B fetched part of the burst by sync"
+    );
     Ok(())
 }

@@ -2,13 +2,12 @@
 //! three timers: a wake-up at the gossipsub heartbeat (gossipsub 0.50 only runs heartbeats when
 //! something polls it), a redial check for kept peers ([`super::redial`]), and peer routing
 //! rounds ([`super::routing`]). Swarm events are handled in `swarm_events`, request-response
-//! traffic in `requests`.
+//! traffic in `requests`, publishing (and gossip bundles) in `publish`.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use libp2p::gossipsub::{IdentTopic, PublishError};
 use libp2p::request_response::OutboundRequestId;
 use libp2p::swarm::ConnectionId;
 use libp2p::swarm::dial_opts::DialOpts;
@@ -51,7 +50,7 @@ impl Peer {
 pub struct EventLoop {
     pub(super) swarm: Swarm<Behaviour>,
     pub(super) config: NetConfig,
-    commands: mpsc::UnboundedReceiver<Command>,
+    pub(super) commands: mpsc::UnboundedReceiver<Command>,
     pub(super) events: mpsc::Sender<NetEvent>,
     pub(super) metrics: libp2p::metrics::Metrics,
     shutdown: CancellationToken,
@@ -65,6 +64,8 @@ pub struct EventLoop {
     pub(super) requests: HashMap<(Service, OutboundRequestId), AnswerSender>,
     /// Peer routing, relays and reachability.
     pub(super) routing: Routing,
+    /// Envelopes held for the next gossip payload.
+    pub(super) outgoing: super::publish::Outgoing,
 }
 
 impl EventLoop {
@@ -90,6 +91,7 @@ impl EventLoop {
             listen_addrs: watch::channel(Vec::new()).0,
             requests: HashMap::new(),
             routing: Routing::new(Instant::now()),
+            outgoing: Default::default(),
         };
         for addr in this.config.external_addrs.clone() {
             this.swarm.add_external_address(addr);
@@ -128,10 +130,11 @@ impl EventLoop {
             tokio::select! {
                 event = self.swarm.select_next_some() => self.handle_swarm_event(event),
                 command = self.commands.recv() => match command {
-                    Some(command) => self.handle_command(command),
+                    Some(command) => self.handle_commands(command),
                     None => break,
                 },
                 Some(event) = found.recv() => self.handle_discovery_event(event),
+                _ = sleep_until_due(self.outgoing.due()) => self.flush_envelopes(),
                 _ = wake.tick() => {}
                 _ = redial.tick() => self.redial(),
                 _ = routing.tick() => self.routing_tick(),
@@ -150,19 +153,13 @@ impl EventLoop {
         }
     }
 
-    fn handle_command(&mut self, command: Command) {
+    pub(super) fn handle_command(&mut self, command: Command) {
         match command {
             Command::Publish { topic, data, reply } => {
-                let result = self
-                    .swarm
-                    .behaviour_mut()
-                    .gossipsub
-                    .publish(IdentTopic::new(topic.name()), data);
-                let _ = reply.send(match result {
-                    Ok(_) | Err(PublishError::Duplicate) => Ok(()),
-                    Err(PublishError::NoPeersSubscribedToTopic) => Err(NetError::NoPeers),
-                    Err(e) => Err(NetError::Publish(e.to_string())),
-                });
+                let _ = reply.send(self.publish(topic, data));
+            }
+            Command::PublishEnvelope { topic, data, reply } => {
+                let _ = reply.send(self.hold_envelope(topic, data));
             }
             Command::Report {
                 id,
@@ -244,5 +241,13 @@ impl EventLoop {
             .collect();
         infos.sort_by(|a, b| a.peer_id.cmp(&b.peer_id));
         infos
+    }
+}
+
+/// Waits until `due`, or forever when nothing is due.
+async fn sleep_until_due(due: Option<Instant>) {
+    match due {
+        Some(due) => tokio::time::sleep_until(due.into()).await,
+        None => std::future::pending().await,
     }
 }

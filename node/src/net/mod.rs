@@ -23,6 +23,7 @@ pub mod discovery;
 pub mod event_loop;
 mod lan;
 pub mod paths;
+mod publish;
 pub mod redial;
 mod requests;
 mod routing;
@@ -165,7 +166,7 @@ pub enum Service {
 }
 
 /// Errors of the network boundary.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum NetError {
     /// The event loop has stopped.
     #[error("the network is shut down")]
@@ -196,6 +197,11 @@ pub enum NetError {
 #[derive(Debug)]
 pub(crate) enum Command {
     Publish {
+        topic: Topic,
+        data: Vec<u8>,
+        reply: oneshot::Sender<Result<(), NetError>>,
+    },
+    PublishEnvelope {
         topic: Topic,
         data: Vec<u8>,
         reply: oneshot::Sender<Result<(), NetError>>,
@@ -253,6 +259,14 @@ impl Handle {
     pub async fn publish(&self, topic: Topic, data: Vec<u8>) -> Result<(), NetError> {
         let (reply, rx) = oneshot::channel();
         self.send(Command::Publish { topic, data, reply })?;
+        rx.await.map_err(|_| NetError::Closed)?
+    }
+
+    /// Publishes an envelope on a topic; envelopes queued together travel in gossip bundles.
+    /// `Ok` means a peer's queue took it, not that it was delivered.
+    pub async fn publish_envelope(&self, topic: Topic, data: Vec<u8>) -> Result<(), NetError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::PublishEnvelope { topic, data, reply })?;
         rx.await.map_err(|_| NetError::Closed)?
     }
 

@@ -233,7 +233,9 @@ impl Rooms {
         // The commit was queued first, so the writer stores the envelope before anything the
         // network may bring back because of it (a sync round fetching it from a peer).
         let (committed, published) = if early {
-            let publishing = self.net.publish(topic, checked.verified.bytes.clone());
+            let publishing = self
+                .net
+                .publish_envelope(topic, checked.verified.bytes.clone());
             let (committed, published) = tokio::join!(commit, publishing);
             (committed, Some(published))
         } else {
@@ -261,7 +263,7 @@ impl Rooms {
             Some(published) => published,
             None => {
                 self.net
-                    .publish(topic, checked.verified.bytes.clone())
+                    .publish_envelope(topic, checked.verified.bytes.clone())
                     .await
             }
         };

@@ -1,12 +1,17 @@
 //! The ingest task: gossip validated in batches, one store transaction per batch, verdicts
 //! reported to gossipsub; network events that start sync rounds.
 //!
+//! A gossip message carries one envelope or a bundle of them (`chatly_protocol::bundle`); each
+//! envelope is checked and stored as if it came alone, and the message's one verdict is the
+//! worst of theirs: invalid if any is, accepted if any was stored, ignored otherwise.
+//!
 //! A message crosses as few threads as it can: the blocking thread that checks a batch's
 //! signatures queues its store job itself, and the writer puts what it stored on the event bus
 //! as soon as it commits; this task only hears the outcome, for the verdicts and the gaps.
 //!
 //! An envelope stored above a gap (the predecessor its author names, `prev`, is not held) starts a
-//! sync round with the peer that sent it: that peer has probably seen the missing one. Sealed
+//! sync round with the peer that sent it if gossip has not filled the gap a moment later
+//! ([`GAP_GRACE`]): that peer has probably seen the missing one. Sealed
 //! content for unlocked local members is opened in the same transaction that stores it
 //! ([`opening::open_arrivals`]); what came by sync is left to the opener task.
 
@@ -92,12 +97,43 @@ pub async fn run_ingest(
     }
 }
 
-/// A gossip envelope as it came: who sent it, gossipsub's id, the bytes.
+/// A gossip message as it came: who sent it, gossipsub's id, the payload (one envelope or a
+/// bundle of them).
 type Gossip = (libp2p::PeerId, libp2p::gossipsub::MessageId, Vec<u8>);
 
 /// What the writer reports for a batch of checked gossip: each envelope's outcome, whether it
 /// sits above a gap, and the rooms and events of what was opened on arrival.
 type StoredGossip = (Vec<Applied>, Vec<bool>, (HashSet<RoomId>, Vec<NodeEvent>));
+
+/// A gossip message's verdict so far, and where it came from.
+struct Verdict {
+    source: libp2p::PeerId,
+    id: libp2p::gossipsub::MessageId,
+    acceptance: MessageAcceptance,
+}
+
+impl Verdict {
+    /// Adds one envelope's verdict: a message is invalid if any envelope it carries is, accepted
+    /// if any was stored, ignored otherwise (a single envelope's verdict is its own).
+    fn add(&mut self, acceptance: MessageAcceptance) {
+        use MessageAcceptance::{Accept, Reject};
+        self.acceptance = match (&self.acceptance, acceptance) {
+            (Reject, _) | (_, Reject) => Reject,
+            (Accept, _) | (_, Accept) => Accept,
+            _ => MessageAcceptance::Ignore,
+        };
+    }
+}
+
+/// The envelopes a gossip payload carries, owned; the payload itself when it is one envelope.
+fn envelopes_of(payload: Vec<u8>) -> Result<Vec<Vec<u8>>, Rejection> {
+    let split = chatly_protocol::bundle::gossip_envelopes(&payload)
+        .map_err(|e| Rejection::Invalid(format!("malformed gossip bundle: {e}")))?;
+    if split.len() == 1 {
+        return Ok(vec![payload]);
+    }
+    Ok(split.into_iter().map(<[u8]>::to_vec).collect())
+}
 
 async fn ingest_gossip(
     rooms: &Arc<Rooms>,
@@ -110,17 +146,40 @@ async fn ingest_gossip(
     // through this task (a wake-up and a thread switch on the path of every message).
     let limiter = limiter.clone();
     let (store, vault, bus) = (rooms.store.clone(), rooms.vault.clone(), rooms.bus.clone());
-    let states = rooms.states.clone();
+    let (states, metrics) = (rooms.states.clone(), rooms.metrics.clone());
     let checked = tokio::task::spawn_blocking(move || {
         let mut limiter = limiter.lock().unwrap_or_else(|e| e.into_inner());
-        let (mut accepted, mut rejected) = (Vec::new(), Vec::new());
-        for (source, id, data) in gossip {
-            match pipeline::check(data, now, Some(&mut limiter)) {
-                Ok(checked) => accepted.push((source, id, checked)),
-                Err(rejection) => rejected.push((source, id, rejection)),
+        let mut verdicts = Vec::with_capacity(gossip.len());
+        // Each checked envelope with the index of the message that brought it.
+        let mut accepted: Vec<(usize, Checked)> = Vec::new();
+        for (message, (source, id, data)) in gossip.into_iter().enumerate() {
+            let mut verdict = Verdict {
+                source,
+                id,
+                acceptance: MessageAcceptance::Ignore,
+            };
+            let checks = envelopes_of(data).map_or_else(
+                |rejection| vec![Err(rejection)],
+                |envelopes| {
+                    envelopes
+                        .into_iter()
+                        .map(|bytes| pipeline::check(bytes, now, Some(&mut limiter)))
+                        .collect()
+                },
+            );
+            for check in checks {
+                match check {
+                    Ok(checked) => accepted.push((message, checked)),
+                    Err(rejection) => {
+                        metrics.validation(&rejection);
+                        tracing::debug!(peer = %source, ?rejection, "gossip not accepted");
+                        verdict.add(acceptance(&rejection));
+                    }
+                }
             }
+            verdicts.push(verdict);
         }
-        let items: Vec<Checked> = accepted.iter().map(|(_, _, c)| c.clone()).collect();
+        let items: Vec<Checked> = accepted.iter().map(|(_, c)| c.clone()).collect();
         // What was stored goes on the event bus straight from the writer thread, once it
         // is committed: the sockets get it without waiting for this task to wake.
         let stored = (!items.is_empty()).then(move || {
@@ -131,55 +190,90 @@ async fn ingest_gossip(
                 },
             )
         });
-        (accepted, rejected, stored)
+        (verdicts, accepted, stored)
     })
     .await;
-    let Ok((accepted, rejected, stored)) = checked else {
+    let Ok((mut verdicts, accepted, stored)) = checked else {
         tracing::error!("validation task failed");
         return;
     };
-    for (source, id, rejection) in rejected {
-        rooms.metrics.validation(&rejection);
-        tracing::debug!(peer = %source, ?rejection, "gossip not accepted");
-        rooms.net.report(id, source, acceptance(&rejection));
+    let mut gaps = Vec::new();
+    if let Some(stored) = stored {
+        match stored.await {
+            Ok((applied, above_gap, _)) => {
+                for ((message, checked), (applied, above_gap)) in
+                    accepted.into_iter().zip(applied.into_iter().zip(above_gap))
+                {
+                    let verdict = &mut verdicts[message];
+                    if above_gap {
+                        gaps.push((verdict.source, checked.verified.envelope.header.prev.0));
+                    }
+                    let acceptance = applied_acceptance(rooms, &checked, &applied);
+                    rooms.metrics.validation_result(verdict_name(&acceptance));
+                    verdict.add(acceptance);
+                }
+            }
+            // Reported as ignored (unless invalid): not relayed, and fetched again by sync.
+            Err(e) => {
+                tracing::error!(error = %e, "could not store gossip; it will be fetched again")
+            }
+        }
     }
-    let Some(stored) = stored else {
-        return;
-    };
-    let (applied, above_gap, _) = match stored.await {
-        Ok(stored) => stored,
-        Err(e) => {
-            tracing::error!(error = %e, "could not store gossip; it will be fetched again");
-            for (source, id, _) in accepted {
-                rooms.net.report(id, source, MessageAcceptance::Ignore);
-            }
-            return;
+    for verdict in verdicts {
+        rooms
+            .net
+            .report(verdict.id, verdict.source, verdict.acceptance);
+    }
+    if !gaps.is_empty() {
+        tokio::spawn(sync_gaps_left_open(rooms.clone(), gaps));
+    }
+}
+
+/// An envelope's verdict from what storing it did; counts it when stored.
+fn applied_acceptance(rooms: &Rooms, checked: &Checked, applied: &Applied) -> MessageAcceptance {
+    match applied {
+        Applied::Stored(_) => {
+            let header = &checked.verified.envelope.header;
+            rooms.metrics.messages_in.inc();
+            rooms
+                .metrics
+                .delivery_seconds
+                .observe(now_ms().saturating_sub(header.timestamp_ms) as f64 / 1000.0);
+            MessageAcceptance::Accept
         }
-    };
-    // A sync round with each peer that sent an envelope whose predecessor is not held.
-    let mut gap_peers = std::collections::HashSet::new();
-    for ((source, id, checked), (applied, above_gap)) in
-        accepted.into_iter().zip(applied.into_iter().zip(above_gap))
-    {
-        if above_gap && gap_peers.insert(source) {
-            rooms.request_sync(source, "gap");
-        }
-        let verdict = match applied {
-            Applied::Stored(_) => {
-                let header = &checked.verified.envelope.header;
-                rooms.metrics.messages_in.inc();
-                let stored_at = now_ms();
-                rooms
-                    .metrics
-                    .delivery_seconds
-                    .observe(stored_at.saturating_sub(header.timestamp_ms) as f64 / 1000.0);
-                MessageAcceptance::Accept
+        Applied::Duplicate | Applied::NotNext => MessageAcceptance::Ignore,
+        Applied::Equivocation | Applied::NotMember => MessageAcceptance::Reject,
+    }
+}
+
+/// How long gossip gets to fill a gap before a sync round is started for it. Under load, gossip
+/// often brings an author's envelopes out of order (each from whichever mesh peer was first); a
+/// round started at once would fetch, and verify, what is already on its way.
+pub const GAP_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// After [`GAP_GRACE`], starts a sync round with each peer that relayed an envelope whose
+/// predecessor is still not held.
+async fn sync_gaps_left_open(rooms: Arc<Rooms>, gaps: Vec<(libp2p::PeerId, [u8; 32])>) {
+    tokio::time::sleep(GAP_GRACE).await;
+    let open = rooms
+        .store
+        .read(move |c| {
+            let mut peers = HashSet::new();
+            for (peer, prev) in gaps {
+                if !peers.contains(&peer) && !envelopes::contains(c, &prev)? {
+                    peers.insert(peer);
+                }
             }
-            Applied::Duplicate | Applied::NotNext => MessageAcceptance::Ignore,
-            Applied::Equivocation | Applied::NotMember => MessageAcceptance::Reject,
-        };
-        rooms.metrics.validation_result(verdict_name(&verdict));
-        rooms.net.report(id, source, verdict);
+            Ok(peers)
+        })
+        .await;
+    match open {
+        Ok(peers) => {
+            for peer in peers {
+                rooms.request_sync(peer, "gap");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "could not look for gaps"),
     }
 }
 

@@ -181,7 +181,7 @@ async fn look(rooms: &Arc<Rooms>) -> Result<(), StoreError> {
         };
         if rooms
             .net
-            .publish(topic_of(RoomId(row.room)), bytes)
+            .publish_envelope(topic_of(RoomId(row.room)), bytes)
             .await
             .is_ok()
         {

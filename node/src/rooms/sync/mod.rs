@@ -298,6 +298,7 @@ impl Rooms {
     /// Validates and stores one page; returns (stored, invalid).
     async fn ingest_page(&self, page: Vec<Vec<u8>>) -> Result<(usize, usize), StoreError> {
         let now = now_ms();
+        let page = self.store.read(move |c| not_held(c, page)).await?;
         let checked = check_in_parallel(page, now).await;
         let rejected = checked
             .iter()
@@ -311,6 +312,19 @@ impl Rooms {
             .count();
         Ok((stored, rejected))
     }
+}
+
+/// The envelopes of a page not already held. An id is the hash of all of an envelope's bytes, its
+/// signature included, so a held id means these very bytes were verified and stored before: what
+/// gossip delivered while the page was on its way costs a lookup, not a signature check.
+fn not_held(conn: &rusqlite::Connection, page: Vec<Vec<u8>>) -> Result<Vec<Vec<u8>>, StoreError> {
+    let mut left = Vec::with_capacity(page.len());
+    for bytes in page {
+        if !crate::store::envelopes::contains(conn, &chatly_crypto::envelope_id(&bytes))? {
+            left.push(bytes);
+        }
+    }
+    Ok(left)
 }
 
 /// Checks a page's envelopes (signature verification is the cost) on every core, in order.
