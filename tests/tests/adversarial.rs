@@ -4,7 +4,7 @@
 
 use chatly_protocol::{AccountId, Content, Envelope, EnvelopeId, Header, Kind, RoomId};
 use chatly_tests::rawpeer::RawPeer;
-use chatly_tests::{PATIENCE, TestNode, dir_contains, wait_for};
+use chatly_tests::{Client, PATIENCE, TestNode, dir_contains, wait_for};
 use serde_json::Value;
 
 const PUBLIC_TOPIC: &str = "chatly/v1/public";
@@ -37,15 +37,20 @@ fn forged_envelope(text: &str) -> Vec<u8> {
     .encode()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn forged_oversized_and_duplicate_envelopes_go_nowhere() -> anyhow::Result<()> {
-    chatly_tests::init_tracing();
-    // A - B - C: C hears only what B relays.
+/// Nodes A - B - C in a line (C hears only what B relays), alice on A and carol on C.
+async fn line() -> anyhow::Result<(TestNode, TestNode, TestNode, Client, Client)> {
     let b = TestNode::start(Vec::new()).await?;
     let a = TestNode::start(vec![b.addr()]).await?;
     let c = TestNode::start(vec![b.addr()]).await?;
     let alice = a.account("alice", "correct horse").await?;
     let carol = c.account("carol", "purple monkey").await?;
+    Ok((a, b, c, alice, carol))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn forged_oversized_and_duplicate_envelopes_go_nowhere() -> anyhow::Result<()> {
+    chatly_tests::init_tracing();
+    let (a, b, c, alice, carol) = line().await?;
     let honest = alice.say("public", "honest before").await?;
     wait_for("C to receive the honest message", PATIENCE, || async {
         carol
@@ -277,11 +282,7 @@ async fn metric(node: &TestNode, name: &str) -> anyhow::Result<f64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_burst_of_posts_travels_in_bundles_and_arrives_whole() -> anyhow::Result<()> {
     chatly_tests::init_tracing();
-    let b = TestNode::start(Vec::new()).await?;
-    let a = TestNode::start(vec![b.addr()]).await?;
-    let c = TestNode::start(vec![b.addr()]).await?;
-    let alice = a.account("alice", "correct horse").await?;
-    let carol = c.account("carol", "purple monkey").await?;
+    let (a, b, c, alice, carol) = line().await?;
     alice.say("public", "warm-up").await?;
     carol.wait_text("public", "warm-up", PATIENCE).await?;
     let tap = RawPeer::spawn(a.addr(), &[PUBLIC_TOPIC]).await?;
