@@ -282,7 +282,7 @@ async fn metric(node: &TestNode, name: &str) -> anyhow::Result<f64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_burst_of_posts_travels_in_bundles_and_arrives_whole() -> anyhow::Result<()> {
     chatly_tests::init_tracing();
-    let (a, b, c, alice, carol) = line().await?;
+    let (a, b, _c, alice, carol) = line().await?;
     alice.say("public", "warm-up").await?;
     carol.wait_text("public", "warm-up", PATIENCE).await?;
     let tap = RawPeer::spawn(a.addr(), &[PUBLIC_TOPIC]).await?;
