@@ -42,7 +42,7 @@ fi
 say "fuzzing every wire decoder briefly (cargo fuzz; needs the nightly toolchain)"
 if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
   command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --quiet
-  for target in envelope content control control_log account_record sync signal file_chunk; do
+  for target in envelope bundle content control control_log account_record sync signal file_chunk; do
     log="$(mktemp)"
     if ! cargo +nightly fuzz run --fuzz-dir tests/fuzz "$target" -- -max_total_time=3 -rss_limit_mb=2048 >"$log" 2>&1; then
       tail -40 "$log"
