@@ -6,7 +6,8 @@
 //! "Domain-separation labels").
 //!
 //! Module map:
-//! - `sign`: [`IdentityKey`] (ed25519), [`verify`], [`verify_batch`].
+//! - `sign`: [`IdentityKey`] (ed25519 signing).
+//! - `verify`: [`verify`] and [`verify_batch`], cofactored, so a batch agrees with single checks.
 //! - `dh`: [`DhKey`] (X25519) and [`dh`], which refuses non-contributory results.
 //! - `hash`: [`derive_key`], [`envelope_id`], [`fingerprint`].
 //! - [`password`]: argon2id PHC strings for login.
@@ -29,6 +30,7 @@ pub mod file;
 mod hash;
 pub mod password;
 mod sign;
+mod verify;
 pub mod wrap;
 
 pub use chain::{
@@ -41,7 +43,8 @@ pub use error::CryptoError;
 pub use hash::{
     LABEL_DIRECT_ROOM, LABEL_ENVELOPE_ID, LABEL_FINGERPRINT, derive_key, envelope_id, fingerprint,
 };
-pub use sign::{IdentityKey, SignedItem, verify, verify_batch};
+pub use sign::IdentityKey;
+pub use verify::{SignedItem, verify, verify_batch};
 pub use zeroize::Zeroizing;
 
 /// `N` bytes from the operating system's secure random number generator.

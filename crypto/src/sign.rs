@@ -1,13 +1,12 @@
 //! Ed25519 identity keys and labelled signatures.
 //!
 //! Every signature is over `labelled(label, payload)`, so a signature made for one purpose can
-//! never be presented as another. Verification is `verify_strict`, and only that, so every
-//! node reaches the same verdict on every envelope (see [`verify_batch`] for why).
+//! never be presented as another. Verification is in `verify`.
 
-use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use ed25519_dalek::{Signer, SigningKey};
 use zeroize::Zeroizing;
 
-use crate::{CryptoError, labelled, random_bytes};
+use crate::{labelled, random_bytes};
 
 /// An account's (or node's) ed25519 signing key. The secret is zeroized on drop (ed25519-dalek
 /// does it for `SigningKey`), and `Debug` shows only the public key.
@@ -62,41 +61,4 @@ fn hex_prefix(bytes: &[u8; 32]) -> String {
         .map(|b| format!("{b:02x}"))
         .collect::<String>()
         + "…"
-}
-
-/// Verifies `signature` over `labelled(label, payload)` by `public` with ed25519-dalek's
-/// `verify_strict`: rejects small-order keys and `R`, and non-canonical `R` and `s`, so a
-/// signature cannot be mauled into another valid one for the same message.
-pub fn verify(
-    public: &[u8; 32],
-    label: &str,
-    payload: &[u8],
-    signature: &[u8; 64],
-) -> Result<(), CryptoError> {
-    let key = VerifyingKey::from_bytes(public).map_err(|_| CryptoError::BadPublicKey)?;
-    key.verify_strict(&labelled(label, payload), &Signature::from_bytes(signature))
-        .map_err(|_| CryptoError::BadSignature)
-}
-
-/// One signature to check: `(public key, label, payload, signature)`.
-pub type SignedItem<'a> = (&'a [u8; 32], &'a str, &'a [u8], &'a [u8; 64]);
-
-/// Verifies many signatures, each as `(public, label, payload, signature)`: `Ok` exactly when
-/// [`verify`] accepts every one; stops at the first failure. An empty batch is `Ok`. On `Err`
-/// the caller checks them one by one with [`verify`] to find the culprits.
-///
-/// Deliberately not ed25519 batch verification. ed25519-dalek's batch equation is cofactorless
-/// with random coefficients: an author can craft a signature (an `R` with a small torsion
-/// component) that `verify_strict` rejects but a batch accepts with probability up to 1/2,
-/// depending on which other envelopes share the batch. Nodes would then disagree about the same
-/// envelope, and honest relays would be penalised for forwarding it. Closing that gap needs a
-/// prime-order-subgroup check of every `R` and key (two scalar multiplications each), which
-/// costs more than batching saves. Callers keep this entry point so a sound batch can replace
-/// the loop without changing them.
-pub fn verify_batch(items: &[SignedItem<'_>]) -> Result<(), CryptoError> {
-    items
-        .iter()
-        .try_for_each(|(public, label, payload, signature)| {
-            verify(public, label, payload, signature)
-        })
 }

@@ -15,7 +15,7 @@
 //! content for unlocked local members is opened in the same transaction that stores it
 //! ([`opening::open_arrivals`]); what came by sync is left to the opener task.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use chatly_protocol::{EnvelopeId, RoomId};
@@ -113,6 +113,13 @@ struct Verdict {
 }
 
 impl Verdict {
+    /// Adds an envelope that failed its checks.
+    fn reject(&mut self, rejection: &Rejection, metrics: &crate::metrics::Metrics) {
+        metrics.validation(rejection);
+        tracing::debug!(peer = %self.source, ?rejection, "gossip not accepted");
+        self.add(acceptance(rejection));
+    }
+
     /// Adds one envelope's verdict: a message is invalid if any envelope it carries is, accepted
     /// if any was stored, ignored otherwise (a single envelope's verdict is its own).
     fn add(&mut self, acceptance: MessageAcceptance) {
@@ -150,35 +157,40 @@ async fn ingest_gossip(
     let checked = tokio::task::spawn_blocking(move || {
         let mut limiter = limiter.lock().unwrap_or_else(|e| e.into_inner());
         let mut verdicts = Vec::with_capacity(gossip.len());
-        // Each checked envelope with the index of the message that brought it.
-        let mut accepted: Vec<(usize, Checked)> = Vec::new();
+        // Every envelope of every message, with the index of the message that brought it, by
+        // the peer that forwarded it: each peer's envelopes have their signatures checked in one
+        // batch, so a bad signature sends only its own sender's batch back to one-by-one checks.
+        let mut carried: HashMap<libp2p::PeerId, Vec<(usize, Vec<u8>)>> = HashMap::new();
         for (message, (source, id, data)) in gossip.into_iter().enumerate() {
             let mut verdict = Verdict {
                 source,
                 id,
                 acceptance: MessageAcceptance::Ignore,
             };
-            let checks = envelopes_of(data).map_or_else(
-                |rejection| vec![Err(rejection)],
-                |envelopes| {
-                    envelopes
-                        .into_iter()
-                        .map(|bytes| pipeline::check(bytes, now, Some(&mut limiter)))
-                        .collect()
-                },
-            );
-            for check in checks {
-                match check {
-                    Ok(checked) => accepted.push((message, checked)),
-                    Err(rejection) => {
-                        metrics.validation(&rejection);
-                        tracing::debug!(peer = %source, ?rejection, "gossip not accepted");
-                        verdict.add(acceptance(&rejection));
-                    }
-                }
+            match envelopes_of(data) {
+                Ok(envelopes) => carried
+                    .entry(source)
+                    .or_default()
+                    .extend(envelopes.into_iter().map(|e| (message, e))),
+                Err(rejection) => verdict.reject(&rejection, &metrics),
             }
             verdicts.push(verdict);
         }
+        // Each checked envelope with the index of the message that brought it.
+        let mut accepted: Vec<(usize, Checked)> = Vec::new();
+        for (_, envelopes) in carried {
+            let (messages, payloads): (Vec<usize>, Vec<Vec<u8>>) = envelopes.into_iter().unzip();
+            let checks = pipeline::check_many(payloads, now, Some(&mut limiter));
+            for (message, check) in messages.into_iter().zip(checks) {
+                match check {
+                    Ok(checked) => accepted.push((message, checked)),
+                    Err(rejection) => verdicts[message].reject(&rejection, &metrics),
+                }
+            }
+        }
+        // Stored in the order they came (a stable sort keeps each message's own order), so an
+        // author's envelopes go in by sequence and none looks like it follows a gap.
+        accepted.sort_by_key(|(message, _)| *message);
         let items: Vec<Checked> = accepted.iter().map(|(_, c)| c.clone()).collect();
         // What was stored goes on the event bus straight from the writer thread, once it
         // is committed: the sockets get it without waiting for this task to wake.

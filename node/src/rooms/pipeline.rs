@@ -68,6 +68,20 @@ pub fn check(
     classify(seal::open(bytes)?, now_ms, rate)
 }
 
+/// [`check`] for many envelopes, with the same result for each, in order: their signatures are
+/// verified in one batch ([`seal::open_many`]), then each goes through the other checks (and the
+/// rate limit) in turn.
+pub fn check_many(
+    payloads: Vec<Vec<u8>>,
+    now_ms: u64,
+    mut rate: Option<&mut RateLimiter<[u8; 32]>>,
+) -> Vec<Result<Checked, Rejection>> {
+    seal::open_many(payloads)
+        .into_iter()
+        .map(|opened| classify(opened?, now_ms, rate.as_deref_mut()))
+        .collect()
+}
+
 /// [`check`] for an envelope this node has just signed ([`seal::seal`]): the same rules, minus
 /// verifying the signature it made a moment ago (about 60 µs a post). Debug builds, and so every
 /// test, still verify it.

@@ -327,7 +327,8 @@ fn not_held(conn: &rusqlite::Connection, page: Vec<Vec<u8>>) -> Result<Vec<Vec<u
     Ok(left)
 }
 
-/// Checks a page's envelopes (signature verification is the cost) on every core, in order.
+/// Checks a page's envelopes (signature verification is the cost) on every core, in order, each
+/// core's share in one signature batch.
 pub(crate) async fn check_in_parallel(
     page: Vec<Vec<u8>>,
     now: u64,
@@ -340,10 +341,7 @@ pub(crate) async fn check_in_parallel(
         let tail = rest.split_off(per_task.min(rest.len()));
         let chunk = std::mem::replace(&mut rest, tail);
         tasks.push(tokio::task::spawn_blocking(move || {
-            chunk
-                .into_iter()
-                .map(|bytes| pipeline::check(bytes, now, None))
-                .collect::<Vec<_>>()
+            pipeline::check_many(chunk, now, None)
         }));
     }
     let mut checked = Vec::new();
