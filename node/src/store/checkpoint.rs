@@ -1,22 +1,39 @@
-//! WAL checkpoints after the answers, not inside a commit.
+//! WAL checkpoints beside the writer, not inside its commits.
 //!
 //! SQLite's automatic checkpoint runs inside whichever commit pushes the log past 1,000 pages:
 //! that commit copies every page changed since the last checkpoint into the database file and
-//! syncs it, milliseconds during which the jobs of that commit wait for their answers (the tail
-//! of the latency figures). Instead, a WAL hook on the writer's connection (which replaces the
-//! automatic checkpoint) notes the log's size after each commit, and the writer checkpoints once
-//! it has answered the batch's callers. It still checkpoints alone, with no commit running
-//! beside it, so the checkpoint always catches up and the next transaction starts the log over.
-//! (A checkpoint on a thread of its own, tried first, rarely caught up under a steady stream of
-//! commits: the log grew and the CPU per message rose.)
+//! syncs it, milliseconds during which the jobs of that commit wait for their answers. Instead,
+//! a WAL hook on the writer's connection (which replaces the automatic checkpoint) notes the
+//! log's size after each commit, and:
+//!
+//! - past [`BACKGROUND_PAGES`], the writer wakes the checkpoint thread, which copies the log into
+//!   the database on a connection of its own, at the lowest CPU priority (on Linux), while the
+//!   writer goes on committing. Once it has copied all of it, the writer's next transaction
+//!   starts the log over. Messages no longer wait behind a checkpoint, and a machine's idle
+//!   moments pay for it.
+//! - past [`WRITER_PAGES`], the background pass could not keep up (a steady stream of commits
+//!   leaves it behind, or a busy CPU starves it): the writer stops it and checkpoints itself,
+//!   once it has answered the batch's callers, with no commit running beside it, so the
+//!   checkpoint catches up and the next transaction starts the log over. The log stays bounded.
+//!   (A checkpoint thread alone, tried first, rarely caught up under load: the log grew and
+//!   the CPU per message rose.)
 
 use std::cell::Cell;
 use std::ffi::c_int;
+use std::path::Path;
+use std::sync::mpsc;
 
-use rusqlite::Connection;
+use rusqlite::{Connection, ErrorCode};
 
-/// Log size, in pages, past which the writer checkpoints (SQLite's own default).
-const CHECKPOINT_PAGES: c_int = 1000;
+use super::StoreError;
+
+/// Log size, in pages, past which the checkpoint thread is woken (SQLite's own default).
+const BACKGROUND_PAGES: c_int = 1000;
+/// Log size, in pages (16 MiB of 4 KiB pages), past which the writer checkpoints itself.
+pub(super) const WRITER_PAGES: c_int = 4000;
+/// How often the writer tries again while a checkpoint it stopped is still letting go of the
+/// checkpoint lock (a matter of microseconds).
+const TAKEOVER_TRIES: usize = 50;
 
 thread_local! {
     /// The log's size in pages after the writer's last commit, as the WAL hook reported it (the
@@ -29,18 +46,175 @@ fn wal_hook(_: &rusqlite::hooks::Wal, pages: c_int) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// Replaces the writer connection's automatic checkpoint with [`after_answers`].
+/// Replaces the writer connection's automatic checkpoint with [`Checkpoints::after_answers`].
 pub(super) fn install(writer: &Connection) {
     writer.wal_hook(Some(wal_hook));
 }
 
-/// Called by the writer once a batch's callers have their answers: checkpoints when the last
-/// commit left the log past the threshold.
-pub(super) fn after_answers(writer: &Connection) {
-    if LOG_PAGES.with(|log| log.replace(0)) >= CHECKPOINT_PAGES {
-        let done = writer.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
-        if let Err(e) = done {
-            tracing::warn!(error = %e, "checkpoint failed; the next one retries");
+/// The checkpoint thread, owned by the writer: dropping it stops the thread and waits for it.
+pub(super) struct Checkpoints {
+    wake: Option<mpsc::SyncSender<()>>,
+    stop: rusqlite::InterruptHandle,
+    thread: Option<std::thread::JoinHandle<()>>,
+    /// The log size at which the thread is woken next.
+    next_wake: c_int,
+}
+
+impl Checkpoints {
+    /// Starts the checkpoint thread on a connection of its own to `path`.
+    pub(super) fn start(path: &Path) -> Result<Checkpoints, StoreError> {
+        let conn = super::open_connection(path, false)?;
+        let stop = conn.get_interrupt_handle();
+        let (wake, woken) = mpsc::sync_channel::<()>(1);
+        let thread = std::thread::Builder::new()
+            .name("chatly-store-checkpoint".into())
+            .spawn(move || {
+                lowest_priority();
+                while woken.recv().is_ok() {
+                    match checkpoint(&conn) {
+                        // Stopped by the writer, which checkpoints itself now.
+                        Err(e)
+                            if matches!(
+                                e.sqlite_error_code(),
+                                Some(ErrorCode::OperationInterrupted)
+                            ) => {}
+                        Err(e) => tracing::warn!(error = %e, "background checkpoint failed"),
+                        Ok(()) => {}
+                    }
+                }
+            })
+            .map_err(|e| StoreError::BadRow(format!("cannot start the checkpoint thread: {e}")))?;
+        Ok(Checkpoints {
+            wake: Some(wake),
+            stop,
+            thread: Some(thread),
+            next_wake: BACKGROUND_PAGES,
+        })
+    }
+
+    /// Called by the writer once a batch's callers have their answers: wakes the checkpoint
+    /// thread each time the log has grown by [`BACKGROUND_PAGES`], or checkpoints here (see the
+    /// module docs).
+    pub(super) fn after_answers(&mut self, writer: &Connection) {
+        // Zero when nothing was committed since the last call.
+        let pages = LOG_PAGES.with(|log| log.replace(0));
+        if pages >= WRITER_PAGES {
+            self.take_over(writer);
+            self.next_wake = BACKGROUND_PAGES;
+        } else if pages >= self.next_wake {
+            // One pass per stretch of log: a pass started at every commit under load would
+            // copy the same busy pages over and over.
+            if let Some(wake) = &self.wake {
+                // A wake-up already waiting covers this one.
+                let _ = wake.try_send(());
+            }
+            self.next_wake = pages + BACKGROUND_PAGES;
+        } else if pages > 0 && pages < self.next_wake - BACKGROUND_PAGES {
+            // The log started over.
+            self.next_wake = BACKGROUND_PAGES;
+        }
+    }
+
+    /// Stops a background pass and checkpoints on the writer's connection.
+    fn take_over(&self, writer: &Connection) {
+        self.stop.interrupt();
+        for _ in 0..TAKEOVER_TRIES {
+            match checkpoint(writer) {
+                Err(e) if matches!(e.sqlite_error_code(), Some(ErrorCode::DatabaseBusy)) => {
+                    std::thread::sleep(std::time::Duration::from_micros(200));
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "checkpoint failed; the next one retries");
+                    return;
+                }
+                Ok(()) => return,
+            }
+        }
+        tracing::warn!("the background checkpoint did not stop; the next commit retries");
+    }
+}
+
+impl Drop for Checkpoints {
+    fn drop(&mut self) {
+        self.stop.interrupt();
+        self.wake = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Copies what it can of the log into the database without waiting for anyone (`PASSIVE`).
+/// Busy when another connection's checkpoint holds the checkpoint lock.
+fn checkpoint(conn: &Connection) -> rusqlite::Result<()> {
+    // The row is (busy, log pages, pages copied).
+    let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| row.get(0))?;
+    match busy {
+        0 => Ok(()),
+        _ => Err(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+            None,
+        )),
+    }
+}
+
+/// Puts the calling thread at the lowest CPU priority: it runs when nothing else wants the CPU.
+#[cfg(target_os = "linux")]
+fn lowest_priority() {
+    let me = rustix::thread::gettid();
+    if let Err(e) = rustix::process::setpriority_process(Some(me), 19) {
+        tracing::debug!(error = %e, "checkpoint thread keeps its priority");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lowest_priority() {}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::super::Store;
+    use super::*;
+
+    /// Commits `count` transactions of one 8 KiB row each (about two log pages apiece).
+    async fn fill(store: &Store, count: usize) {
+        store
+            .write(|txn| Ok(txn.execute_batch("CREATE TABLE IF NOT EXISTS ballast (b BLOB)")?))
+            .await
+            .expect("table");
+        for _ in 0..count {
+            store
+                .write(|txn| {
+                    txn.execute("INSERT INTO ballast (b) VALUES (zeroblob(8192))", [])?;
+                    Ok(())
+                })
+                .await
+                .expect("insert");
+        }
+    }
+
+    fn size(path: &Path) -> u64 {
+        std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+    }
+
+    #[tokio::test]
+    async fn the_log_reaches_the_database_without_the_writer() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("test.db");
+        let store = Store::open(&path).expect("open");
+        let before = size(&path);
+        // Past the background threshold, well short of the writer's: only the thread copies.
+        fill(&store, (BACKGROUND_PAGES as usize) * 3 / 4).await;
+        let written = 6 * 1024 * 1024;
+        let started = Instant::now();
+        while size(&path) < before + written {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "the database file holds {} bytes: the log was not copied into it",
+                size(&path)
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 }

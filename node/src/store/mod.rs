@@ -153,6 +153,7 @@ impl Store {
         )?;
         migrate(&mut writer)?;
         checkpoint::install(&writer);
+        let checkpoints = checkpoint::Checkpoints::start(path)?;
         let readers = (0..READERS)
             .map(|_| open_connection(path, true))
             .collect::<Result<Vec<_>, _>>()?;
@@ -168,7 +169,14 @@ impl Store {
                 let control_version = control_version.clone();
                 move || {
                     // Returns when every `Store` clone is gone; the connection closes with it.
-                    writer_loop(writer, rx, &timing, &disk_full, &control_version);
+                    writer_loop(
+                        writer,
+                        checkpoints,
+                        rx,
+                        &timing,
+                        &disk_full,
+                        &control_version,
+                    );
                     let _ = closed_tx.send(true);
                 }
             })

@@ -72,6 +72,7 @@ pub(crate) fn run_in_savepoint<R>(
 
 pub(super) fn writer_loop(
     mut conn: Connection,
+    mut checkpoints: super::checkpoint::Checkpoints,
     mut rx: mpsc::UnboundedReceiver<Job>,
     timing: &std::sync::OnceLock<prometheus_client::metrics::histogram::Histogram>,
     disk_full: &AtomicU64,
@@ -138,8 +139,12 @@ pub(super) fn writer_loop(
         // first search after it does not pay for it all; a waiting job goes first, and a store
         // being closed does not wait for it (the next start carries on).
         while super::search::after_answers(&mut conn) && rx.is_empty() && !rx.is_closed() {
-            super::checkpoint::after_answers(&conn);
+            checkpoints.after_answers(&conn);
         }
-        super::checkpoint::after_answers(&conn);
+        checkpoints.after_answers(&conn);
     }
+    // The checkpoint thread's connection closes first: the writer's, the last one, then
+    // checkpoints the whole log into the database as it closes.
+    drop(checkpoints);
+    drop(conn);
 }
