@@ -51,6 +51,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0014_search_in_batches.sql"),
     include_str!("../../migrations/0015_one_kind_room_index.sql"),
     include_str!("../../migrations/0016_private_rows_by_viewer.sql"),
+    include_str!("../../migrations/0017_outbox_by_position.sql"),
 ];
 
 impl StoreError {
@@ -459,5 +460,7 @@ pub(crate) fn blob<const N: usize>(
     })
 }
 
+#[cfg(test)]
+mod migration_tests;
 #[cfg(test)]
 mod tests;

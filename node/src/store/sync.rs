@@ -233,8 +233,8 @@ pub fn delivery(conn: &Connection, id: &[u8; 32]) -> Result<Option<Delivery>, St
         return Ok(Some(Delivery::Held(peers as u64)));
     }
     let queued = conn
-        .prepare_cached("SELECT 1 FROM outbox WHERE id = ?1")?
-        .query_row([id], |_| Ok(()))
+        .prepare_cached("SELECT 1 FROM outbox WHERE room = ?1 AND author = ?2 AND seq = ?3")?
+        .query_row(params![room, author, seq], |_| Ok(()))
         .optional()?
         .is_some();
     // Not queued and held by nobody we know of: stored before this node kept an outbox.
