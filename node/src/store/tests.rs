@@ -309,7 +309,7 @@ async fn control_log_reads_do_not_walk_the_history() {
 #[tokio::test]
 async fn checkpoints_keep_the_log_from_growing_without_bound() {
     let (dir, store) = open();
-    // 800 durable commits of ~40 KiB: 32 MiB through the log, twice what the writer lets it
+    // 800 durable commits of ~40 KiB: 32 MiB through the log, four times what the writer lets it
     // hold. The WAL hook replaces the automatic checkpoint, so without the checkpoint thread and
     // the writer's own checkpoint past `WRITER_PAGES` the log would hold all of it.
     for i in 0..800u32 {
