@@ -191,21 +191,24 @@ async fn ingest_gossip(
         // Stored in the order they came (a stable sort keeps each message's own order), so an
         // author's envelopes go in by sequence and none looks like it follows a gap.
         accepted.sort_by_key(|(message, _)| *message);
-        let items: Vec<Checked> = accepted.iter().map(|(_, c)| c.clone()).collect();
+        // Shared with the store job rather than copied: the verdicts need them afterwards.
+        let (messages, items): (Vec<usize>, Vec<Checked>) = accepted.into_iter().unzip();
+        let items = Arc::new(items);
+        let job_items = items.clone();
         // What was stored goes on the event bus straight from the writer thread, once it
         // is committed: the sockets get it without waiting for this task to wake.
         let stored = (!items.is_empty()).then(move || {
             store.queue_write_relaxed_then(
-                move |txn| store_gossip(txn, &states, &items, now, &vault),
+                move |txn| store_gossip(txn, &states, &job_items, now, &vault),
                 move |(applied, _, (opened_rooms, opened_events)): &StoredGossip| {
                     super::announce(&bus, applied, opened_rooms, opened_events);
                 },
             )
         });
-        (verdicts, accepted, stored)
+        (verdicts, messages, items, stored)
     })
     .await;
-    let Ok((mut verdicts, accepted, stored)) = checked else {
+    let Ok((mut verdicts, messages, items, stored)) = checked else {
         tracing::error!("validation task failed");
         return;
     };
@@ -213,14 +216,16 @@ async fn ingest_gossip(
     if let Some(stored) = stored {
         match stored.await {
             Ok((applied, above_gap, _)) => {
-                for ((message, checked), (applied, above_gap)) in
-                    accepted.into_iter().zip(applied.into_iter().zip(above_gap))
+                for ((message, checked), (applied, above_gap)) in messages
+                    .into_iter()
+                    .zip(items.iter())
+                    .zip(applied.into_iter().zip(above_gap))
                 {
                     let verdict = &mut verdicts[message];
                     if above_gap {
                         gaps.push((verdict.source, checked.verified.envelope.header.prev.0));
                     }
-                    let acceptance = applied_acceptance(rooms, &checked, &applied);
+                    let acceptance = applied_acceptance(rooms, checked, &applied);
                     rooms.metrics.validation_result(verdict_name(&acceptance));
                     verdict.add(acceptance);
                 }
