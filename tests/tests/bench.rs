@@ -28,6 +28,7 @@ fn the_quick_benchmark_reports_every_figure() -> anyhow::Result<()> {
         "10 nodes, encrypted group, p99",
         "public room, delivered to 3 nodes",
         "2 nodes, encrypted group, delivered to the other node",
+        "2 nodes, encrypted group, 16 in flight, delivered to the other node",
         "encrypted group, accepted by one node",
         "6 nodes, encrypted group, delivered to 5 nodes",
         "history page at 5000, p99",

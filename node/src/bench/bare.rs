@@ -85,7 +85,7 @@ impl BareNode {
         self.handle
             .publish(Topic::Public, payload(run, seq))
             .await
-            .map_err(|e| anyhow::anyhow!("{e}"))
+            .map_err(anyhow::Error::from)
     }
 
     /// Stops it.

@@ -185,6 +185,9 @@ pub enum NetError {
     /// A request to a peer failed.
     #[error("request failed: {0}")]
     Request(String),
+    /// Every peer's send queue is full: the message was not sent; it may be once they drain.
+    #[error("every peer's send queue is full")]
+    QueuesFull,
     /// Any other publish failure.
     #[error("publish failed: {0}")]
     Publish(String),

@@ -119,6 +119,7 @@ impl EventLoop {
         match result {
             Ok(_) | Err(PublishError::Duplicate) => Ok(()),
             Err(PublishError::NoPeersSubscribedToTopic) => Err(NetError::NoPeers),
+            Err(PublishError::AllQueuesFull(_)) => Err(NetError::QueuesFull),
             Err(e) => Err(NetError::Publish(e.to_string())),
         }
     }
