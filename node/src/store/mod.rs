@@ -52,6 +52,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0015_one_kind_room_index.sql"),
     include_str!("../../migrations/0016_private_rows_by_viewer.sql"),
     include_str!("../../migrations/0017_outbox_by_position.sql"),
+    include_str!("../../migrations/0018_ranges_without_hi_index.sql"),
 ];
 
 impl StoreError {

@@ -17,10 +17,18 @@ pub fn extend_ranges(
     seq: u64,
 ) -> Result<(), StoreError> {
     let seq = seq as i64;
+    // Runs are disjoint and apart, so the only one that can end at seq - 1 is the last to start
+    // at or below it (found by the primary key; there is no index by end, migration 0018).
     let below: Option<i64> = txn
-        .prepare_cached("SELECT lo FROM seq_ranges WHERE room = ?1 AND author = ?2 AND hi = ?3")?
-        .query_row(params![room, author, seq - 1], |r| r.get(0))
-        .optional()?;
+        .prepare_cached(
+            "SELECT lo, hi FROM seq_ranges WHERE room = ?1 AND author = ?2 AND lo <= ?3
+             ORDER BY lo DESC LIMIT 1",
+        )?
+        .query_row(params![room, author, seq - 1], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+        })
+        .optional()?
+        .and_then(|(lo, hi)| (hi == seq - 1).then_some(lo));
     let above: Option<i64> = txn
         .prepare_cached("SELECT hi FROM seq_ranges WHERE room = ?1 AND author = ?2 AND lo = ?3")?
         .query_row(params![room, author, seq + 1], |r| r.get(0))
@@ -243,4 +251,51 @@ pub fn delivery(conn: &Connection, id: &[u8; 32]) -> Result<Option<Delivery>, St
     } else {
         Delivery::Sent
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// The runs of consecutive numbers in `held`, as (lo, hi).
+    fn runs(held: &std::collections::BTreeSet<u64>) -> Vec<(u64, u64)> {
+        let mut runs: Vec<(u64, u64)> = Vec::new();
+        for &seq in held {
+            match runs.last_mut() {
+                Some((_, hi)) if *hi + 1 == seq => *hi = seq,
+                _ => runs.push((seq, seq)),
+            }
+        }
+        runs
+    }
+
+    proptest! {
+        /// Whatever order numbers arrive in, the stored runs are exactly the runs of the numbers
+        /// held: each new number joins the run ending below it and the one starting above it.
+        #[test]
+        fn ranges_are_the_runs_of_what_is_held(
+            order in proptest::collection::vec(1u64..60, 1..80),
+        ) {
+            let mut conn = Connection::open_in_memory().unwrap();
+            super::super::migrate(&mut conn).unwrap();
+            let txn = conn.transaction().unwrap();
+            let mut held = std::collections::BTreeSet::new();
+            for seq in order {
+                // Only a number stored for the first time extends the runs.
+                if held.insert(seq) {
+                    extend_ranges(&txn, &[1; 16], &[2; 32], seq).unwrap();
+                }
+            }
+            let stored: Vec<(u64, u64)> = txn
+                .prepare("SELECT lo, hi FROM seq_ranges ORDER BY lo")
+                .unwrap()
+                .query_map([], |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            prop_assert_eq!(stored, runs(&held));
+        }
+    }
 }
