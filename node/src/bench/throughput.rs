@@ -193,35 +193,39 @@ fn figures_of(
     run: &Run,
     bare: &Bare,
 ) -> [Figure; 2] {
-    let accepted = Figure {
+    let figure = |case: String, seconds: f64, baseline: f64, detail: String| Figure {
         scenario: Scenario::Throughput,
-        case: format!("{case}, accepted by one node"),
-        value: count as f64 / run.accepted,
+        case,
+        value: count as f64 / seconds,
         unit: "msg/s",
-        baseline: Some(bare.published),
+        baseline: Some(baseline),
         baseline_is: BASELINE,
-        detail: format!(
-            "{count} messages, {in_flight} requests in flight, each committed before its 201"
-        ),
+        detail,
     };
     let others = match n - 1 {
         1 => "the other node".to_string(),
         others => format!("{others} nodes"),
     };
-    let delivered = Figure {
-        scenario: Scenario::Throughput,
-        case: format!("{case}, delivered to {others}"),
-        value: count as f64 / run.delivered,
-        unit: "msg/s",
-        baseline: Some(bare.delivered),
-        baseline_is: BASELINE,
-        detail: format!(
-            "lost: {} (bare gossipsub lost {}); CPU {:.0} µs per message, all {n} nodes and the clients together, {:.0} % of the 2 cores busy",
-            run.lost,
-            bare.lost,
-            run.cpu / count as f64 * 1e6,
-            run.cpu / run.delivered / 2.0 * 100.0
+    [
+        figure(
+            format!("{case}, accepted by one node"),
+            run.accepted,
+            bare.published,
+            format!(
+                "{count} messages, {in_flight} requests in flight, each committed before its 201"
+            ),
         ),
-    };
-    [accepted, delivered]
+        figure(
+            format!("{case}, delivered to {others}"),
+            run.delivered,
+            bare.delivered,
+            format!(
+                "lost: {} (bare gossipsub lost {}); CPU {:.0} µs per message, all {n} nodes and the clients together, {:.0} % of the 2 cores busy",
+                run.lost,
+                bare.lost,
+                run.cpu / count as f64 * 1e6,
+                run.cpu / run.delivered / 2.0 * 100.0
+            ),
+        ),
+    ]
 }
