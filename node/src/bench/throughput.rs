@@ -87,9 +87,8 @@ async fn chatly(n: usize, count: usize, group: bool, in_flight: usize) -> anyhow
     })
 }
 
-/// Publishes `count` bare payloads on an `n`-node mesh; returns (publish seconds, deliver
-/// seconds, lost).
-async fn bare_gossip(n: usize, count: usize) -> anyhow::Result<(f64, f64, usize)> {
+/// Publishes `count` bare payloads on an `n`-node mesh.
+async fn bare_gossip(n: usize, count: usize) -> anyhow::Result<Bare> {
     let nodes = bare::mesh(n).await?;
     let started = Instant::now();
     for seq in 0..count as u32 {
@@ -123,7 +122,11 @@ async fn bare_gossip(n: usize, count: usize) -> anyhow::Result<(f64, f64, usize)
     for node in &nodes {
         node.stop();
     }
-    Ok((published, delivered, lost))
+    Ok(Bare {
+        published: count as f64 / published,
+        delivered: count as f64 / delivered,
+        lost,
+    })
 }
 
 /// Runs the scenario.
@@ -136,12 +139,7 @@ pub async fn run(quick: bool) -> anyhow::Result<Vec<Figure>> {
     // 2 nodes: the encrypted target; 4: one node and 3 others; the mesh: its
     // half-of-bare target.
     for n in [2, 4, mesh] {
-        let (b_pub, b_del, b_lost) = bare_gossip(n, count).await?;
-        let bare = Bare {
-            published: count as f64 / b_pub,
-            delivered: count as f64 / b_del,
-            lost: b_lost,
-        };
+        let bare = bare_gossip(n, count).await?;
         // The 4-node cases keep their first names.
         let nodes = if n == 4 {
             String::new()
