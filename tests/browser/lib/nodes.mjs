@@ -14,25 +14,10 @@ export const CHATLY_BIN = process.env.CHATLY_BIN
   ? path.resolve(process.env.CHATLY_BIN)
   : path.resolve(HERE, '../../../target/debug/chatly');
 
-// CHATLY_TEST_MOCK=1 runs the suite against lib/mock-node.mjs instead (all "nodes" share one mock), to
-// check the tests themselves while the real binary is not built.
-const MOCK = process.env.CHATLY_TEST_MOCK === '1';
-let sharedMock = null;
-
-export function binaryExists() { return MOCK || existsSync(CHATLY_BIN); }
-
-async function startMock(name) {
-  const { startMockNode } = await import('./mock-node.mjs');
-  if (!sharedMock) sharedMock = { node: await startMockNode({ peers: 1 }), users: 0 };
-  sharedMock.users += 1;
-  const { url } = sharedMock.node;
-  return { name, url, addrs: ['/ip4/127.0.0.1/tcp/40001/p2p/12D3KooWmock'], peerId: '12D3KooWmock', logs: () => '',
-    stop: async () => { sharedMock.users -= 1; if (!sharedMock.users) { await sharedMock.node.close(); sharedMock = null; } } };
-}
+export function binaryExists() { return existsSync(CHATLY_BIN); }
 
 /** Starts one node; resolves {url, addrs, peerId, proc, logs(), stop()}. */
 export async function startNode({ peers = [], name = 'node' } = {}) {
-  if (MOCK) return startMock(name);
   const dataDir = await tempDir(`chatly-${name}-`);
   const args = ['run', '--data-dir', dataDir, '--http', '127.0.0.1:0', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns'];
   for (const p of peers) args.push('--peer', p);
@@ -110,4 +95,19 @@ export function client(baseUrl) {
     /** The session token, for raw requests (file upload and download). */
     get token() { return token; },
   };
+}
+
+/**
+ * Calls `post(i)` for i in 0..count: the first alone and the last five one after another, so the oldest
+ * and the newest message are known; the rest with `inFlight` requests at a time, to seed a long history
+ * through the real API in seconds.
+ */
+export async function postMany(count, post, { inFlight = 32 } = {}) {
+  if (count <= 0) return;
+  await post(0);
+  const tail = Math.max(1, count - 5);
+  let next = 1;
+  const worker = async () => { while (next < tail) { const i = next; next += 1; await post(i); } };
+  await Promise.all(Array.from({ length: inFlight }, worker));
+  for (let i = tail; i < count; i += 1) await post(i);
 }
