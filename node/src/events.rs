@@ -17,6 +17,10 @@ pub enum NodeEvent {
         /// arrive before it), so showing it needs a store read. False only when the transaction
         /// that stored it found none: then its other readers' frame is the row alone.
         may_have_ops: bool,
+        /// Whether it is a post a local account just made here (stored with its outbox entry):
+        /// no peer can have reported holding it yet, so its author's frame needs no store read
+        /// for its delivery state either.
+        posted_here: bool,
     },
     /// A message was edited, deleted or reacted to (as `viewer` sees it).
     MessageChanged {

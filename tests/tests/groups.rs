@@ -70,8 +70,23 @@ async fn groups_and_direct_rooms_are_end_to_end_encrypted() -> anyhow::Result<()
     })
     .await?;
     let mut bob_events = bob.events().await?;
+    let mut alice_events = alice.events().await?;
     let secret = unique("secret plan");
-    alice.say(&room_id, &secret).await?;
+    let posted = alice.say(&room_id, &secret).await?;
+    // The author's own sockets get the post with its delivery state, as its 201 has it.
+    let own = alice_events
+        .expect("message.created", PATIENCE, |e| {
+            e["message"]["id"] == posted["id"]
+        })
+        .await?;
+    assert_eq!(own["message"]["text"], secret.as_str(), "{own}");
+    assert!(
+        matches!(
+            own["message"]["delivery"]["state"].as_str(),
+            Some("queued" | "sent")
+        ),
+        "{own}"
+    );
     bob.wait_text(&room_id, &secret, PATIENCE).await?;
     let (_, bob_room) = bob.get(&format!("/api/v1/rooms/{room_id}")).await?;
     assert_eq!(

@@ -170,6 +170,12 @@ async fn a_message_sent_alone_is_queued_then_held_once_a_peer_appears() -> anyho
     let message = alice.say("public", "anyone out there?").await?;
     assert_eq!(message["delivery"]["state"], "queued", "{message}");
     let id = message["id"].as_str().unwrap().to_string();
+    let own = events
+        .expect("message.created", PATIENCE, |e| {
+            e["message"]["id"] == id.as_str()
+        })
+        .await?;
+    assert_eq!(own["message"]["delivery"]["state"], "queued", "{own}");
 
     let b = TestNode::start(vec![a.addr()]).await?;
     let held = events

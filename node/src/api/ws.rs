@@ -7,8 +7,10 @@
 //! A new message looks the same to every socket of one account, and a public one to every socket
 //! but its author's (which also gets its delivery state), so its frame is rendered once and shared
 //! through [`FrameCache`]: with 200 sockets open, one serialisation per message instead of 200.
-//! The frame comes from the event's row alone unless the socket is its author's or the store
-//! may hold operations on it (edits or reactions that arrived first); then one store read.
+//! The frame comes from the event's row alone (with its delivery state from memory for a post
+//! its author just made here) unless the store may hold operations on it (edits or reactions
+//! that arrived first) or it is the author's own from elsewhere (fetched back by sync); then one
+//! store read.
 //!
 //! Frames are fed into a socket while events are waiting and flushed once the bus is drained
 //! ([`Batcher`]): under load, one write carries many frames; otherwise each goes out at once.
@@ -264,15 +266,23 @@ async fn render(
     event: NodeEvent,
 ) -> Option<String> {
     let value = match event {
-        NodeEvent::MessageCreated { row, may_have_ops } => {
+        NodeEvent::MessageCreated {
+            row,
+            may_have_ops,
+            posted_here,
+        } => {
             if row.viewer != PUBLIC_VIEWER && row.viewer != session.user.0 {
                 return None;
             }
-            let message = if may_have_ops || row.author == session.user.0 {
+            let mine = row.author == session.user.0;
+            let message = if may_have_ops || (mine && !posted_here) {
                 // Operations to fold in, or the author's delivery state: one store read.
                 super::message_ops::message_for(state, session, &row)
                     .await
                     .ok()?
+            } else if mine {
+                // A post just made here: queued, or sent once published, as in its 201.
+                super::message_ops::posted_json(state, session, &row)
             } else {
                 super::rooms::message_json(&row, &session.keys)
             };

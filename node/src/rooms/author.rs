@@ -317,6 +317,11 @@ fn store_local(
             now,
         )?;
         envelopes::reserve(txn, &header.room.0, &header.author.0, header.seq + 1)?;
+        if let Applied::Stored(Some(event)) = &mut outcome
+            && let NodeEvent::MessageCreated { posted_here, .. } = &mut **event
+        {
+            *posted_here = true;
+        }
         if let Some(also) = also {
             announce.extend(also(txn)?);
         }

@@ -313,6 +313,7 @@ impl OpenBatch {
                     (Some(row), _) => NodeEvent::MessageCreated {
                         row: row.clone(),
                         may_have_ops: crate::store::ops::any_for(txn, &viewer.0, &row.id)?,
+                        posted_here: false,
                     },
                     (None, Some(op)) => NodeEvent::MessageChanged {
                         viewer: viewer.0,

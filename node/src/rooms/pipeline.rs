@@ -263,6 +263,7 @@ pub fn apply(
             Some(Box::new(NodeEvent::MessageCreated {
                 row: message.clone(),
                 may_have_ops,
+                posted_here: false,
             }))
         }
         Derived::User(user) => {

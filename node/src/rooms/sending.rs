@@ -88,11 +88,12 @@ impl Rooms {
         let moved = wrap::seal(&master, CHAIN_LABEL, &chain.to_bytes());
         let id = checked.verified.id;
         let announce = match &row {
-            // Only its author reads this row, and the author's sockets read its delivery state
-            // anyway: no need to look for operations here.
+            // Only its author reads this row, and nothing can refer to a post before it is
+            // stored: the writer stores this before any reaction or edit that names it.
             Some(row) => NodeEvent::MessageCreated {
                 row: row.clone(),
-                may_have_ops: true,
+                may_have_ops: false,
+                posted_here: true,
             },
             None => match op_target {
                 Some(target) => NodeEvent::MessageChanged {
