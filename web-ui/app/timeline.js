@@ -1,4 +1,4 @@
-// One room's loaded history: messages ordered oldest first (by sent time, then arrival), deduplicated by
+// One room's loaded history: messages ordered oldest first (by sent time, then id), deduplicated by
 // id, with local pending messages, and whether older or newer pages remain on the node. A timeline is
 // "live" when it reaches the newest message (hasNewer false); after a jump to an old message it is a
 // detached window until paging reaches the end again.
@@ -26,7 +26,7 @@ export class Timeline {
   indexOf(id) {
     const m = this.byId.get(id);
     if (!m) return -1;
-    // messages are sorted: binary search by (time, seq), then scan the tie range
+    // messages are sorted: binary search by their order, then scan if it was not found
     let lo = 0;
     let hi = this.messages.length - 1;
     while (lo <= hi) {
@@ -132,7 +132,11 @@ export class Timeline {
   }
 }
 
+// The node's own order, sent time then id: history pages are cut on it, so an older page merged later
+// lands wholly above what is loaded, even when messages share a millisecond. Pending local messages
+// come after them, in the order they were sent.
 function cmp(a, b) {
   if (a._local !== b._local) return a._local ? 1 : -1;
-  return a._t - b._t || a._seq - b._seq;
+  if (a._local) return a._t - b._t || a._seq - b._seq;
+  return a._t - b._t || (a.id < b.id ? -1 : Number(a.id > b.id));
 }
