@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startNode, client, binaryExists, CHATLY_BIN } from './lib/nodes.mjs';
 import { launchPersistent, tempDir, watch, waitFor } from './lib/browser.mjs';
-import { signUp, logIn, waitForRoom, sendMessage, messageTexts, axe, serious } from './lib/ui.mjs';
+import { signUp, logIn, waitForRoom, sendMessage, messageTexts, axe, serious, DELIVERED } from './lib/ui.mjs';
 
 const SHOTS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../docs/screenshots');
 const PASSWORD = 'correct horse 1';
@@ -75,7 +75,7 @@ describe('foundation: two real nodes', { skip: !binaryExists() && `no chatly bin
   it('posts a message and sees it sent', async () => {
     await sendMessage(page, 'Hello from Alice');
     await page.locator('#timeline article.msg', { hasText: 'Hello from Alice' }).waitFor();
-    await page.locator('#timeline article.msg', { hasText: 'Hello from Alice' }).locator('.msg-status[aria-label="Sent"], .msg-status[aria-label="Seen"]')
+    await page.locator('#timeline article.msg', { hasText: 'Hello from Alice' }).locator(DELIVERED)
       .waitFor({ timeout: 15000 });
     assert.equal(await page.locator('#composer-input').inputValue(), '');
   });

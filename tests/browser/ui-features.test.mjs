@@ -3,15 +3,14 @@
 // history (windowing and scroll anchoring), composer keys and drafts, groups, reactions, reply, edit,
 // delete, mentions and links, typing and receipts, person card and direct chat, switcher and help, search,
 // a pasted image, a refused send and its retry, unread counts, notifications, roving focus, profile and
-// theme, the phone drawer, and quiet degradation when a node lacks optional endpoints (those answers are
-// replaced in the browser with the ones an older node gives). Bob and Carol are accounts on node A,
-// driven through the HTTP API.
+// theme and the phone drawer (older-node.test.mjs: a node without the optional endpoints). Bob and
+// Carol are accounts on node A, driven through the HTTP API.
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startNode, client, postMany, binaryExists, CHATLY_BIN } from './lib/nodes.mjs';
 import { launch, watch, waitFor } from './lib/browser.mjs';
-import { signUp, logIn, waitForRoom, sendMessage, messageTexts, axe, serious } from './lib/ui.mjs';
+import { signUp, logIn, waitForRoom, sendMessage, messageTexts, axe, serious, DELIVERED } from './lib/ui.mjs';
 
 const PASSWORD = 'correct horse 1';
 const HISTORY = 10000;
@@ -170,7 +169,7 @@ describe('web UI features: real nodes', { skip }, () => {
   it('shows live messages, mentions, typing and "seen" receipts', async () => {
     await sendMessage(page, 'are you there?');
     const mine = page.locator('#timeline article.msg', { hasText: 'are you there?' });
-    await mine.locator('.msg-status[aria-label="Sent"]').waitFor();
+    await mine.locator(DELIVERED).waitFor();
     await bob.call('POST', '/rooms/public/typing');
     await page.locator('#typing-line', { hasText: 'Bob Builder is typing' }).waitFor();
     await bob.call('POST', '/rooms/public/read', { message_id: await mine.getAttribute('data-id') });
@@ -276,7 +275,7 @@ describe('web UI features: real nodes', { skip }, () => {
     await msg.locator('.msg-failed', { hasText: 'Not sent: the message is too long' }).waitFor();
     refuse = false;
     await msg.getByRole('button', { name: 'Retry' }).click();
-    await page.locator('#timeline article.msg', { hasText: 'this one bounces' }).locator('.msg-status[aria-label="Sent"]').waitFor();
+    await page.locator('#timeline article.msg', { hasText: 'this one bounces' }).locator(DELIVERED).waitFor();
     assert.equal(await page.locator('#timeline article.msg', { hasText: 'this one bounces' }).count(), 1);
     await page.unroute('**/api/v1/rooms/public/messages');
   });
@@ -400,62 +399,5 @@ describe('web UI features: real nodes', { skip }, () => {
     await page.getByRole('tab', { name: 'Log in' }).waitFor();
     await page.reload();
     await page.getByRole('tab', { name: 'Log in' }).waitFor();
-  });
-});
-
-// What an older node answers for a route it does not have (what the UI's feature probes look for).
-const NO_ROUTE = { status: 404, contentType: 'application/json', body: JSON.stringify({ error: { code: 'not_found', message: 'no such API route' } }) };
-
-/** Makes the page see a node without search, files, typing, receipts, reactions, presence, groups, edit or delete. */
-async function withoutOptionalEndpoints(page) {
-  await page.route('**/api/v1/**', (route) => {
-    const req = route.request();
-    const p = new URL(req.url()).pathname.replace(/^\/api\/v1/, '');
-    const method = req.method();
-    if (/^\/(search|files|presence)(\/|$)/.test(p) || /\/(typing|read|reactions)$/.test(p)) return route.fulfill(NO_ROUTE);
-    if (/^\/rooms\/[^/]+\/messages\/[^/]+$/.test(p) && (method === 'PATCH' || method === 'DELETE')) return route.fulfill(NO_ROUTE);
-    if (p === '/rooms' && method === 'POST') {
-      return route.fulfill({ status: 501, contentType: 'application/json',
-        body: JSON.stringify({ error: { code: 'not_implemented', message: 'group and direct rooms are not available on this node' } }) });
-    }
-    return route.continue();
-  });
-}
-
-describe('web UI on a node without the optional endpoints', { skip }, () => {
-  it('hides what is missing and shows no errors', async () => {
-    const node = await startNode({ name: 'older' });
-    const browser = await launch();
-    try {
-      const page = browser.ctx.pages()[0] || await browser.ctx.newPage();
-      const problems = watch(page);
-      await withoutOptionalEndpoints(page);
-      const bob = client(node.url);
-      await bob.signUp('bob', PASSWORD, 'Bob');
-      await page.goto(node.url);
-      await signUp(page, { username: 'dave', password: PASSWORD, displayName: 'Dave' });
-      await waitForRoom(page);
-      await page.locator('#composer-input').type('typing here');
-      await page.locator('#composer-input').press('Enter');
-      // accepted and saved; with no other node to send it to, it waits in the node's outbox
-      await page.locator('#timeline article.msg', { hasText: 'typing here' }).locator('.msg-status[aria-label="Queued"]').waitFor();
-      await bob.post('public', 'hello Dave');
-      await page.locator('#timeline article.msg', { hasText: 'hello Dave' }).waitFor();
-      await page.waitForTimeout(500);
-      assert.equal(await page.getByRole('button', { name: 'Search messages' }).isVisible(), false);
-      assert.equal(await page.getByRole('button', { name: 'Attach files' }).isVisible(), false);
-      assert.equal(await page.getByRole('button', { name: 'Create a group' }).isVisible(), false);
-      const row = page.locator('#timeline article.msg', { hasText: 'typing here' });
-      await row.hover();
-      assert.equal(await row.getByRole('button', { name: 'Reply' }).isVisible(), true);
-      for (const name of ['Add reaction', 'Edit', 'Delete']) assert.equal(await row.getByRole('button', { name }).count(), 0, name);
-      await page.locator('#composer-input').press('ArrowUp');
-      assert.equal(await page.getByText('Editing message').count(), 0);
-      assert.equal(await page.locator('.toast').count(), 0);
-      assert.deepEqual(problems, []);
-    } finally {
-      await browser.close();
-      await node.stop();
-    }
   });
 });

@@ -23,6 +23,13 @@ export async function logIn(page, { username, password = 'correct horse 1', reme
   await page.getByRole('button', { name: 'Log in' }).click();
 }
 
+/**
+ * The status of one's own message once the node has it and another node took it: "Sent", then
+ * "Held by N other nodes" as soon as their sync heads confirm it (a quarter second later), or
+ * "Seen". Waiting for "Sent" alone can miss it.
+ */
+export const DELIVERED = '.msg-status[aria-label="Sent"], .msg-status.held, .msg-status.seen';
+
 export async function waitForRoom(page, name = 'Public') {
   await page.locator('#room-title', { hasText: name }).waitFor({ timeout: 15000 });
   await page.locator('#composer-input').waitFor();
