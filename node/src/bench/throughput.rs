@@ -2,7 +2,7 @@
 //! the other nodes; every message must reach them all (zero loss). Public room and encrypted
 //! group, on 2 nodes, 4 nodes and a 10-node mesh (6 in a quick run). Baseline, same run: bare
 //! gossipsub (the same network layer, 200-byte payloads) publishing from one node to the same
-//! number of others.
+//! number of others. The cases and the baseline take turns, in rounds (see [`ROUNDS`]).
 //!
 //! The posts keep [`IN_FLIGHT`] requests open, enough to keep the node busy: throughput is what
 //! a node sustains when it is the bottleneck, not what one client's round trips allow. With 16
@@ -27,7 +27,8 @@ const IN_FLIGHT: usize = 64;
 /// Requests in flight in sessions 1 to 13, measured for one case to compare with them.
 const EARLIER_IN_FLIGHT: usize = 16;
 
-/// What one run of posts gave.
+/// What one run of posts gave, or several added up.
+#[derive(Default)]
 struct Run {
     /// Seconds from the first post until the last was accepted (201).
     accepted: f64,
@@ -37,6 +38,16 @@ struct Run {
     lost: usize,
     /// CPU seconds of the whole process (nodes and clients) over `delivered`.
     cpu: f64,
+}
+
+impl Run {
+    /// Adds another round's run: times and CPU add up, the loss is the worst of them.
+    fn add(&mut self, other: Run) {
+        self.accepted += other.accepted;
+        self.delivered += other.delivered;
+        self.lost = self.lost.max(other.lost);
+        self.cpu += other.cpu;
+    }
 }
 
 /// Posts `count` messages with `in_flight` clients.
@@ -123,35 +134,54 @@ async fn bare_gossip(n: usize, count: usize) -> anyhow::Result<Bare> {
         node.stop();
     }
     Ok(Bare {
-        published: count as f64 / published,
-        delivered: count as f64 / delivered,
+        published,
+        delivered,
         lost,
     })
 }
+
+/// Rounds each throughput case is measured in, taking the cases (bare gossipsub included) in
+/// turn with the order rotated, as the latency scenario does: one run lasts a couple of seconds,
+/// short enough for one slow moment of a shared machine to halve it.
+const ROUNDS: usize = 3;
 
 /// Runs the scenario.
 pub async fn run(quick: bool) -> anyhow::Result<Vec<Figure>> {
     // Bare gossipsub has no flow control but its send queues: past about 3,000 messages in one
     // burst it drops some (10,000 lost a third on 10 nodes), and its rate is no longer lossless.
     let count = if quick { 100 } else { 3000 };
+    let rounds = if quick { 1 } else { ROUNDS };
     let mesh = if quick { 6 } else { 10 };
     let mut figures = Vec::new();
     // 2 nodes: the encrypted target; 4: one node and 3 others; the mesh: its
     // half-of-bare target.
     for n in [2, 4, mesh] {
-        let bare = bare_gossip(n, count).await?;
+        // Chatly's cases: (encrypted, requests in flight).
+        let mut cases = vec![(false, IN_FLIGHT), (true, IN_FLIGHT)];
+        if n == 2 {
+            cases.push((true, EARLIER_IN_FLIGHT));
+        }
+        let mut bare = Bare::default();
+        let mut runs: Vec<Run> = cases.iter().map(|_| Run::default()).collect();
+        for round in 0..rounds {
+            // Position 0 is the baseline, 1.. Chatly's cases.
+            for k in 0..=cases.len() {
+                match (round + k) % (cases.len() + 1) {
+                    0 => bare.add(bare_gossip(n, count).await?),
+                    at => {
+                        let (group, in_flight) = cases[at - 1];
+                        runs[at - 1].add(chatly(n, count, group, in_flight).await?);
+                    }
+                }
+            }
+        }
         // The 4-node cases keep their first names.
         let nodes = if n == 4 {
             String::new()
         } else {
             format!("{n} nodes, ")
         };
-        let mut cases = vec![(false, IN_FLIGHT), (true, IN_FLIGHT)];
-        if n == 2 {
-            cases.push((true, EARLIER_IN_FLIGHT));
-        }
-        for (group, in_flight) in cases {
-            let run = chatly(n, count, group, in_flight).await?;
+        for ((group, in_flight), run) in cases.into_iter().zip(&runs) {
             let kind = if group {
                 "encrypted group"
             } else {
@@ -165,9 +195,9 @@ pub async fn run(quick: bool) -> anyhow::Result<Vec<Figure>> {
             figures.extend(figures_of(
                 &format!("{nodes}{kind}{flight}"),
                 n,
-                count,
+                (count * rounds, rounds),
                 in_flight,
-                &run,
+                run,
                 &bare,
             ));
         }
@@ -175,18 +205,28 @@ pub async fn run(quick: bool) -> anyhow::Result<Vec<Figure>> {
     Ok(figures)
 }
 
-/// Bare gossipsub's rates in the same run, in messages per second.
+/// Bare gossipsub's runs: seconds until every payload was published and until every node had
+/// them (added up over the rounds), and the most any node lost.
+#[derive(Default)]
 struct Bare {
     published: f64,
     delivered: f64,
     lost: usize,
 }
 
+impl Bare {
+    fn add(&mut self, other: Bare) {
+        self.published += other.published;
+        self.delivered += other.delivered;
+        self.lost = self.lost.max(other.lost);
+    }
+}
+
 /// The accepted and delivered figures of one run.
 fn figures_of(
     case: &str,
     n: usize,
-    count: usize,
+    (count, rounds): (usize, usize),
     in_flight: usize,
     run: &Run,
     bare: &Bare,
@@ -208,15 +248,15 @@ fn figures_of(
         figure(
             format!("{case}, accepted by one node"),
             run.accepted,
-            bare.published,
+            count as f64 / bare.published,
             format!(
-                "{count} messages, {in_flight} requests in flight, each committed before its 201"
+                "{count} messages in {rounds} rounds alternating with the baseline, {in_flight} requests in flight, each committed before its 201"
             ),
         ),
         figure(
             format!("{case}, delivered to {others}"),
             run.delivered,
-            bare.delivered,
+            count as f64 / bare.delivered,
             format!(
                 "lost: {} (bare gossipsub lost {}); CPU {:.0} µs per message, all {n} nodes and the clients together, {:.0} % of the 2 cores busy",
                 run.lost,
