@@ -232,8 +232,7 @@ pub async fn run(quick: bool) -> anyhow::Result<Vec<Figure>> {
     for n in [2usize, 10] {
         let mut pooled: Vec<Pooled> = cases.iter().map(|_| Pooled::default()).collect();
         for round in 0..rounds {
-            for k in 0..cases.len() {
-                let at = (round + k) % cases.len();
+            for at in super::turns(round, cases.len()) {
                 let got = match cases[at] {
                     Case::Bare => Pooled {
                         delays: bare_latency(n, per_round).await?,

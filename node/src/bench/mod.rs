@@ -96,6 +96,13 @@ impl Scenario {
     ];
 }
 
+/// The order in which `round` takes `cases` cases that alternate with each other (a baseline
+/// among them): each round starts one further along, so no case always runs first or right
+/// after the same other one.
+pub(crate) fn turns(round: usize, cases: usize) -> impl Iterator<Item = usize> {
+    (0..cases).map(move |k| (round + k) % cases)
+}
+
 /// One measured figure.
 #[derive(Debug, Clone, Serialize)]
 pub struct Figure {

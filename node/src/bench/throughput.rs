@@ -165,8 +165,8 @@ pub async fn run(quick: bool) -> anyhow::Result<Vec<Figure>> {
         let mut runs: Vec<Run> = cases.iter().map(|_| Run::default()).collect();
         for round in 0..rounds {
             // Position 0 is the baseline, 1.. Chatly's cases.
-            for k in 0..=cases.len() {
-                match (round + k) % (cases.len() + 1) {
+            for at in super::turns(round, cases.len() + 1) {
+                match at {
                     0 => bare.add(bare_gossip(n, count).await?),
                     at => {
                         let (group, in_flight) = cases[at - 1];
