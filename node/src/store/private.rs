@@ -10,6 +10,11 @@ pub(crate) const KIND_CONTROL: u8 = 3;
 const KIND_SEALED: u8 = 4;
 const KIND_DELIVERY: u8 = 5;
 
+// Every query below that goes through `envelopes_kind_room` repeats the index's own condition,
+// `kind IN (3, 4, 5)`, word for word: the index is partial (migration 0019), and SQLite uses a
+// partial index only for a query whose WHERE clause contains the index's terms (a bound `kind`
+// does not tell it). Those three are [`KIND_CONTROL`], [`KIND_SEALED`] and [`KIND_DELIVERY`].
+
 /// (envelope id, envelope bytes).
 type IdAndBytes = ([u8; 32], Vec<u8>);
 
@@ -19,7 +24,7 @@ type IdAndBytes = ([u8; 32], Vec<u8>);
 /// them.
 pub(crate) const ENVELOPES_OF: &str =
     "SELECT id, bytes FROM envelopes INDEXED BY envelopes_kind_room
-     WHERE room = ?1 AND kind = ?2 ORDER BY author, seq";
+     WHERE room = ?1 AND kind = ?2 AND kind IN (3, 4, 5) ORDER BY author, seq";
 
 fn envelopes_of(
     conn: &Connection,
@@ -42,7 +47,7 @@ pub fn control_envelopes(conn: &Connection, room: &[u8; 16]) -> Result<Vec<Vec<u
 /// The key deliveries of [`deliveries`]: those that arrived since the account last looked (a
 /// seek on (kind, room, rowid)), less any it has processed.
 pub(crate) const DELIVERIES: &str = "SELECT bytes FROM envelopes e
-       WHERE kind = ?2 AND room = ?1 AND rowid > ?4
+       WHERE kind = ?2 AND kind IN (3, 4, 5) AND room = ?1 AND rowid > ?4
          AND NOT EXISTS (SELECT 1 FROM opened o WHERE o.account = ?3 AND o.id = e.id)";
 
 /// Key deliveries of a room that arrived after `after` (the account's [`looked_upto`]) and that
@@ -73,9 +78,13 @@ pub fn looked_upto(
         .unwrap_or(0))
 }
 
+/// The newest envelope (rowid) of one kind in a room, for [`unopened`]: one seek.
+pub(crate) const NEWEST_OF_KIND: &str = "SELECT coalesce(max(rowid), 0) FROM envelopes
+       WHERE kind = ?1 AND kind IN (3, 4, 5) AND room = ?2";
+
 /// The pending sealed envelopes of [`unopened`], in (author, seq) order.
 pub(crate) const UNOPENED: &str = "SELECT bytes, author, seq FROM envelopes e
-       WHERE room = ?1 AND kind = ?2 AND rowid > ?4
+       WHERE room = ?1 AND kind = ?2 AND kind IN (3, 4, 5) AND rowid > ?4
          AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.viewer = ?3 AND m.id = e.id)
          AND NOT EXISTS (SELECT 1 FROM unopenable u WHERE u.account = ?3 AND u.id = e.id)
          AND NOT EXISTS (SELECT 1 FROM opened o WHERE o.account = ?3 AND o.id = e.id)
@@ -99,9 +108,7 @@ pub fn unopened(
     let mut newest = 0;
     for kind in [KIND_SEALED, KIND_DELIVERY] {
         let last: i64 = conn
-            .prepare_cached(
-                "SELECT coalesce(max(rowid), 0) FROM envelopes WHERE kind = ?1 AND room = ?2",
-            )?
+            .prepare_cached(NEWEST_OF_KIND)?
             .query_row(params![kind, room], |r| r.get(0))?;
         newest = newest.max(last);
     }
@@ -137,7 +144,8 @@ pub fn mark_looked(
 }
 
 /// Rooms that have a control log (through the (kind, room) index of migration 0011).
-pub(crate) const ROOMS: &str = "SELECT DISTINCT room FROM envelopes WHERE kind = ?1";
+pub(crate) const ROOMS: &str =
+    "SELECT DISTINCT room FROM envelopes WHERE kind = ?1 AND kind IN (3, 4, 5)";
 
 /// Rooms that have a control log.
 pub fn rooms(conn: &Connection) -> Result<Vec<[u8; 16]>, StoreError> {
