@@ -6,11 +6,12 @@
 //! a WAL hook on the writer's connection (which replaces the automatic checkpoint) notes the
 //! log's size after each commit, and:
 //!
-//! - past [`BACKGROUND_PAGES`], the writer wakes the checkpoint thread, which copies the log into
-//!   the database on a connection of its own, at the lowest CPU priority (on Linux), while the
-//!   writer goes on committing. Once it has copied all of it, the writer's next transaction
-//!   starts the log over. Messages no longer wait behind a checkpoint, and a machine's idle
-//!   moments pay for it.
+//! - past about [`BACKGROUND_PAGES`] (a threshold drawn for each stretch of log, so that nodes
+//!   storing the same messages do not checkpoint together), the writer wakes the checkpoint
+//!   thread, which copies the log into the database on a connection of its own, at the lowest
+//!   CPU priority (on Linux), while the writer goes on committing. Once it has copied all of
+//!   it, the writer's next transaction starts the log over. Messages no longer wait behind a
+//!   checkpoint, and a machine's idle moments pay for it.
 //! - past [`WRITER_PAGES`], the background pass could not keep up (a steady stream of commits
 //!   leaves it behind, or a busy CPU starves it): the writer stops it and checkpoints itself,
 //!   once it has answered the batch's callers, with no commit running beside it, so the
@@ -21,22 +22,24 @@
 use std::cell::Cell;
 use std::ffi::c_int;
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, PoisonError, mpsc};
 
 use rusqlite::{Connection, ErrorCode};
 
 use super::StoreError;
 
-/// Log size, in pages, past which the checkpoint thread is woken (SQLite's own default).
+/// Log size, in pages, past which the checkpoint thread is woken (SQLite's own default), on
+/// average: each stretch of log draws its first threshold between [`EARLIEST_WAKE`] and
+/// [`LATEST_WAKE`] (see [`first_wake`]).
 const BACKGROUND_PAGES: c_int = 1000;
+/// Where a stretch's first threshold may fall.
+const EARLIEST_WAKE: c_int = BACKGROUND_PAGES / 2;
+const LATEST_WAKE: c_int = BACKGROUND_PAGES * 3 / 2;
 /// Log size, in pages (8 MiB of 4 KiB pages), past which the writer checkpoints itself: the
 /// thread had one stretch of [`BACKGROUND_PAGES`] to copy and did not. (At 4,000 pages, a 10-node
 /// mesh on 2 busy cores, where the thread rarely runs, delivered 15 to 25 % less: a larger log
 /// costs every commit and read.)
 pub(super) const WRITER_PAGES: c_int = 2000;
-/// How often the writer tries again while a checkpoint it stopped is still letting go of the
-/// checkpoint lock (a matter of microseconds).
-const TAKEOVER_TRIES: usize = 50;
 
 thread_local! {
     /// The log's size in pages after the writer's last commit, as the WAL hook reported it (the
@@ -58,9 +61,16 @@ pub(super) fn install(writer: &Connection) {
 pub(super) struct Checkpoints {
     wake: Option<mpsc::SyncSender<()>>,
     stop: rusqlite::InterruptHandle,
+    /// Held by the thread through each pass: the writer, taking over, waits on it for a pass it
+    /// stopped to let go. (Stopping one takes effect between pages, but not inside a `fsync`,
+    /// which on a busy disk outlasted a few milliseconds of retries: the log then grew by one more
+    /// commit past [`WRITER_PAGES`].)
+    pass: Arc<Mutex<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
     /// The log size at which the thread is woken next.
     next_wake: c_int,
+    /// The log size after the last commit (a smaller one means the log started over).
+    log_pages: c_int,
 }
 
 impl Checkpoints {
@@ -69,11 +79,14 @@ impl Checkpoints {
         let conn = super::open_connection(path, false)?;
         let stop = conn.get_interrupt_handle();
         let (wake, woken) = mpsc::sync_channel::<()>(1);
+        let pass = Arc::new(Mutex::new(()));
+        let held = pass.clone();
         let thread = std::thread::Builder::new()
             .name("chatly-store-checkpoint".into())
             .spawn(move || {
                 lowest_priority();
                 while woken.recv().is_ok() {
+                    let _pass = held.lock().unwrap_or_else(PoisonError::into_inner);
                     match checkpoint(&conn) {
                         // Stopped by the writer, which checkpoints itself now.
                         Err(e)
@@ -90,8 +103,10 @@ impl Checkpoints {
         Ok(Checkpoints {
             wake: Some(wake),
             stop,
+            pass,
             thread: Some(thread),
-            next_wake: BACKGROUND_PAGES,
+            next_wake: first_wake(),
+            log_pages: 0,
         })
     }
 
@@ -101,9 +116,17 @@ impl Checkpoints {
     pub(super) fn after_answers(&mut self, writer: &Connection) {
         // Zero when nothing was committed since the last call.
         let pages = LOG_PAGES.with(|log| log.replace(0));
+        if pages == 0 {
+            return;
+        }
+        if pages < self.log_pages {
+            // The log started over (after a checkpoint that copied all of it).
+            self.next_wake = first_wake();
+        }
+        self.log_pages = pages;
         if pages >= WRITER_PAGES {
+            // The next commit starts the log over.
             self.take_over(writer);
-            self.next_wake = BACKGROUND_PAGES;
         } else if pages >= self.next_wake {
             // One pass per stretch of log: a pass started at every commit under load would
             // copy the same busy pages over and over.
@@ -112,29 +135,32 @@ impl Checkpoints {
                 let _ = wake.try_send(());
             }
             self.next_wake = pages + BACKGROUND_PAGES;
-        } else if pages > 0 && pages < self.next_wake - BACKGROUND_PAGES {
-            // The log started over.
-            self.next_wake = BACKGROUND_PAGES;
         }
     }
 
     /// Stops a background pass and checkpoints on the writer's connection.
     fn take_over(&self, writer: &Connection) {
         self.stop.interrupt();
-        for _ in 0..TAKEOVER_TRIES {
-            match checkpoint(writer) {
-                Err(e) if matches!(e.sqlite_error_code(), Some(ErrorCode::DatabaseBusy)) => {
-                    std::thread::sleep(std::time::Duration::from_micros(200));
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "checkpoint failed; the next one retries");
-                    return;
-                }
-                Ok(()) => return,
-            }
+        let _pass = self.pass.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Err(e) = checkpoint(writer) {
+            tracing::warn!(error = %e, "checkpoint failed; the next one retries");
         }
-        tracing::warn!("the background checkpoint did not stop; the next commit retries");
     }
+}
+
+/// A stretch of log's first threshold, drawn anew for each: nodes that store the same messages
+/// (every node of a room) fill their logs in step, and with one fixed threshold they all
+/// checkpointed at the same moment. On one machine (a test network, the benchmarks) ten
+/// checkpoints syncing at once took 12 to 37 ms each, against 1 to 7 ms alone, and made the
+/// slowest deliveries of a 10-node mesh (docs/performance.md, "Session 17").
+fn first_wake() -> c_int {
+    let mut bytes = [0; 4];
+    // Without randomness the mean threshold does: spreading is a nicety, not a need.
+    if getrandom::fill(&mut bytes).is_err() {
+        return BACKGROUND_PAGES;
+    }
+    let spread = (LATEST_WAKE - EARLIEST_WAKE) as u32;
+    EARLIEST_WAKE + (u32::from_le_bytes(bytes) % spread) as c_int
 }
 
 impl Drop for Checkpoints {
@@ -207,9 +233,9 @@ mod tests {
         let path = dir.path().join("test.db");
         let store = Store::open(&path).expect("open");
         let before = size(&path);
-        // Past the background threshold, well short of the writer's: only the thread copies.
+        // Past the latest background threshold, short of the writer's: only the thread copies.
         // (A commit writes about four pages: the row's two overflow pages, its leaf, page 1.)
-        fill(&store, BACKGROUND_PAGES as usize * 3 / 10).await;
+        fill(&store, (LATEST_WAKE as usize + 100) / 4).await;
         // The thread is woken once, at the threshold, and copies the distinct pages the log
         // holds by then: about 2 MiB of rows. Half of that can only have come from it (the
         // file grew by barely more than 2 MiB at times, so that was no margin).
