@@ -249,10 +249,12 @@ async fn ingest_gossip(
         }
     }
     // Relaying is the least urgent work a stored message leaves: its author published it to
-    // every subscribed peer it is connected to (flood publish), so in a small mesh the copies
-    // relayed here only ever arrive as duplicates. Yielding first lets the tasks the commit woke,
-    // the event sockets of this node's accounts, show it before the copies go out: the middle
-    // receiver of a 10-node post saw it about 1 ms sooner (docs/performance.md, "Session 18").
+    // every subscribed peer it is connected to (flood publish), so wherever peers are connected
+    // to the author, as in a small mesh, the copies relayed here arrive as duplicates; where
+    // they are not, the relay waits one turn of the scheduler. Yielding first lets the tasks the
+    // commit woke, the event sockets of this node's accounts, show it before the copies go out:
+    // the middle receiver of a 10-node post saw it about 1 ms sooner (docs/performance.md,
+    // "Session 18").
     tokio::task::yield_now().await;
     for verdict in verdicts {
         rooms
