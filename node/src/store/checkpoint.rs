@@ -36,9 +36,9 @@ const BACKGROUND_PAGES: c_int = 1000;
 const EARLIEST_WAKE: c_int = BACKGROUND_PAGES / 2;
 const LATEST_WAKE: c_int = BACKGROUND_PAGES * 3 / 2;
 /// Log size, in pages (8 MiB of 4 KiB pages), past which the writer checkpoints itself: the
-/// thread was woken at least 500 pages earlier ([`LATEST_WAKE`]) and did not copy it all. (At 4,000 pages, a 10-node
-/// mesh on 2 busy cores, where the thread rarely runs, delivered 15 to 25 % less: a larger log
-/// costs every commit and read.)
+/// thread was woken at least 500 pages earlier ([`LATEST_WAKE`]) and did not copy it all. (At
+/// 4,000 pages, a 10-node mesh on 2 busy cores, where the thread rarely runs, delivered 15 to
+/// 25 % less: a larger log costs every commit and read.)
 pub(super) const WRITER_PAGES: c_int = 2000;
 
 thread_local! {

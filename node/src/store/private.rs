@@ -143,7 +143,7 @@ pub fn mark_looked(
     Ok(())
 }
 
-/// Rooms that have a control log (through the (kind, room) index of migration 0011).
+/// Rooms that have a control log (through the partial (kind, room) index of migration 0019).
 pub(crate) const ROOMS: &str =
     "SELECT DISTINCT room FROM envelopes WHERE kind = ?1 AND kind IN (3, 4, 5)";
 
