@@ -50,3 +50,63 @@ async fn a_queued_outbox_survives_its_new_keys() {
         .expect("delivery");
     assert_eq!(delivery, Some(sync::Delivery::Queued));
 }
+
+/// Migration 20 rebuilt the chain tables without rowids: every chain is still there, and storing
+/// one again replaces it rather than adding a second.
+#[tokio::test]
+async fn chains_survive_losing_their_rowids() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("old.db");
+    let old = at_version(&path, 19);
+    let (account, room, sender, chain) = ([1u8; 32], [2u8; 16], [3u8; 32], [4u8; 16]);
+    old.execute(
+        "INSERT INTO receiver_chains (account, room, sender, chain_id, sealed) VALUES (?1, ?2, ?3, ?4, x'aa')",
+        rusqlite::params![account, room, sender, chain],
+    )
+    .expect("receiver chain");
+    old.execute(
+        "INSERT INTO sender_chains (account, room, sealed, delivered_to) VALUES (?1, ?2, x'bb', ?3)",
+        rusqlite::params![account, room, [5u8; 32]],
+    )
+    .expect("sender chain");
+    drop(old);
+
+    let store = Store::open(&path).expect("migrates");
+    let (receiving, sending) = store
+        .read(move |c| {
+            Ok((
+                private::receiver_chain(c, &account, &room, &sender, &chain)?,
+                private::sender_chain(c, &account, &room)?,
+            ))
+        })
+        .await
+        .expect("read");
+    assert_eq!(receiving, Some(vec![0xaa]));
+    assert_eq!(sending, Some((vec![0xbb], vec![[5u8; 32]])));
+
+    store
+        .write(move |txn| {
+            private::put_receiver_chain(txn, &account, &room, &sender, &chain, &[0xcc])?;
+            private::put_sender_chain(txn, &account, &room, &[0xdd], &[[5; 32], [6; 32]])
+        })
+        .await
+        .expect("store again");
+    let (receiving, sending, rows) = store
+        .read(move |c| {
+            let rows: i64 = c.query_row(
+                "SELECT (SELECT count(*) FROM receiver_chains) + (SELECT count(*) FROM sender_chains)",
+                [],
+                |r| r.get(0),
+            )?;
+            Ok((
+                private::receiver_chain(c, &account, &room, &sender, &chain)?,
+                private::sender_chain(c, &account, &room)?,
+                rows,
+            ))
+        })
+        .await
+        .expect("read");
+    assert_eq!(receiving, Some(vec![0xcc]));
+    assert_eq!(sending, Some((vec![0xdd], vec![[5u8; 32], [6u8; 32]])));
+    assert_eq!(rows, 2, "replaced, not added");
+}

@@ -36,7 +36,7 @@ use connections::MIGRATIONS;
 use connections::{check_integrity, migrate, open_connection};
 pub use writer::control_written_in_this_transaction;
 pub(crate) use writer::run_in_savepoint;
-use writer::{Answer, Commit, Job, writer_loop};
+use writer::{Alone, Answer, Commit, Job, Ran, writer_loop};
 
 impl StoreError {
     /// Whether the disk (or the database's size limit) is full: the write was rolled back and
@@ -276,12 +276,16 @@ impl Store {
     {
         let (tx, rx) = oneshot::channel();
         let disk_full = self.disk_full.clone();
-        let run = Box::new(move |txn: &Transaction<'_>| -> Answer {
-            let result = run_in_savepoint(txn, f);
+        let run = Box::new(move |txn: &Transaction<'_>, alone: Alone| -> Ran {
+            let result = match alone {
+                Alone::Yes => f(txn),
+                Alone::No => run_in_savepoint(txn, f),
+            };
             if result.as_ref().is_err_and(StoreError::is_disk_full) {
                 disk_full.fetch_add(1, Ordering::SeqCst);
             }
-            Box::new(move |commit: Commit| {
+            let failed = result.is_err();
+            let answer: Answer = Box::new(move |commit: Commit| {
                 let answer = match (result, commit) {
                     (Ok(value), Commit::Done) => Ok(value),
                     (Ok(_), Commit::DiskFull) => Err(StoreError::DiskFull),
@@ -292,7 +296,8 @@ impl Store {
                     then(value);
                 }
                 let _ = tx.send(answer);
-            })
+            });
+            Ran { answer, failed }
         });
         let queued = self.jobs.send(Job { durable, run });
         async move {

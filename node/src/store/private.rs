@@ -82,19 +82,23 @@ pub fn looked_upto(
 pub(crate) const NEWEST_OF_KIND: &str = "SELECT coalesce(max(rowid), 0) FROM envelopes
        WHERE kind = ?1 AND kind IN (3, 4, 5) AND room = ?2";
 
-/// The pending sealed envelopes of [`unopened`], in (author, seq) order.
+/// The sealed envelopes of [`unopened`] that arrived after the last pass. No ORDER BY (nor a
+/// UNION with [`PUT_ASIDE`]): each would open a temporary B-tree in every pass, the gossip
+/// path's commonest (one for each local member of a room, for each message), to sort a row or
+/// two; [`unopened`] sorts them itself.
 pub(crate) const UNOPENED: &str = "SELECT bytes, author, seq FROM envelopes e
        WHERE room = ?1 AND kind = ?2 AND kind IN (3, 4, 5) AND rowid > ?4
          AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.viewer = ?3 AND m.id = e.id)
          AND NOT EXISTS (SELECT 1 FROM unopenable u WHERE u.account = ?3 AND u.id = e.id)
-         AND NOT EXISTS (SELECT 1 FROM opened o WHERE o.account = ?3 AND o.id = e.id)
-     UNION
-     SELECT e.bytes, e.author, e.seq FROM open_later l JOIN envelopes e ON e.id = l.id
-       WHERE l.account = ?3 AND l.room = ?1
-     ORDER BY 2, 3";
+         AND NOT EXISTS (SELECT 1 FROM opened o WHERE o.account = ?3 AND o.id = e.id)";
 
-/// Sealed envelopes of a room that `account` has neither opened nor given up on: those that
-/// arrived after `upto` (its [`looked_upto`]), and those it was told to try again. Also returns
+/// The sealed envelopes of [`unopened`] an earlier pass put aside ([`mark_looked`]).
+const PUT_ASIDE: &str = "SELECT e.bytes, e.author, e.seq FROM open_later l
+       JOIN envelopes e ON e.id = l.id WHERE l.account = ?1 AND l.room = ?2";
+
+/// Sealed envelopes of a room that `account` has neither opened nor given up on, in (author,
+/// seq) order: those that arrived after `upto` (its [`looked_upto`]), and those it was told to
+/// try again. Also returns
 /// the newest sealed envelope or key delivery in the room (rowid), for [`mark_looked`]: it counts
 /// the envelopes passed over because they were already opened (the account's own posts) and the
 /// deliveries addressed to others, or every later pass would read them all again.
@@ -112,10 +116,24 @@ pub fn unopened(
             .query_row(params![kind, room], |r| r.get(0))?;
         newest = newest.max(last);
     }
-    let mut stmt = conn.prepare_cached(UNOPENED)?;
-    let rows = stmt.query_map(params![room, KIND_SEALED, account, upto], |r| r.get(0))?;
-    let out = rows.collect::<Result<_, _>>()?;
-    Ok((out, newest))
+    let row = |r: &rusqlite::Row<'_>| Ok((r.get::<_, i64>(2)?, blob::<32>(r, 1)?, r.get(0)?));
+    let mut pending: Vec<(i64, [u8; 32], Vec<u8>)> = conn
+        .prepare_cached(UNOPENED)?
+        .query_map(params![room, KIND_SEALED, account, upto], row)?
+        .collect::<Result<_, _>>()?;
+    pending.extend(
+        conn.prepare_cached(PUT_ASIDE)?
+            .query_map(params![account, room], row)?
+            .collect::<Result<Vec<_>, _>>()?,
+    );
+    // By author, then sequence: a chain opens its messages in order. One envelope per
+    // (author, seq) in a room, so an envelope listed twice is dropped here.
+    pending.sort_unstable_by_key(|&(seq, author, _)| (author, seq));
+    pending.dedup_by(|a, b| (a.1, a.0) == (b.1, b.0));
+    Ok((
+        pending.into_iter().map(|(_, _, bytes)| bytes).collect(),
+        newest,
+    ))
 }
 
 /// Records how far `account` has looked in `room`, and which envelopes to try again later
@@ -212,8 +230,11 @@ pub fn put_sender_chain(
     delivered_to: &[[u8; 32]],
 ) -> Result<(), StoreError> {
     txn.prepare_cached(
-        "INSERT OR REPLACE INTO sender_chains (account, room, sealed, delivered_to) VALUES (?1, ?2, ?3, ?4)")?
-        .execute(params![account, room, sealed, delivered_to.concat()])?;
+        "INSERT INTO sender_chains (account, room, sealed, delivered_to) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (account, room)
+         DO UPDATE SET sealed = excluded.sealed, delivered_to = excluded.delivered_to",
+    )?
+    .execute(params![account, room, sealed, delivered_to.concat()])?;
     Ok(())
 }
 
@@ -240,7 +261,9 @@ pub fn put_receiver_chain(
     sealed: &[u8],
 ) -> Result<(), StoreError> {
     txn.prepare_cached(
-        "INSERT OR REPLACE INTO receiver_chains (account, room, sender, chain_id, sealed) VALUES (?1, ?2, ?3, ?4, ?5)")?
+        "INSERT INTO receiver_chains (account, room, sender, chain_id, sealed) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (account, room, sender, chain_id) DO UPDATE SET sealed = excluded.sealed",
+    )?
         .execute(params![account, room, sender, chain_id, sealed])?;
     Ok(())
 }

@@ -4,6 +4,7 @@ use super::*;
 use crate::store::envelopes::{EnvelopeRow, InsertOutcome};
 use crate::store::messages::MessageRow;
 use crate::store::sync;
+use std::sync::atomic::AtomicBool;
 
 fn envelope(room: u8, author: u8, seq: u64, tag: u8) -> EnvelopeRow {
     EnvelopeRow {
@@ -195,6 +196,36 @@ async fn a_failing_job_rolls_back_alone() {
         .await
         .expect("read");
     assert_eq!(count, 1, "only the good job's row exists");
+}
+
+/// A job alone in its batch runs without a savepoint of its own: when it fails, the writer rolls
+/// back the whole transaction instead of committing it, so its writes are gone all the same, the
+/// caller hears its error, and what follows the commit does not run.
+#[tokio::test]
+async fn a_failing_job_alone_leaves_nothing_behind() {
+    let (_dir, store) = open();
+    let followed = Arc::new(AtomicBool::new(false));
+    let flag = followed.clone();
+    let bad = store
+        .queue_write_relaxed_then(
+            |txn| {
+                envelopes::insert(txn, &envelope(0, 1, 1, 1), 0)?;
+                txn.execute_batch("SELECT * FROM no_such_table")?;
+                Ok(())
+            },
+            move |_| flag.store(true, Ordering::SeqCst),
+        )
+        .await;
+    assert!(
+        matches!(bad, Err(StoreError::Sqlite(_))),
+        "its own error: {bad:?}"
+    );
+    assert!(!followed.load(Ordering::SeqCst), "nothing to follow");
+    let count = || store.read(|c| envelopes::count_in_room(c, &[0; 16]));
+    assert_eq!(count().await.expect("read"), 0, "its row was rolled back");
+    let good = store.write(|txn| envelopes::insert(txn, &envelope(0, 1, 1, 1), 0));
+    assert_eq!(good.await.expect("next job"), InsertOutcome::Inserted);
+    assert_eq!(count().await.expect("read"), 1);
 }
 
 #[tokio::test]
@@ -446,3 +477,52 @@ async fn an_opening_pass_reads_each_key_delivery_once() {
 
 #[path = "indexing_tests.rs"]
 mod indexing;
+
+/// An opening pass gets what arrived since the last pass and what an earlier pass put aside, each
+/// once, by author and then sequence (a chain opens its messages in order), however they came.
+#[tokio::test]
+async fn unopened_envelopes_come_by_author_and_sequence() {
+    let (_dir, store) = open();
+    let (me, room) = ([9; 32], [7; 16]);
+    let sealed = |author: u8, seq: u64| {
+        let mut row = envelope(7, author, seq, 0);
+        row.id = [author.wrapping_mul(16).wrapping_add(seq as u8); 32];
+        row.bytes = vec![author, seq as u8];
+        row.kind = 4;
+        row
+    };
+    // Put aside by a first pass: author 2's first message (its key had not come).
+    let first = sealed(2, 1);
+    let aside = first.id;
+    let seen = store
+        .write(move |txn| {
+            envelopes::insert(txn, &first, 0)?;
+            let (pending, newest) = private::unopened(txn, &me, &room, 0)?;
+            private::mark_looked(txn, &me, &room, newest, &[aside])?;
+            Ok(pending.len())
+        })
+        .await
+        .expect("first pass");
+    assert_eq!(seen, 1);
+    store
+        .write(move |txn| {
+            for (author, seq) in [(3, 2), (2, 3), (3, 1), (2, 2)] {
+                envelopes::insert(txn, &sealed(author, seq), 0)?;
+            }
+            Ok(())
+        })
+        .await
+        .expect("arrivals");
+    let pending = store
+        .write(move |txn| {
+            let looked = private::looked_upto(txn, &me, &room)?;
+            Ok(private::unopened(txn, &me, &room, looked)?.0)
+        })
+        .await
+        .expect("second pass");
+    assert_eq!(
+        pending,
+        [[2, 1], [2, 2], [2, 3], [3, 1], [3, 2]].map(Vec::from),
+        "the put-aside one first, then each author in order"
+    );
+}
