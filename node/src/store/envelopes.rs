@@ -34,6 +34,11 @@ pub enum InsertOutcome {
     Equivocation,
 }
 
+/// Stores a new envelope (after [`insert`] found no other at its position).
+pub(crate) const INSERT: &str =
+    "INSERT OR IGNORE INTO envelopes (id, room, author, seq, kind, ts, bytes, received_at)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+
 /// Inserts an envelope, detecting duplicates and equivocation.
 pub fn insert(
     txn: &Transaction<'_>,
@@ -56,10 +61,16 @@ pub fn insert(
             Ok(InsertOutcome::Equivocation)
         }
         None => {
-            let inserted = txn.prepare_cached(
-                "INSERT OR IGNORE INTO envelopes (id, room, author, seq, kind, ts, bytes, received_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")?
-                .execute(params![row.id, row.room, row.author, row.seq as i64, row.kind, row.ts as i64, row.bytes, now as i64])?;
+            let inserted = txn.prepare_cached(INSERT)?.execute(params![
+                row.id,
+                row.room,
+                row.author,
+                row.seq as i64,
+                row.kind,
+                row.ts as i64,
+                row.bytes,
+                now as i64
+            ])?;
             Ok(if inserted == 1 {
                 super::sync::extend_ranges(txn, &row.room, &row.author, row.seq)?;
                 if row.kind == super::private::KIND_CONTROL {

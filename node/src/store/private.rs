@@ -11,9 +11,10 @@ const KIND_SEALED: u8 = 4;
 const KIND_DELIVERY: u8 = 5;
 
 // Every query below that goes through `envelopes_kind_room` repeats the index's own condition,
-// `kind IN (3, 4, 5)`, word for word: the index is partial (migration 0019), and SQLite uses a
-// partial index only for a query whose WHERE clause contains the index's terms (a bound `kind`
-// does not tell it). Those three are [`KIND_CONTROL`], [`KIND_SEALED`] and [`KIND_DELIVERY`].
+// `kind BETWEEN 3 AND 5`, word for word: the index is partial (migrations 0019 and 0021), and
+// SQLite uses a partial index only for a query whose WHERE clause contains the index's terms (a
+// bound `kind` does not tell it). Those three are [`KIND_CONTROL`], [`KIND_SEALED`] and
+// [`KIND_DELIVERY`]. A range, not a list: SQLite evaluates `IN (...)` through a temporary table.
 
 /// (envelope id, envelope bytes).
 type IdAndBytes = ([u8; 32], Vec<u8>);
@@ -24,7 +25,7 @@ type IdAndBytes = ([u8; 32], Vec<u8>);
 /// them.
 pub(crate) const ENVELOPES_OF: &str =
     "SELECT id, bytes FROM envelopes INDEXED BY envelopes_kind_room
-     WHERE room = ?1 AND kind = ?2 AND kind IN (3, 4, 5) ORDER BY author, seq";
+     WHERE room = ?1 AND kind = ?2 AND kind BETWEEN 3 AND 5 ORDER BY author, seq";
 
 fn envelopes_of(
     conn: &Connection,
@@ -47,7 +48,7 @@ pub fn control_envelopes(conn: &Connection, room: &[u8; 16]) -> Result<Vec<Vec<u
 /// The key deliveries of [`deliveries`]: those that arrived since the account last looked (a
 /// seek on (kind, room, rowid)), less any it has processed.
 pub(crate) const DELIVERIES: &str = "SELECT bytes FROM envelopes e
-       WHERE kind = ?2 AND kind IN (3, 4, 5) AND room = ?1 AND rowid > ?4
+       WHERE kind = ?2 AND kind BETWEEN 3 AND 5 AND room = ?1 AND rowid > ?4
          AND NOT EXISTS (SELECT 1 FROM opened o WHERE o.account = ?3 AND o.id = e.id)";
 
 /// Key deliveries of a room that arrived after `after` (the account's [`looked_upto`]) and that
@@ -80,20 +81,20 @@ pub fn looked_upto(
 
 /// The newest envelope (rowid) of one kind in a room, for [`unopened`]: one seek.
 pub(crate) const NEWEST_OF_KIND: &str = "SELECT coalesce(max(rowid), 0) FROM envelopes
-       WHERE kind = ?1 AND kind IN (3, 4, 5) AND room = ?2";
+       WHERE kind = ?1 AND kind BETWEEN 3 AND 5 AND room = ?2";
 
 /// The sealed envelopes of [`unopened`] that arrived after the last pass. No ORDER BY (nor a
 /// UNION with [`PUT_ASIDE`]): each would open a temporary B-tree in every pass, the gossip
 /// path's commonest (one for each local member of a room, for each message), to sort a row or
 /// two; [`unopened`] sorts them itself.
 pub(crate) const UNOPENED: &str = "SELECT bytes, author, seq FROM envelopes e
-       WHERE room = ?1 AND kind = ?2 AND kind IN (3, 4, 5) AND rowid > ?4
+       WHERE room = ?1 AND kind = ?2 AND kind BETWEEN 3 AND 5 AND rowid > ?4
          AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.viewer = ?3 AND m.id = e.id)
          AND NOT EXISTS (SELECT 1 FROM unopenable u WHERE u.account = ?3 AND u.id = e.id)
          AND NOT EXISTS (SELECT 1 FROM opened o WHERE o.account = ?3 AND o.id = e.id)";
 
 /// The sealed envelopes of [`unopened`] an earlier pass put aside ([`mark_looked`]).
-const PUT_ASIDE: &str = "SELECT e.bytes, e.author, e.seq FROM open_later l
+pub(crate) const PUT_ASIDE: &str = "SELECT e.bytes, e.author, e.seq FROM open_later l
        JOIN envelopes e ON e.id = l.id WHERE l.account = ?1 AND l.room = ?2";
 
 /// Sealed envelopes of a room that `account` has neither opened nor given up on, in (author,
@@ -163,7 +164,7 @@ pub fn mark_looked(
 
 /// Rooms that have a control log (through the partial (kind, room) index of migration 0019).
 pub(crate) const ROOMS: &str =
-    "SELECT DISTINCT room FROM envelopes WHERE kind = ?1 AND kind IN (3, 4, 5)";
+    "SELECT DISTINCT room FROM envelopes WHERE kind = ?1 AND kind BETWEEN 3 AND 5";
 
 /// Rooms that have a control log.
 pub fn rooms(conn: &Connection) -> Result<Vec<[u8; 16]>, StoreError> {

@@ -303,6 +303,41 @@ async fn private_rows_are_seen_by_their_viewer_only() {
     }
 }
 
+/// The statements run for every envelope stored and every opening pass open no temporary table.
+/// SQLite builds one for an `IN (...)` list, in a query or in a partial index's condition (which
+/// it evaluates on every insert), and for a UNION or an ORDER BY it cannot take from an index:
+/// an allocation, a B-tree opened and closed, for each, several times per message received.
+#[tokio::test]
+async fn the_commonest_statements_open_no_temporary_table() {
+    let (_dir, store) = open();
+    let hot = [
+        ("storing an envelope", envelopes::INSERT),
+        ("the newest of a kind", private::NEWEST_OF_KIND),
+        ("what arrived unopened", private::UNOPENED),
+        ("what was put aside", private::PUT_ASIDE),
+        ("new key deliveries", private::DELIVERIES),
+        ("rooms with a control log", private::ROOMS),
+    ];
+    let temporary = store
+        .read(move |c| {
+            let mut found = Vec::new();
+            for (what, sql) in hot {
+                let mut explain = c.prepare(&format!("EXPLAIN {sql}"))?;
+                let mut rows = explain.raw_query();
+                while let Some(row) = rows.next()? {
+                    let opcode: String = row.get(1)?;
+                    if opcode == "OpenEphemeral" {
+                        found.push(what);
+                    }
+                }
+            }
+            Ok(found)
+        })
+        .await
+        .expect("explain");
+    assert!(temporary.is_empty(), "temporary tables in: {temporary:?}");
+}
+
 /// Reading a room's control log, or listing the rooms that have one, steps through the control
 /// operations only: a room's history must not make its membership slower to read.
 #[tokio::test]

@@ -73,12 +73,12 @@ fn access(
     })
 }
 
-/// The sequence numbers of a room's control operations, as ranges per author. (`kind IN (3, 4,
-/// 5)` is the condition of the partial index it reads: see `store::private`.)
+/// The sequence numbers of a room's control operations, as ranges per author. (`kind BETWEEN 3
+/// AND 5` is the condition of the partial index it reads: see `store::private`.)
 fn control_heads(conn: &Connection, room: &RoomId) -> Result<Vec<AuthorRanges>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT author, seq FROM envelopes INDEXED BY envelopes_kind_room
-           WHERE room = ?1 AND kind = 3 AND kind IN (3, 4, 5) ORDER BY author, seq",
+           WHERE room = ?1 AND kind = 3 AND kind BETWEEN 3 AND 5 ORDER BY author, seq",
     )?;
     let rows = stmt.query_map(params![room.0], |r| {
         Ok((AccountId(blob(r, 0)?), r.get::<_, i64>(1)? as u64))
