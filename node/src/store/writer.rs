@@ -1,5 +1,6 @@
 //! The writer thread: it drains the waiting jobs, runs each in its own savepoint of one
-//! transaction, commits once, and only then answers each job (group commit).
+//! transaction (a job alone in its batch needs none: see [`Alone`]), commits once, and only then
+//! answers each job (group commit).
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
