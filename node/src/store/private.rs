@@ -99,10 +99,10 @@ pub(crate) const PUT_ASIDE: &str = "SELECT e.bytes, e.author, e.seq FROM open_la
 
 /// Sealed envelopes of a room that `account` has neither opened nor given up on, in (author,
 /// seq) order: those that arrived after `upto` (its [`looked_upto`]), and those it was told to
-/// try again. Also returns
-/// the newest sealed envelope or key delivery in the room (rowid), for [`mark_looked`]: it counts
-/// the envelopes passed over because they were already opened (the account's own posts) and the
-/// deliveries addressed to others, or every later pass would read them all again.
+/// try again. Also returns the newest sealed envelope or key delivery in the room (rowid), for
+/// [`mark_looked`]: it counts the envelopes passed over because they were already opened (the
+/// account's own posts) and the deliveries addressed to others, or every later pass would read
+/// them all again.
 pub fn unopened(
     conn: &Connection,
     account: &[u8; 32],
@@ -162,7 +162,8 @@ pub fn mark_looked(
     Ok(())
 }
 
-/// Rooms that have a control log (through the partial (kind, room) index of migration 0019).
+/// Rooms that have a control log (through the partial (kind, room) index of migrations 0019 and
+/// 0021).
 pub(crate) const ROOMS: &str =
     "SELECT DISTINCT room FROM envelopes WHERE kind = ?1 AND kind BETWEEN 3 AND 5";
 
@@ -265,7 +266,7 @@ pub fn put_receiver_chain(
         "INSERT INTO receiver_chains (account, room, sender, chain_id, sealed) VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (account, room, sender, chain_id) DO UPDATE SET sealed = excluded.sealed",
     )?
-        .execute(params![account, room, sender, chain_id, sealed])?;
+    .execute(params![account, room, sender, chain_id, sealed])?;
     Ok(())
 }
 

@@ -132,8 +132,10 @@ pub(super) fn writer_loop(
                     answers.push(ran.answer);
                 }
                 if failed && alone == Alone::Yes {
-                    // The job answers with its own error; dropping the transaction rolls back.
-                    drop(txn);
+                    // The job answers with its own error whatever the rollback does.
+                    if let Err(e) = txn.rollback() {
+                        tracing::error!(error = %e, "store rollback failed");
+                    }
                     Commit::Failed
                 } else {
                     commit(txn)
