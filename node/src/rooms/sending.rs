@@ -105,10 +105,7 @@ impl Rooms {
             },
         };
         let also: super::Also = Box::new(move |txn| {
-            let delivered = private::sender_chain(txn, &author.0, &room.0)?
-                .map(|(_, d)| d)
-                .unwrap_or_default();
-            private::put_sender_chain(txn, &author.0, &room.0, &moved, &delivered)?;
+            private::move_sender_chain(txn, &author.0, &room.0, &moved)?;
             let opened = Opened {
                 account: author,
                 room,
@@ -234,7 +231,7 @@ impl Rooms {
         }
         // Nothing changed: no commit (a post's own commit saves the chain as it moves on).
         if fresh || !missing.is_empty() {
-            self.save_sender_chain(keys, room, &chain, Some(delivered.clone()))
+            self.save_sender_chain(keys, room, &chain, delivered.clone())
                 .await?;
         }
         guard.chain = Some((chain.clone(), delivered));
@@ -246,18 +243,12 @@ impl Rooms {
         keys: &UnlockedKeys,
         room: RoomId,
         chain: &SenderChain,
-        delivered: Option<Vec<[u8; 32]>>,
+        delivered: Vec<[u8; 32]>,
     ) -> Result<(), StoreError> {
         let author = keys.account_id();
         let sealed = wrap::seal(keys.master.expose(), CHAIN_LABEL, &chain.to_bytes());
         self.store
             .write(move |txn| {
-                let delivered = match delivered {
-                    Some(d) => d,
-                    None => private::sender_chain(txn, &author.0, &room.0)?
-                        .map(|(_, d)| d)
-                        .unwrap_or_default(),
-                };
                 private::put_sender_chain(txn, &author.0, &room.0, &sealed, &delivered)
             })
             .await

@@ -240,6 +240,23 @@ pub fn put_sender_chain(
     Ok(())
 }
 
+/// Moves a sending chain on: stores its new state and keeps whom it was delivered to (nobody,
+/// for a chain not stored before). One statement, without reading the row: a sealed post moves
+/// its author's chain in every commit.
+pub fn move_sender_chain(
+    txn: &Transaction<'_>,
+    account: &[u8; 32],
+    room: &[u8; 16],
+    sealed: &[u8],
+) -> Result<(), StoreError> {
+    txn.prepare_cached(
+        "INSERT INTO sender_chains (account, room, sealed, delivered_to) VALUES (?1, ?2, ?3, x'')
+         ON CONFLICT (account, room) DO UPDATE SET sealed = excluded.sealed",
+    )?
+    .execute(params![account, room, sealed])?;
+    Ok(())
+}
+
 /// A receiving chain, sealed.
 pub fn receiver_chain(
     conn: &Connection,

@@ -338,6 +338,34 @@ async fn the_commonest_statements_open_no_temporary_table() {
     assert!(temporary.is_empty(), "temporary tables in: {temporary:?}");
 }
 
+/// A sealed post moves its author's sending chain without reading it first: the new state
+/// replaces the old one and whom the chain was delivered to stays as stored (nobody, for a chain
+/// stored for the first time this way).
+#[tokio::test]
+async fn moving_a_sender_chain_keeps_whom_it_was_delivered_to() {
+    let (_dir, store) = open();
+    let (account, room, other_room) = ([1u8; 32], [2u8; 16], [3u8; 16]);
+    store
+        .write(move |txn| {
+            private::put_sender_chain(txn, &account, &room, &[0xaa], &[[5; 32], [6; 32]])?;
+            private::move_sender_chain(txn, &account, &room, &[0xbb])?;
+            private::move_sender_chain(txn, &account, &other_room, &[0xcc])
+        })
+        .await
+        .expect("store");
+    let (moved, fresh) = store
+        .read(move |c| {
+            Ok((
+                private::sender_chain(c, &account, &room)?,
+                private::sender_chain(c, &account, &other_room)?,
+            ))
+        })
+        .await
+        .expect("read");
+    assert_eq!(moved, Some((vec![0xbb], vec![[5u8; 32], [6u8; 32]])));
+    assert_eq!(fresh, Some((vec![0xcc], Vec::new())));
+}
+
 /// Reading a room's control log, or listing the rooms that have one, steps through the control
 /// operations only: a room's history must not make its membership slower to read.
 #[tokio::test]
