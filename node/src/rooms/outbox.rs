@@ -9,7 +9,6 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use chatly_protocol::{AccountId, RoomId};
@@ -18,7 +17,7 @@ use libp2p::PeerId;
 use super::Rooms;
 use crate::events::NodeEvent;
 use crate::net::Topic;
-use crate::store::sync::{self as rows, Delivery, OutboxRow};
+use crate::store::sync::{self as rows, Delivery};
 use crate::store::{StoreError, envelopes};
 
 /// How long the outbox waits between looks while it is not empty.
@@ -43,9 +42,6 @@ pub(crate) struct OutboxState {
     /// What each peer was last known to hold per (room, local author), to skip writes that
     /// change nothing.
     known: std::sync::Mutex<std::collections::HashMap<(PeerId, RoomId, AccountId), u64>>,
-    /// Every envelope queued before this time (ms) was seen sent by a look: the looks between
-    /// two full passes read the queue from here on (see [`next_start`]).
-    seen_sent_before: AtomicU64,
 }
 
 /// The gossip topic that carries a room's envelopes.
@@ -141,29 +137,21 @@ pub async fn run_outbox(rooms: Arc<Rooms>, shutdown: tokio_util::sync::Cancellat
             _ = tokio::time::sleep(RETRY_EVERY) => {}
             _ = shutdown.cancelled() => return,
         }
-        // Counting scans the whole queue, and so does a full pass: at most once per
-        // RETRY_EVERY, not once per post.
-        let full = counted.elapsed() >= RETRY_EVERY;
-        if full {
+        // Counting scans the whole queue: at most once per RETRY_EVERY, not once per post.
+        if counted.elapsed() >= RETRY_EVERY
+            && let Ok(len) = rooms.store.read(rows::outbox_len).await
+        {
+            rooms.metrics.outbox.set(len as i64);
             counted = std::time::Instant::now();
-            if let Ok(len) = rooms.store.read(rows::outbox_len).await {
-                rooms.metrics.outbox.set(len as i64);
-            }
         }
-        if let Err(e) = look(&rooms, full).await {
+        if let Err(e) = look(&rooms).await {
             tracing::warn!(error = %e, "outbox look failed");
         }
         tokio::time::sleep(LOOK_GAP).await;
     }
 }
 
-/// Hands unsent queued envelopes to gossip, then asks peers for their heads. A full pass reads
-/// the queue from its oldest envelope; the others from where every older one was seen sent.
-/// Under load the queue holds the last few hundred milliseconds of posts, nearly all sent
-/// already, and every post wakes the outbox: reading all of it each time cost 1.8 % of the CPU
-/// of a 2-node throughput run (docs/performance.md, "Session 20"). A full pass every
-/// [`RETRY_EVERY`] still finds an envelope a wall clock set back queued "in the past".
-async fn look(rooms: &Arc<Rooms>, full: bool) -> Result<(), StoreError> {
+async fn look(rooms: &Arc<Rooms>) -> Result<(), StoreError> {
     // Peers first: with nobody to hand envelopes to, the queue need not be read at all.
     let peers: Vec<PeerId> = match rooms.net.peers().await {
         Ok(peers) => peers
@@ -175,24 +163,14 @@ async fn look(rooms: &Arc<Rooms>, full: bool) -> Result<(), StoreError> {
     if peers.is_empty() {
         return Ok(());
     }
-    let from = match full {
-        true => 0,
-        false => rooms.outbox.seen_sent_before.load(Ordering::SeqCst),
-    };
-    let queued = rooms
-        .store
-        .read(move |c| rows::outbox(c, from, BATCH))
-        .await?;
+    let queued = rooms.store.read(|c| rows::outbox(c, BATCH)).await?;
     if queued.is_empty() {
         return Ok(());
     }
     let unsent: Vec<_> = {
         let sent = rooms.outbox.sent.lock().unwrap_or_else(|e| e.into_inner());
-        let next = next_start(&queued, &sent, from);
-        rooms.outbox.seen_sent_before.store(next, Ordering::SeqCst);
         queued
             .into_iter()
-            .map(|(row, _)| row)
             .filter(|row| !sent.contains(&row.id))
             .collect()
     };
@@ -221,42 +199,4 @@ async fn look(rooms: &Arc<Rooms>, full: bool) -> Result<(), StoreError> {
         rooms.request_sync(peer, "outbox");
     }
     Ok(())
-}
-
-/// Where the next look that is not a full pass starts reading the queue, given the envelopes a
-/// look read from `from` on (oldest first, each with when it was queued) and those sent: at the
-/// oldest not sent yet, which stays to be handed to gossip; else at the newest read (those
-/// queued in the same millisecond are read again, which costs a row or two). Every envelope
-/// queued before the answer was seen sent.
-fn next_start(queued: &[(OutboxRow, u64)], sent: &HashSet<[u8; 32]>, from: u64) -> u64 {
-    queued
-        .iter()
-        .find(|(row, _)| !sent.contains(&row.id))
-        .or(queued.last())
-        .map_or(from, |(_, queued_at)| *queued_at)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn queued(id: u8, at: u64) -> (OutboxRow, u64) {
-        let row = OutboxRow {
-            id: [id; 32],
-            room: [0; 16],
-            author: [0; 32],
-            seq: u64::from(id),
-        };
-        (row, at)
-    }
-
-    #[test]
-    fn the_next_look_starts_at_the_oldest_envelope_not_sent() {
-        let read = [queued(1, 10), queued(2, 20), queued(3, 20), queued(4, 30)];
-        let sent = |ids: &[u8]| ids.iter().map(|id| [*id; 32]).collect::<HashSet<_>>();
-        assert_eq!(next_start(&read, &sent(&[1, 3, 4]), 5), 20, "2 is not sent");
-        assert_eq!(next_start(&read, &sent(&[2, 3, 4]), 5), 10, "1 is not sent");
-        assert_eq!(next_start(&read, &sent(&[1, 2, 3, 4]), 5), 30, "all sent");
-        assert_eq!(next_start(&[], &sent(&[]), 5), 5, "nothing read");
-    }
 }

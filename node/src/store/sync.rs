@@ -156,25 +156,18 @@ pub fn outbox_add(txn: &Transaction<'_>, row: &OutboxRow, now: u64) -> Result<()
     Ok(())
 }
 
-/// The outbox, oldest first, at most `limit`, from the envelopes queued at `from` (ms) on: each
-/// with when it was queued.
-pub fn outbox(
-    conn: &Connection,
-    from: u64,
-    limit: usize,
-) -> Result<Vec<(OutboxRow, u64)>, StoreError> {
+/// The outbox, oldest first, at most `limit`.
+pub fn outbox(conn: &Connection, limit: usize) -> Result<Vec<OutboxRow>, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id, room, author, seq, created_at FROM outbox WHERE created_at >= ?1
-         ORDER BY created_at, seq LIMIT ?2",
+        "SELECT id, room, author, seq FROM outbox ORDER BY created_at, seq LIMIT ?1",
     )?;
-    let rows = stmt.query_map(params![from as i64, limit as i64], |r| {
-        let row = OutboxRow {
+    let rows = stmt.query_map([limit as i64], |r| {
+        Ok(OutboxRow {
             id: blob(r, 0)?,
             room: blob(r, 1)?,
             author: blob(r, 2)?,
             seq: r.get::<_, i64>(3)? as u64,
-        };
-        Ok((row, r.get::<_, i64>(4)? as u64))
+        })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
