@@ -107,33 +107,28 @@ impl Sampler {
             self.x ^= self.x >> 7;
             self.x ^= self.x << 17;
             let before = hex::encode(self.ids[(self.x % self.ids.len() as u64) as usize]);
-            let started = Instant::now();
-            let (status, body) = self
-                .http
-                .request(
-                    "GET",
-                    &format!("/api/v1/rooms/public/messages?limit=50&before={before}"),
-                    &serde_json::Value::Null,
-                )
-                .await?;
-            anyhow::ensure!(status == 200, "page: {status} {body}");
-            self.pages.push(started.elapsed().as_secs_f64() * 1000.0);
+            let page = format!("/api/v1/rooms/public/messages?limit=50&before={before}");
+            let ms = self.timed_get(&page).await?;
+            self.pages.push(ms);
         }
         for i in 0..requests {
             let q = ["zephyr", "harbour", "lant mead", "cobalt quartz falcon"][i % 4];
-            let started = Instant::now();
-            let (status, body) = self
-                .http
-                .request(
-                    "GET",
-                    &format!("/api/v1/search?q={}", q.replace(' ', "%20")),
-                    &serde_json::Value::Null,
-                )
-                .await?;
-            anyhow::ensure!(status == 200, "search: {status} {body}");
-            self.searches.push(started.elapsed().as_secs_f64() * 1000.0);
+            let search = format!("/api/v1/search?q={}", q.replace(' ', "%20"));
+            let ms = self.timed_get(&search).await?;
+            self.searches.push(ms);
         }
         Ok(())
+    }
+
+    /// Milliseconds until `path` answered 200.
+    async fn timed_get(&mut self, path: &str) -> anyhow::Result<f64> {
+        let started = Instant::now();
+        let (status, body) = self
+            .http
+            .request("GET", path, &serde_json::Value::Null)
+            .await?;
+        anyhow::ensure!(status == 200, "{path}: {status} {body}");
+        Ok(started.elapsed().as_secs_f64() * 1000.0)
     }
 
     /// p50 and p99 of the pages, then of the searches.
