@@ -186,9 +186,13 @@ fn opened(
 ) -> OpenedOwned {
     let sender = envelope.header.author;
     let master = *keys.master.expose();
+    let row = private_row(keys, envelope, id, &content).ok().flatten();
     OpenedOwned {
         id,
-        row: private_row(keys, envelope, id, &content).ok().flatten(),
+        shown: row
+            .as_ref()
+            .and_then(|row| super::opened::in_the_clear(row, &content)),
+        row,
         info_at: room_info_of(&content).filter(|_| state.is_admin(&sender)),
         op: super::ops::op_row(
             keys.account_id().0,
@@ -309,7 +313,7 @@ impl OpenBatch {
         self.opened
             .iter()
             .map(|opened| {
-                Ok(match (&opened.row, &opened.op) {
+                Ok(match (&opened.shown, &opened.op) {
                     (Some(row), _) => NodeEvent::MessageCreated {
                         row: row.clone(),
                         may_have_ops: crate::store::ops::any_for(txn, &viewer.0, &row.id)?,
@@ -330,7 +334,10 @@ impl OpenBatch {
 /// One opened envelope, owned until its batch is stored.
 struct OpenedOwned {
     id: EnvelopeId,
+    /// The message row as stored (sealed).
     row: Option<MessageRow>,
+    /// The same row in the clear, for the events: sockets need not open it again.
+    shown: Option<MessageRow>,
     info_at: Option<u64>,
     op: Option<crate::store::ops::OpRow>,
     /// The content's encoding (plaintext: wiped when dropped).

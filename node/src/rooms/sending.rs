@@ -24,7 +24,8 @@ use crate::store::messages::MessageRow;
 use crate::store::{StoreError, now_ms, private, users};
 
 impl Rooms {
-    /// Seals content into a room with the author's chain; the author's own copy is stored opened.
+    /// Seals content into a room with the author's chain. The author's own copy is stored opened
+    /// (sealed under its master key) and returned in the clear.
     pub async fn post_private(
         &self,
         keys: &UnlockedKeys,
@@ -72,7 +73,11 @@ impl Rooms {
             checked.verified.id,
             &content,
         )?;
-        let (store_row, info) = (row.clone(), room_info_of(&content));
+        // The author's answer and events show the content at hand; the stored row is sealed.
+        let shown = row
+            .as_ref()
+            .and_then(|row| super::opened::in_the_clear(row, &content));
+        let (store_row, info) = (row, room_info_of(&content));
         let master = *keys.master.expose();
         let op = super::ops::op_row(
             author.0,
@@ -87,7 +92,7 @@ impl Rooms {
         // author's own opened copy is stored with them.
         let moved = wrap::seal(&master, CHAIN_LABEL, &chain.to_bytes());
         let id = checked.verified.id;
-        let announce = match &row {
+        let announce = match &shown {
             // Only its author reads this row, and nothing can refer to a post before it is
             // stored: the writer stores this before any reaction or edit that names it.
             Some(row) => NodeEvent::MessageCreated {
@@ -125,7 +130,7 @@ impl Rooms {
         drop(guard);
         // Its events are on the bus once it committed (`queue_local`).
         let checked = self.finish_local(queued).await?;
-        match row {
+        match shown {
             Some(row) => Ok(row),
             None => Ok(MessageRow {
                 viewer: author.0,
