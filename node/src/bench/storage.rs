@@ -6,12 +6,13 @@
 
 use std::time::Instant;
 
-use chatly_protocol::RoomId;
+use chatly_protocol::{HEADER_LEN, Kind, RoomId};
 
 use super::client::Http;
 use super::latency::percentiles;
 use super::nodes::BenchNode;
 use super::{Figure, Scenario};
+use crate::store::envelopes::{self, EnvelopeRow};
 use crate::store::messages::{self, MessageRow, PUBLIC_VIEWER};
 use crate::store::search;
 
@@ -39,7 +40,10 @@ fn text(i: u64) -> String {
 }
 
 /// Fills a node's store with `n` public messages, 20,000 per transaction, each also indexed for
-/// search in it: the figures are for a settled store, not one still indexing a backlog.
+/// search in it: the figures are for a settled store, not one still indexing a backlog. Each
+/// message comes with its envelope, as on a real node (a message is found by id through it):
+/// a row of a real envelope's size (header, text, signature), not signed, since nothing here
+/// reads it.
 async fn seed(node: &BenchNode, n: u64) -> anyhow::Result<Vec<[u8; 32]>> {
     let author = [7u8; 32];
     let start_ms = 1_700_000_000_000u64;
@@ -67,7 +71,17 @@ async fn seed(node: &BenchNode, n: u64) -> anyhow::Result<Vec<[u8; 32]>> {
             .state
             .store
             .write(move |txn| {
-                for row in &rows {
+                for (k, row) in (i..end).zip(&rows) {
+                    let envelope = EnvelopeRow {
+                        id: row.id,
+                        room: row.room,
+                        author,
+                        seq: k + 1,
+                        kind: Kind::Content as u8,
+                        ts: row.sent_at,
+                        bytes: vec![0; HEADER_LEN + row.text.len() + 64],
+                    };
+                    envelopes::insert(txn, &envelope, row.sent_at)?;
                     messages::insert(txn, row)?;
                 }
                 search::index_pending(txn, usize::MAX).map(drop)

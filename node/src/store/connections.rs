@@ -30,6 +30,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0019_private_kinds_index.sql"),
     include_str!("../../migrations/0020_chains_without_rowid.sql"),
     include_str!("../../migrations/0021_kinds_index_by_range.sql"),
+    include_str!("../../migrations/0022_messages_keyed_by_order.sql"),
 ];
 
 /// Prepared statements the writer keeps (readers keep rusqlite's default 16: some of their

@@ -1,7 +1,8 @@
 //! Readable messages in display order: by the author's timestamp, ties broken by id, so every
 //! node shows the same order. Each row has a viewer: [`PUBLIC_VIEWER`] for the public room, or the
 //! local account that opened a private message (whose content is then sealed under that account's
-//! master key).
+//! master key). A message is unique by its place in that order, and found by id through its
+//! envelope, which this node keeps beside it (migration 0022).
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
@@ -47,7 +48,8 @@ pub struct Page {
 }
 
 /// Stores a message row (ignored if present); a public one is indexed for search later, in a
-/// batch ([`super::search::index_pending`]).
+/// batch ([`super::search::index_pending`]). Its envelope is stored in the same transaction:
+/// [`get`] finds a message through it.
 pub fn insert(txn: &Transaction<'_>, row: &MessageRow) -> Result<(), StoreError> {
     let inserted = txn.prepare_cached(
         "INSERT OR IGNORE INTO messages (viewer, id, room, author, text, files, reply_to, sealed, sent_at, edited_at, deleted)
@@ -92,6 +94,15 @@ fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<MessageRow> {
     })
 }
 
+/// [`COLUMNS`] of the row `m`.
+const M_COLUMNS: &str = "m.viewer, m.id, m.room, m.author, m.text, m.files, m.reply_to, m.sealed, m.sent_at, m.edited_at, m.deleted";
+
+/// How a message is found by id: through its envelope `e` (one seek in the envelopes' id index),
+/// whose room and time are the message's place in the unique order index (migration 0022).
+/// Every message row is stored in the commit that stores its envelope, and envelopes stay.
+const BY_ENVELOPE: &str = "envelopes e JOIN messages m
+     ON m.viewer = ?1 AND m.room = e.room AND m.sent_at = e.ts AND m.id = e.id";
+
 /// One message by viewer and id.
 pub fn get(
     conn: &Connection,
@@ -99,7 +110,7 @@ pub fn get(
     id: &[u8; 32],
 ) -> Result<Option<MessageRow>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM messages WHERE viewer = ?1 AND id = ?2"
+        "SELECT {M_COLUMNS} FROM {BY_ENVELOPE} WHERE e.id = ?2"
     ))?;
     Ok(stmt.query_row(params![viewer, id], from_row).optional()?)
 }
@@ -116,7 +127,9 @@ fn position(
     id: &[u8; 32],
 ) -> Result<Option<(i64, [u8; 32])>, StoreError> {
     Ok(conn
-        .prepare_cached("SELECT sent_at FROM messages WHERE viewer = ?1 AND room = ?2 AND id = ?3")?
+        .prepare_cached(&format!(
+            "SELECT m.sent_at FROM {BY_ENVELOPE} WHERE e.id = ?3 AND e.room = ?2"
+        ))?
         .query_row(params![viewer, room, id], |r| r.get::<_, i64>(0))
         .optional()?
         .map(|sent_at| (sent_at, *id)))

@@ -1,6 +1,7 @@
 //! Migrations that move rows: a database written by an older Chatly opens with its data intact.
 
 use super::*;
+use crate::store::messages::MessageRow;
 
 /// A database at schema version `version` (the first `version` migrations), as an older Chatly
 /// left it.
@@ -109,4 +110,80 @@ async fn chains_survive_losing_their_rowids() {
     assert_eq!(receiving, Some(vec![0xcc]));
     assert_eq!(sending, Some((vec![0xdd], vec![[5u8; 32], [6u8; 32]])));
     assert_eq!(rows, 2, "replaced, not added");
+}
+
+/// Migration 22 keyed messages by their place in display order: every message is still found by
+/// id (through its envelope) and in its pages, keeps its rowid (how far the search indexes read),
+/// and storing it again still adds nothing.
+#[tokio::test]
+async fn messages_survive_their_new_key() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("old.db");
+    let old = at_version(&path, 21);
+    let (room, author, reader) = ([7u8; 16], [9u8; 32], [5u8; 32]);
+    // Rowids out of id order, as a node that received messages out of order has them.
+    for (rowid, tag, sent_at) in [(10i64, 3u8, 300i64), (11, 1, 100), (12, 2, 200)] {
+        old.execute(
+            "INSERT INTO envelopes (id, room, author, seq, kind, ts, bytes, received_at)
+             VALUES (?1, ?2, ?3, ?4, 4, ?5, x'00', 0)",
+            rusqlite::params![[tag; 32], room, author, tag, sent_at],
+        )
+        .expect("envelope");
+        old.execute(
+            "INSERT INTO messages (rowid, viewer, id, room, author, text, sealed, sent_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, '', x'ee', ?6)",
+            rusqlite::params![rowid, reader, [tag; 32], room, author, sent_at],
+        )
+        .expect("message");
+    }
+    drop(old);
+
+    let store = Store::open(&path).expect("migrates");
+    let (found, page, rowids) = store
+        .read(move |c| {
+            Ok((
+                messages::get(c, &reader, &[1; 32])?,
+                messages::page_before(c, &reader, &room, Some(&[3; 32]), 10)?,
+                search::private_rows_after(c, &reader, 0, 10)?,
+            ))
+        })
+        .await
+        .expect("read");
+    let found = found.expect("found by id");
+    assert_eq!((found.sent_at, found.sealed), (100, Some(vec![0xee])));
+    let page = page.expect("the cursor is found");
+    assert_eq!(
+        page.messages.iter().map(|m| m.id[0]).collect::<Vec<_>>(),
+        [1, 2]
+    );
+    let rowids: Vec<(i64, u8)> = rowids.iter().map(|r| (r.0, r.2[0])).collect();
+    assert_eq!(rowids, [(10, 3), (11, 1), (12, 2)], "rowids kept");
+    let nobody = store
+        .read(move |c| messages::get(c, &[6; 32], &[1; 32]))
+        .await
+        .expect("read");
+    assert!(nobody.is_none(), "another viewer holds no such row");
+
+    let again = MessageRow {
+        viewer: reader,
+        id: [2; 32],
+        room,
+        author,
+        text: String::new(),
+        files: "[]".into(),
+        reply_to: None,
+        sealed: Some(vec![0xee]),
+        sent_at: 200,
+        edited_at: None,
+        deleted: false,
+    };
+    store
+        .write(move |txn| messages::insert(txn, &again))
+        .await
+        .expect("store again");
+    let count: i64 = store
+        .read(|c| Ok(c.query_row("SELECT count(*) FROM messages", [], |r| r.get(0))?))
+        .await
+        .expect("count");
+    assert_eq!(count, 3, "ignored, not added");
 }

@@ -89,7 +89,8 @@ pub(crate) const NEWEST_OF_KIND: &str = "SELECT coalesce(max(rowid), 0) FROM env
 /// two; [`unopened`] sorts them itself.
 pub(crate) const UNOPENED: &str = "SELECT bytes, author, seq FROM envelopes e
        WHERE room = ?1 AND kind = ?2 AND kind BETWEEN 3 AND 5 AND rowid > ?4
-         AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.viewer = ?3 AND m.id = e.id)
+         AND NOT EXISTS (SELECT 1 FROM messages m
+                         WHERE m.viewer = ?3 AND m.room = e.room AND m.sent_at = e.ts AND m.id = e.id)
          AND NOT EXISTS (SELECT 1 FROM unopenable u WHERE u.account = ?3 AND u.id = e.id)
          AND NOT EXISTS (SELECT 1 FROM opened o WHERE o.account = ?3 AND o.id = e.id)";
 
