@@ -115,11 +115,6 @@ pub fn get(
     Ok(stmt.query_row(params![viewer, id], from_row).optional()?)
 }
 
-/// Whether `viewer` holds a row for this message.
-pub fn contains(conn: &Connection, viewer: &[u8; 32], id: &[u8; 32]) -> Result<bool, StoreError> {
-    Ok(get(conn, viewer, id)?.is_some())
-}
-
 fn position(
     conn: &Connection,
     viewer: &[u8; 32],

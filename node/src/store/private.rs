@@ -86,7 +86,8 @@ pub(crate) const NEWEST_OF_KIND: &str = "SELECT coalesce(max(rowid), 0) FROM env
 /// The sealed envelopes of [`unopened`] that arrived after the last pass. No ORDER BY (nor a
 /// UNION with [`PUT_ASIDE`]): each would open a temporary B-tree in every pass, the gossip
 /// path's commonest (one for each local member of a room, for each message), to sort a row or
-/// two; [`unopened`] sorts them itself.
+/// two; [`unopened`] sorts them itself. A message is matched to its envelope by place, as in
+/// `messages::get` (migration 0022).
 pub(crate) const UNOPENED: &str = "SELECT bytes, author, seq FROM envelopes e
        WHERE room = ?1 AND kind = ?2 AND kind BETWEEN 3 AND 5 AND rowid > ?4
          AND NOT EXISTS (SELECT 1 FROM messages m
