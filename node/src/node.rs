@@ -48,6 +48,8 @@ pub struct NodeState {
     pub metrics: Arc<Metrics>,
     /// Where the HTTP API listens.
     pub http_addr: SocketAddr,
+    /// Host header values this node answers to.
+    pub hosts: Vec<String>,
     /// New message frames, rendered once for every event socket that shows them alike.
     pub frames: crate::api::ws::FrameCache,
     /// Cancelled when the node shuts down: event sockets close, so nothing holds the store.
@@ -164,6 +166,7 @@ impl NodeHandle {
             .local_addr()
             .map_err(|e| StartError::Io(e.to_string()))?;
         let state = Arc::new(NodeState {
+            hosts: api::security::allowed_hosts(&config, http_addr),
             accounts: Accounts::new(store.clone(), config.limits.clone(), vault),
             config,
             net: network.handle.clone(),

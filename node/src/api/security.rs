@@ -3,6 +3,7 @@
 //! node's own Origin on every request that carries one and on every unsafe request authenticated
 //! by cookie (CSRF), and sets the security headers on every answer.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
@@ -12,23 +13,25 @@ use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
 use crate::NodeState;
+use crate::config::Config;
 
 /// The page's Content-Security-Policy: only our own scripts and styles, no inline code.
 pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; \
 media-src 'self' blob:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'";
 
-/// Host header values this node answers to.
-pub fn allowed_hosts(state: &NodeState) -> Vec<String> {
-    let port = state.http_addr.port();
+/// Host header values a node listening on `http_addr` answers to (worked out once, at start:
+/// [`NodeState::hosts`]).
+pub fn allowed_hosts(config: &Config, http_addr: SocketAddr) -> Vec<String> {
+    let port = http_addr.port();
     let mut hosts = vec![
         format!("127.0.0.1:{port}"),
         format!("localhost:{port}"),
         format!("[::1]:{port}"),
     ];
-    if !state.http_addr.ip().is_unspecified() {
-        hosts.push(state.http_addr.to_string());
+    if !http_addr.ip().is_unspecified() {
+        hosts.push(http_addr.to_string());
     }
-    for host in &state.config.allowed_hosts {
+    for host in &config.allowed_hosts {
         hosts.push(if host.contains(':') && !host.starts_with('[') {
             host.clone()
         } else {
@@ -53,6 +56,8 @@ pub async fn guard(State(state): State<Arc<NodeState>>, request: Request, next: 
         None => next.run(request).await,
     };
     let h = response.headers_mut();
+    // Room for the six at once, rather than growing the map as they go in.
+    h.reserve(6);
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(CSP),
@@ -79,7 +84,7 @@ pub async fn guard(State(state): State<Arc<NodeState>>, request: Request, next: 
 
 /// Why a request is refused before it reaches a handler, if it is.
 fn refusal(state: &NodeState, headers: &HeaderMap, method: &Method) -> Option<ApiError> {
-    let hosts = allowed_hosts(state);
+    let hosts = &state.hosts;
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
@@ -92,7 +97,7 @@ fn refusal(state: &NodeState, headers: &HeaderMap, method: &Method) -> Option<Ap
         ));
     }
     match headers.get(header::ORIGIN) {
-        Some(origin) if !origin_allowed(origin.to_str().unwrap_or(""), &hosts) => {
+        Some(origin) if !origin_allowed(origin.to_str().unwrap_or(""), hosts) => {
             Some(ApiError::new(
                 StatusCode::FORBIDDEN,
                 "bad_origin",
