@@ -34,6 +34,24 @@ impl Http {
         path: &str,
         body: &Value,
     ) -> anyhow::Result<(u16, Value)> {
+        let (status, body) = self.request_raw(method, path, body).await?;
+        let value = if body.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&body).unwrap_or(Value::Null)
+        };
+        Ok((status, value))
+    }
+
+    /// Like [`Http::request`], but the body is returned as it came: a client that only needs the
+    /// status (a throughput poster) does not spend the machine's CPU, which the nodes it measures
+    /// share, on parsing it.
+    pub async fn request_raw(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: &Value,
+    ) -> anyhow::Result<(u16, Vec<u8>)> {
         let body = body.to_string();
         let head = format!(
             "{method} {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
@@ -68,7 +86,7 @@ impl Http {
     }
 }
 
-async fn read_response(conn: &mut BufReader<TcpStream>) -> anyhow::Result<(u16, Value)> {
+async fn read_response(conn: &mut BufReader<TcpStream>) -> anyhow::Result<(u16, Vec<u8>)> {
     let mut line = String::new();
     if conn.read_line(&mut line).await? == 0 {
         bail!("connection closed");
@@ -94,12 +112,7 @@ async fn read_response(conn: &mut BufReader<TcpStream>) -> anyhow::Result<(u16, 
     }
     let mut body = vec![0u8; length];
     conn.read_exact(&mut body).await?;
-    let value = if body.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&body).unwrap_or(Value::Null)
-    };
-    Ok((status, value))
+    Ok((status, body))
 }
 
 /// The event WebSocket of one account.

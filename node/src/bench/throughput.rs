@@ -64,9 +64,13 @@ async fn chatly(n: usize, count: usize, group: bool, in_flight: usize) -> anyhow
             let mut http = Http::new(addr, token);
             for i in (worker..count).step_by(in_flight) {
                 let (status, body) = http
-                    .request("POST", &path, &json!({"text": format!("load {i}")}))
+                    .request_raw("POST", &path, &json!({"text": format!("load {i}")}))
                     .await?;
-                anyhow::ensure!(status == 201, "post: {status} {body}");
+                anyhow::ensure!(
+                    status == 201,
+                    "post: {status} {}",
+                    String::from_utf8_lossy(&body)
+                );
             }
             Ok(())
         }));
