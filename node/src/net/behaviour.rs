@@ -39,33 +39,42 @@ pub const MAX_ESTABLISHED: u32 = 256;
 pub const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(3600);
 
 /// The behaviours every Chatly node runs.
+///
+/// The order of the fields matters twice. `blocked` and `limits` come first, so a refused
+/// connection never reaches the others. The rest are ordered by how many protocols they listen
+/// on, fewest first and gossipsub (four) last: the derive nests each field's connection handler
+/// one level deeper than the next one's, and libp2p gathers every handler's listen protocols
+/// through that nesting each time a connection's task has nothing left to do, which is several
+/// times per message on every connection (7 % of the CPU of a 10-node mesh's posts with
+/// gossipsub innermost; docs/performance.md, "Session 23").
 #[derive(NetworkBehaviour)]
 pub struct Behaviour {
     /// Peers shut out for a while (graylisted floods), refused before anything else.
     pub blocked: libp2p::allow_block_list::Behaviour<libp2p::allow_block_list::BlockedPeers>,
     /// Connection limits next, so a refused connection never reaches the others.
     pub limits: connection_limits::Behaviour,
-    /// Message dissemination.
-    pub gossipsub: gossipsub::Behaviour,
-    /// Learns peers' listen addresses and protocol.
-    pub identify: identify::Behaviour,
-    /// Liveness and round-trip times.
-    pub ping: ping::Behaviour,
-    /// History sync: catch-up requests between nodes (docs/protocol.md, "Sync").
-    pub sync: request_response::Behaviour<ByteCodec>,
-    /// File chunks by address (docs/protocol.md, "Files").
-    pub files: request_response::Behaviour<ByteCodec>,
-    /// Peer routing among Chatly nodes (its own protocol id, so it never mixes with the IPFS DHT);
-    /// off with `--no-peer-routing` (Kademlia's own bootstraps would dial found peers anyway).
-    pub kad: Toggle<kad::Behaviour<kad::store::MemoryStore>>,
-    /// Reservations on relays and dials through them.
-    pub relay_client: relay::client::Behaviour,
     /// Relay service for others, only with `--relay-server`.
     pub relay_server: Toggle<relay::Behaviour>,
-    /// Hole punching: replaces a relayed connection with a direct one where the NATs allow it.
+    /// Hole punching: replaces a relayed connection with a direct one where the NATs allow it
+    /// (listens only on relayed connections).
     pub dcutr: dcutr::Behaviour,
     /// Learns whether this node is reachable from outside (and answers others' probes).
     pub autonat: autonat::Behaviour,
+    /// Reservations on relays and dials through them.
+    pub relay_client: relay::client::Behaviour,
+    /// Peer routing among Chatly nodes (its own protocol id, so it never mixes with the IPFS DHT);
+    /// off with `--no-peer-routing` (Kademlia's own bootstraps would dial found peers anyway).
+    pub kad: Toggle<kad::Behaviour<kad::store::MemoryStore>>,
+    /// File chunks by address (docs/protocol.md, "Files").
+    pub files: request_response::Behaviour<ByteCodec>,
+    /// History sync: catch-up requests between nodes (docs/protocol.md, "Sync").
+    pub sync: request_response::Behaviour<ByteCodec>,
+    /// Liveness and round-trip times.
+    pub ping: ping::Behaviour,
+    /// Learns peers' listen addresses and protocol (two protocols: identify and push).
+    pub identify: identify::Behaviour,
+    /// Message dissemination (four protocol versions).
+    pub gossipsub: gossipsub::Behaviour,
 }
 
 /// Protocol id of Chatly's Kademlia.
