@@ -10,6 +10,7 @@
 //! - [`accounts`]: sign-up, login, sessions, unlocked keys.
 //! - [`rooms`]: the validation pipeline, ingest, publishing.
 //! - [`presence`]: who is online, as a plain state machine.
+//! - [`priority`]: scheduling for threads that need not run the moment they are woken.
 //! - [`clock`]: the network's time, for a node whose clock is wrong (a plain state machine).
 //! - [`search`]: full-text search (public on disk, private in memory).
 //! - [`signals`]: presence heartbeats, typing notices and read receipts over the mesh.
@@ -31,6 +32,7 @@ pub mod metrics;
 pub mod net;
 pub mod node;
 pub mod presence;
+pub mod priority;
 pub mod rooms;
 pub mod search;
 pub mod signals;

@@ -12,6 +12,7 @@
 //!   relayed).
 //! - `requests`: the request-response services (sync, files) in and out.
 //! - [`discovery`]: LAN discovery with `mdns-sd`: advertise, browse, report found and gone peers.
+//! - `timer_thread`: libp2p's timer thread, started in the batch scheduling class.
 //!
 //! `net` knows topics and bytes; it knows nothing about chat. Every gossip message it hands out
 //! must be answered with [`Handle::report`] (Accept / Reject / Ignore): only accepted messages are
@@ -28,6 +29,7 @@ pub mod redial;
 mod requests;
 mod routing;
 mod swarm_events;
+mod timer_thread;
 
 use std::time::Duration;
 
@@ -381,6 +383,7 @@ pub async fn spawn(
     shutdown: tokio_util::sync::CancellationToken,
 ) -> Result<Network, NetError> {
     let peer_id = keypair.public().to_peer_id();
+    timer_thread::start_in_batch_class();
     let swarm = behaviour::build_swarm(keypair, &config, registry)?;
     let metrics = libp2p::metrics::Metrics::new(registry.sub_registry_with_prefix("libp2p"));
     let (commands, command_rx) = mpsc::unbounded_channel();

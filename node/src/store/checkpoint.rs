@@ -84,7 +84,7 @@ impl Checkpoints {
         let thread = std::thread::Builder::new()
             .name("chatly-store-checkpoint".into())
             .spawn(move || {
-                lowest_priority();
+                crate::priority::lower_this_thread("checkpoint thread");
                 while woken.recv().is_ok() {
                     let _pass = held.lock().unwrap_or_else(PoisonError::into_inner);
                     match checkpoint(&conn) {
@@ -186,18 +186,6 @@ fn checkpoint(conn: &Connection) -> rusqlite::Result<()> {
         )),
     }
 }
-
-/// Puts the calling thread at the lowest CPU priority: it runs when nothing else wants the CPU.
-#[cfg(target_os = "linux")]
-fn lowest_priority() {
-    let me = rustix::thread::gettid();
-    if let Err(e) = rustix::process::setpriority_process(Some(me), 19) {
-        tracing::debug!(error = %e, "checkpoint thread keeps its priority");
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn lowest_priority() {}
 
 #[cfg(test)]
 mod tests {
