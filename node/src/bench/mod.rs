@@ -130,7 +130,16 @@ impl Figure {
 }
 
 /// Runs the chosen scenarios, prints the table and writes the JSON.
+///
+/// They run as a task of the runtime's workers, not on the thread that called this (the
+/// binary's main thread, outside the pool): each sample's arrivals, reported by the listener
+/// tasks on the workers, would otherwise wake that thread from sleep one by one, in the middle
+/// of the deliveries still being measured.
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    tokio::spawn(run_here(args)).await?
+}
+
+async fn run_here(args: BenchArgs) -> anyhow::Result<()> {
     let scenarios = if args.scenarios.is_empty() {
         Scenario::ALL.to_vec()
     } else {
