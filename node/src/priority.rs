@@ -39,16 +39,16 @@ pub fn batch_this_thread(_what: &str) {}
 
 /// The lowest priority, as a nice value.
 #[cfg(target_os = "linux")]
-pub const LOWEST: i32 = 19;
+const LOWEST: i32 = 19;
 
 /// Linux's number for the batch class, as `/proc` shows a thread's policy.
-#[cfg(target_os = "linux")]
-pub const SCHED_BATCH: i32 = 3;
+#[cfg(all(test, target_os = "linux"))]
+pub(crate) const SCHED_BATCH: i32 = 3;
 
 /// The nice value and scheduling class of thread `tid` of this process, read from `/proc` (for
 /// tests).
-#[cfg(target_os = "linux")]
-pub fn scheduling_of(tid: i32) -> Option<(i32, i32)> {
+#[cfg(all(test, target_os = "linux"))]
+pub(crate) fn scheduling_of(tid: i32) -> Option<(i32, i32)> {
     let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
     // The fields after the command name, which may hold spaces (hence the last ')'): the nice
     // value is field 19 of the line and the policy field 41, the 17th and 39th after the name.
@@ -57,8 +57,8 @@ pub fn scheduling_of(tid: i32) -> Option<(i32, i32)> {
 }
 
 /// The ids of this process's threads named `name` (for tests).
-#[cfg(target_os = "linux")]
-pub fn threads_named(name: &str) -> Vec<i32> {
+#[cfg(all(test, target_os = "linux"))]
+pub(crate) fn threads_named(name: &str) -> Vec<i32> {
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
         return Vec::new();
     };

@@ -5,11 +5,11 @@
 //! timeout) and drops it once the copy is sent, and both wake that thread if it sleeps. At the
 //! normal class the woken thread, which sleeps most of the time, preempts the thread doing the
 //! work at once, does a few microseconds of bookkeeping and sleeps again, and the next timer
-//! wakes it anew: in a 10-node mesh, about 35 wake-ups and 125 context switches per message. In
+//! wakes it anew: in a 10-node mesh, about 35 wake-ups and 137 context switches per message. In
 //! the batch class it waits for the next scheduling point instead, and the timers made meanwhile
-//! find it already awake: about 55 switches per message and 9 % less CPU, for Chatly and bare
-//! gossipsub alike (docs/performance.md, "Session 24"). It still gets its full share of the
-//! CPU, so the timeouts and heartbeats it fires are never late by more than a scheduler tick.
+//! find it already awake: 57 switches per message and 13 % less CPU (bare gossipsub, in the same
+//! process, 30 → 19 switches; docs/performance.md, "Session 24"). It still gets its full share
+//! of the CPU, so the timeouts and heartbeats it fires are never late by more than a tick.
 
 use std::sync::Once;
 
