@@ -5,9 +5,11 @@
 //! envelope is checked and stored as if it came alone, and the message's one verdict is the
 //! worst of theirs: invalid if any is, accepted if any was stored, ignored otherwise.
 //!
-//! A message crosses as few threads as it can: the blocking thread that checks a batch's
-//! signatures queues its store job itself, and the writer puts what it stored on the event bus
-//! as soon as it commits; this task only hears the outcome, for the verdicts and the gaps.
+//! A message crosses as few threads as it can: a message or two is checked on this task and
+//! stored right here when the store's writer is idle (`Store::write_relaxed_now_then`); a larger
+//! batch is checked on a blocking thread, which queues its store job itself. What was stored
+//! goes on the event bus as soon as it is committed; this task only hears the outcome, for the
+//! verdicts and the gaps.
 //!
 //! An envelope stored above a gap (the predecessor its author names, `prev`, is not held) starts a
 //! sync round with the peer that sent it if gossip has not filled the gap a moment later
@@ -19,6 +21,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use chatly_protocol::{EnvelopeId, RoomId};
+use futures::future::Either;
 use libp2p::gossipsub::MessageAcceptance;
 use tokio::sync::mpsc;
 
@@ -156,8 +159,8 @@ async fn ingest_gossip(
     let now = now_ms();
     // Signature checks are CPU work: do them off the async runtime, except for a small batch (a
     // message or two, the usual case in a quiet room), whose hop to the blocking pool and back
-    // costs more than its few signatures. Whoever checks a batch also queues its store job, so
-    // the writer starts on it without another round trip through this task.
+    // costs more than its few signatures. Whoever checks a batch also stores it or queues its
+    // store job, without another round trip through this task.
     let inline = gossip.iter().map(|(_, _, data)| data.len()).sum::<usize>() <= CHECK_HERE_BYTES;
     let limiter = limiter.clone();
     let (store, vault, bus) = (rooms.store.clone(), rooms.vault.clone(), rooms.bus.clone());
@@ -203,15 +206,24 @@ async fn ingest_gossip(
         let (messages, items): (Vec<usize>, Vec<Checked>) = accepted.into_iter().unzip();
         let items = Arc::new(items);
         let job_items = items.clone();
-        // What was stored goes on the event bus straight from the writer thread, once it
-        // is committed: the sockets get it without waiting for this task to wake.
+        // A message or two checked on this task is also stored here when the writer is idle:
+        // the hops to the writer thread and back cost more than its job (docs/performance.md,
+        // "Session 25"). A larger batch, checked on the blocking pool, goes to the writer,
+        // which folds it with whatever else waits (storing it on the blocking thread cost a few
+        // per cent of throughput). What was stored goes on the event bus as soon as it is
+        // committed, wherever that happened: the sockets get it without waiting for this task.
         let stored = (!items.is_empty()).then(move || {
-            store.queue_write_relaxed_then(
-                move |txn| store_gossip(txn, &states, &job_items, now, &vault),
-                move |(applied, _, (opened_rooms, opened_events)): &StoredGossip| {
-                    super::announce(&bus, applied, opened_rooms, opened_events);
-                },
-            )
+            let job = move |txn: &rusqlite::Transaction<'_>| {
+                store_gossip(txn, &states, &job_items, now, &vault)
+            };
+            let then = move |(applied, _, (opened_rooms, opened_events)): &StoredGossip| {
+                super::announce(&bus, applied, opened_rooms, opened_events);
+            };
+            if inline {
+                Either::Left(store.write_relaxed_now_then(job, then))
+            } else {
+                Either::Right(store.queue_write_relaxed_then(job, then))
+            }
         });
         (verdicts, messages, items, stored)
     };

@@ -42,8 +42,9 @@ const LATEST_WAKE: c_int = BACKGROUND_PAGES * 3 / 2;
 pub(super) const WRITER_PAGES: c_int = 2000;
 
 thread_local! {
-    /// The log's size in pages after the writer's last commit, as the WAL hook reported it (the
-    /// hook runs on the committing thread, the writer's).
+    /// The log's size in pages after the writer's last commit, as the WAL hook reported it. The
+    /// hook runs on the committing thread, which reads it right after
+    /// ([`Checkpoints::after_commit`]): the writer's thread, or one that ran a job in its place.
     static LOG_PAGES: Cell<c_int> = const { Cell::new(0) };
 }
 
@@ -52,7 +53,7 @@ fn wal_hook(_: &rusqlite::hooks::Wal, pages: c_int) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// Replaces the writer connection's automatic checkpoint with [`Checkpoints::after_answers`].
+/// Replaces the writer connection's automatic checkpoint with [`Checkpoints::after_commit`].
 pub(super) fn install(writer: &Connection) {
     writer.wal_hook(Some(wal_hook));
 }
@@ -110,14 +111,17 @@ impl Checkpoints {
         })
     }
 
-    /// Called by the writer once a batch's callers have their answers: wakes the checkpoint
-    /// thread each time the log has grown by [`BACKGROUND_PAGES`], or checkpoints here (see the
-    /// module docs).
-    pub(super) fn after_answers(&mut self, writer: &Connection) {
+    /// Called on the committing thread once a batch's callers have their answers: wakes the
+    /// checkpoint thread each time the log has grown by [`BACKGROUND_PAGES`]. Returns true when
+    /// the log has grown past [`WRITER_PAGES`]: the writer must then [`take_over`]
+    /// (see the module docs).
+    ///
+    /// [`take_over`]: Checkpoints::take_over
+    pub(super) fn after_commit(&mut self) -> bool {
         // Zero when nothing was committed since the last call.
         let pages = LOG_PAGES.with(|log| log.replace(0));
         if pages == 0 {
-            return;
+            return false;
         }
         if pages < self.log_pages {
             // The log started over (after a checkpoint that copied all of it).
@@ -125,9 +129,10 @@ impl Checkpoints {
         }
         self.log_pages = pages;
         if pages >= WRITER_PAGES {
-            // The next commit starts the log over.
-            self.take_over(writer);
-        } else if pages >= self.next_wake {
+            // The next commit after the take-over starts the log over.
+            return true;
+        }
+        if pages >= self.next_wake {
             // One pass per stretch of log: a pass started at every commit under load would
             // copy the same busy pages over and over.
             if let Some(wake) = &self.wake {
@@ -136,10 +141,11 @@ impl Checkpoints {
             }
             self.next_wake = pages + BACKGROUND_PAGES;
         }
+        false
     }
 
     /// Stops a background pass and checkpoints on the writer's connection.
-    fn take_over(&self, writer: &Connection) {
+    pub(super) fn take_over(&self, writer: &Connection) {
         self.stop.interrupt();
         let _pass = self.pass.lock().unwrap_or_else(PoisonError::into_inner);
         if let Err(e) = checkpoint(writer) {
@@ -194,20 +200,24 @@ mod tests {
     use super::super::Store;
     use super::*;
 
-    /// Commits `count` transactions of one 8 KiB row each.
-    async fn fill(store: &Store, count: usize) {
+    /// Commits `count` transactions of one 8 KiB row each: on the writer thread, or `here`,
+    /// on this thread whenever the writer is idle (`Store::write_relaxed_now_then`).
+    async fn fill(store: &Store, count: usize, here: bool) {
         store
             .write(|txn| Ok(txn.execute_batch("CREATE TABLE IF NOT EXISTS ballast (b BLOB)")?))
             .await
             .expect("table");
+        let insert = |txn: &rusqlite::Transaction<'_>| {
+            txn.execute("INSERT INTO ballast (b) VALUES (zeroblob(8192))", [])?;
+            Ok(())
+        };
         for _ in 0..count {
-            store
-                .write(|txn| {
-                    txn.execute("INSERT INTO ballast (b) VALUES (zeroblob(8192))", [])?;
-                    Ok(())
-                })
-                .await
-                .expect("insert");
+            let inserted = if here {
+                store.write_relaxed_now_then(insert, |_| {}).await
+            } else {
+                store.write(insert).await
+            };
+            inserted.expect("insert");
         }
     }
 
@@ -217,13 +227,24 @@ mod tests {
 
     #[tokio::test]
     async fn the_log_reaches_the_database_without_the_writer() {
+        log_reaches_the_database(false).await;
+    }
+
+    /// The same when the commits run outside the writer thread: whoever commits reads the log's
+    /// size and wakes the checkpoint thread.
+    #[tokio::test]
+    async fn the_log_reaches_the_database_when_commits_run_elsewhere() {
+        log_reaches_the_database(true).await;
+    }
+
+    async fn log_reaches_the_database(here: bool) {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("test.db");
         let store = Store::open(&path).expect("open");
         let before = size(&path);
         // Past the latest background threshold, short of the writer's: only the thread copies.
         // (A commit writes about four pages: the row's two overflow pages, its leaf, page 1.)
-        fill(&store, (LATEST_WAKE as usize + 100) / 4).await;
+        fill(&store, (LATEST_WAKE as usize + 100) / 4, here).await;
         // The thread is woken once, at the threshold, and copies the distinct pages the log
         // holds by then: about 2 MiB of rows. Half of that can only have come from it (the
         // file grew by barely more than 2 MiB at times, so that was no margin).

@@ -3,7 +3,8 @@
 //! - [`Store::write`] sends a closure to the single writer thread. The writer drains every job
 //!   that is waiting, runs each inside its own savepoint of **one** transaction, commits once
 //!   (`synchronous=FULL`), and only then answers each job: group commit. A job's failure rolls back
-//!   its savepoint only.
+//!   its savepoint only. [`Store::write_relaxed_now_then`] runs a lone relaxed job on the calling
+//!   thread instead when the writer is idle ([`writer`]).
 //! - [`Store::read`] runs a closure on a pooled read connection on a blocking thread (WAL lets
 //!   readers run beside the writer).
 //! - [`connections`] opens connections, checks a file before trusting it, and migrates it.
@@ -25,18 +26,18 @@ pub mod users;
 mod writer;
 
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, Transaction};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 #[cfg(test)]
 use connections::MIGRATIONS;
 use connections::{check_integrity, migrate, open_connection};
 pub use writer::control_written_in_this_transaction;
 pub(crate) use writer::run_in_savepoint;
-use writer::{Alone, Answer, Commit, Job, Ran, writer_loop};
+use writer::{Shared, SharedWriter, Work, Writer, writer_loop};
 
 impl StoreError {
     /// Whether the disk (or the database's size limit) is full: the write was rolled back and
@@ -102,18 +103,16 @@ pub enum StoreError {
 /// A cheap, cloneable handle to the store.
 #[derive(Clone)]
 pub struct Store {
-    jobs: mpsc::UnboundedSender<Job>,
+    jobs: mpsc::UnboundedSender<Work>,
+    /// The writer's connection, run by the writer thread or, for a lone relaxed job when it is
+    /// idle, by the thread that has the job.
+    writer: SharedWriter,
     readers: Arc<Mutex<Vec<Connection>>>,
     /// One permit per pooled reader: a read holds one while it runs.
     reader_permits: Arc<tokio::sync::Semaphore>,
     path: Arc<std::path::PathBuf>,
-    /// Where the writer reports how long each transaction took (set once metrics exist).
-    write_seconds: Arc<std::sync::OnceLock<prometheus_client::metrics::histogram::Histogram>>,
-    /// How many writes have failed for a full disk (a job's own or a whole commit).
-    disk_full: Arc<AtomicU64>,
-    /// Moves on after every transaction that stored a control envelope (see
-    /// [`Store::control_version`]).
-    control_version: Arc<AtomicU64>,
+    /// The metrics, counters and queue length the writer keeps.
+    shared: Arc<Shared>,
     /// Becomes true once the writer thread has closed its connection (see [`Store::closed`]).
     closed: tokio::sync::watch::Receiver<bool>,
 }
@@ -139,38 +138,28 @@ impl Store {
         let readers = (0..READERS)
             .map(|_| open_connection(path, true))
             .collect::<Result<Vec<_>, _>>()?;
-        let write_seconds = Arc::new(std::sync::OnceLock::new());
-        let disk_full = Arc::new(AtomicU64::new(0));
-        let control_version = Arc::new(AtomicU64::new(0));
+        let shared = Arc::new(Shared::default());
+        let writer = Arc::new(Mutex::new(Some(Writer::new(writer, checkpoints))));
         let (jobs, rx) = mpsc::unbounded_channel();
         let (closed_tx, closed) = tokio::sync::watch::channel(false);
         std::thread::Builder::new()
             .name("chatly-store-writer".into())
             .spawn({
-                let (timing, disk_full) = (write_seconds.clone(), disk_full.clone());
-                let control_version = control_version.clone();
+                let (writer, shared) = (writer.clone(), shared.clone());
                 move || {
                     // Returns when every `Store` clone is gone; the connection closes with it.
-                    writer_loop(
-                        writer,
-                        checkpoints,
-                        rx,
-                        &timing,
-                        &disk_full,
-                        &control_version,
-                    );
+                    writer_loop(writer, rx, &shared);
                     let _ = closed_tx.send(true);
                 }
             })
             .map_err(|e| StoreError::BadRow(format!("cannot start the writer thread: {e}")))?;
         Ok(Store {
             jobs,
+            writer,
             readers: Arc::new(Mutex::new(readers)),
             reader_permits: Arc::new(tokio::sync::Semaphore::new(READERS)),
             path: Arc::new(path.to_path_buf()),
-            write_seconds,
-            disk_full,
-            control_version,
+            shared,
             closed,
         })
     }
@@ -186,7 +175,7 @@ impl Store {
 
     /// Reports every write transaction's duration (begin to commit) into `histogram`.
     pub fn observe_writes(&self, histogram: prometheus_client::metrics::histogram::Histogram) {
-        let _ = self.write_seconds.set(histogram);
+        let _ = self.shared.timing.set(histogram);
     }
 
     /// Runs `f` in the writer's next transaction and answers once that transaction committed
@@ -247,25 +236,12 @@ impl Store {
         self.submit(false, f, then)
     }
 
-    /// The version of the rooms' control logs: it moves on after every transaction that stored
-    /// a control envelope (committed or not), before that transaction's callers hear of it. A
-    /// room state read while it was `v` holds for as long as it is still `v`, on any connection,
-    /// except inside the writer's transaction once that has stored a control envelope itself
-    /// ([`control_written_in_this_transaction`]).
-    pub fn control_version(&self) -> u64 {
-        self.control_version.load(Ordering::SeqCst)
-    }
-
-    /// How many writes have failed for a full disk so far. A job refused because one queued
-    /// before it failed can tell, by comparing this with its value when it was queued, that the
-    /// cause was a full disk.
-    pub fn disk_full_count(&self) -> u64 {
-        self.disk_full.load(Ordering::SeqCst)
-    }
-
-    fn submit<R, F, T>(
+    /// Like [`Store::queue_write_relaxed_then`], but when no job is queued and the writer is idle,
+    /// the job runs and commits on the calling thread before this returns (and `then` with it),
+    /// alone in its transaction: a hop to the writer thread and back costs more than a job of a
+    /// few rows. For small jobs, on threads where blocking for them is acceptable.
+    pub fn write_relaxed_now_then<R, F, T>(
         &self,
-        durable: bool,
         f: F,
         then: T,
     ) -> impl std::future::Future<Output = Result<R, StoreError>> + Send + 'static + use<R, F, T>
@@ -274,36 +250,31 @@ impl Store {
         F: FnOnce(&Transaction<'_>) -> Result<R, StoreError> + Send + 'static,
         T: FnOnce(&R) + Send + 'static,
     {
-        let (tx, rx) = oneshot::channel();
-        let disk_full = self.disk_full.clone();
-        let run = Box::new(move |txn: &Transaction<'_>, alone: Alone| -> Ran {
-            let result = match alone {
-                Alone::Yes => f(txn),
-                Alone::No => run_in_savepoint(txn, f),
-            };
-            if result.as_ref().is_err_and(StoreError::is_disk_full) {
-                disk_full.fetch_add(1, Ordering::SeqCst);
-            }
-            let failed = result.is_err();
-            let answer: Answer = Box::new(move |commit: Commit| {
-                let answer = match (result, commit) {
-                    (Ok(value), Commit::Done) => Ok(value),
-                    (Ok(_), Commit::DiskFull) => Err(StoreError::DiskFull),
-                    (Ok(_), Commit::Failed) => Err(StoreError::Closed),
-                    (Err(e), _) => Err(e),
-                };
-                if let Ok(value) = &answer {
-                    then(value);
-                }
-                let _ = tx.send(answer);
-            });
-            Ran { answer, failed }
-        });
-        let queued = self.jobs.send(Job { durable, run });
+        let (job, answer) = self.job(false, f, then);
+        let queued = match self.run_here(job) {
+            Ok(()) => Ok(()),
+            Err(job) => self.queue(job),
+        };
         async move {
-            queued.map_err(|_| StoreError::Closed)?;
-            rx.await.map_err(|_| StoreError::Closed)?
+            queued?;
+            answer.await.map_err(|_| StoreError::Closed)?
         }
+    }
+
+    /// The version of the rooms' control logs: it moves on after every transaction that stored
+    /// a control envelope (committed or not), before that transaction's callers hear of it. A
+    /// room state read while it was `v` holds for as long as it is still `v`, on any connection,
+    /// except inside the writer's transaction once that has stored a control envelope itself
+    /// ([`control_written_in_this_transaction`]).
+    pub fn control_version(&self) -> u64 {
+        self.shared.control_version.load(Ordering::SeqCst)
+    }
+
+    /// How many writes have failed for a full disk so far. A job refused because one queued
+    /// before it failed can tell, by comparing this with its value when it was queued, that the
+    /// cause was a full disk.
+    pub fn disk_full_count(&self) -> u64 {
+        self.shared.disk_full.load(Ordering::SeqCst)
     }
 
     /// Runs `f` on a read connection on a blocking thread.

@@ -118,15 +118,30 @@ const INDEX_AFTER: u64 = 256;
 const INDEX_RUN: usize = 1024;
 
 thread_local! {
-    /// Public messages the writer stored since it last indexed (an estimate: a rolled-back
-    /// insert counts too, which only makes the next run come sooner). A new writer starts at a
-    /// run's worth, so its first batch finds what an earlier run of the node left pending.
-    static UNINDEXED: Cell<u64> = const { Cell::new(INDEX_AFTER) };
+    /// Public messages stored by the transaction this thread is running as the writer (an
+    /// estimate: a rolled-back insert counts too, which only makes the next run come sooner).
+    /// Whoever commits drains it into the writer's count ([`take_noted`]): a transaction runs on
+    /// one thread, but not always the same one (see `Store::write_relaxed_now_then`).
+    static NOTED: Cell<u64> = const { Cell::new(0) };
 }
 
-/// Counts a public message stored by the writer and not yet indexed.
+/// Counts a public message stored by the writer's transaction and not yet indexed.
 pub(crate) fn note_unindexed() {
-    UNINDEXED.with(|n| n.set(n.get() + 1));
+    NOTED.with(|n| n.set(n.get() + 1));
+}
+
+/// The public messages noted on this thread since the last call.
+pub(super) fn take_noted() -> u64 {
+    NOTED.with(|n| n.replace(0))
+}
+
+/// What a new writer assumes is pending: a run's worth, so that its first batch finds what an
+/// earlier run of the node left unindexed.
+pub(super) const UNINDEXED_AT_START: u64 = INDEX_AFTER;
+
+/// Whether `unindexed` messages are enough for an indexing run.
+pub(super) fn run_due(unindexed: u64) -> bool {
+    unindexed >= INDEX_AFTER
 }
 
 /// Public messages past the search watermark, oldest first. `NOT INDEXED`: given the choice,
@@ -167,10 +182,11 @@ pub fn index_pending(txn: &Transaction<'_>, limit: usize) -> Result<usize, Store
 }
 
 /// Called by the writer once a batch's callers have their answers: indexes a run of pending
-/// public messages, in a transaction of its own, when enough are pending. Returns whether more
-/// are pending after the run (the writer runs another while no job waits).
-pub(super) fn after_answers(writer: &mut Connection) -> bool {
-    if UNINDEXED.with(Cell::get) < INDEX_AFTER {
+/// public messages, in a transaction of its own, when enough are pending (`unindexed`, which it
+/// updates). Returns whether more are pending after the run (the writer runs another while no
+/// job waits).
+pub(super) fn index_run(writer: &mut Connection, unindexed: &mut u64) -> bool {
+    if !run_due(*unindexed) {
         return false;
     }
     let run = (|| -> Result<usize, StoreError> {
@@ -182,13 +198,13 @@ pub(super) fn after_answers(writer: &mut Connection) -> bool {
     match run {
         // A short run indexed everything pending (a search may have done it already).
         Ok(done) if done < INDEX_RUN => {
-            UNINDEXED.with(|n| n.set(0));
+            *unindexed = 0;
             false
         }
         // A full run: more may be pending (also when the count started as a guess), so the
         // next call looks again.
         Ok(done) => {
-            UNINDEXED.with(|n| n.set(n.get().saturating_sub(done as u64).max(INDEX_AFTER)));
+            *unindexed = unindexed.saturating_sub(done as u64).max(INDEX_AFTER);
             true
         }
         Err(e) => {

@@ -558,6 +558,9 @@ async fn an_opening_pass_reads_each_key_delivery_once() {
 #[path = "indexing_tests.rs"]
 mod indexing;
 
+#[path = "here_tests.rs"]
+mod here;
+
 /// An opening pass gets what arrived since the last pass and what an earlier pass put aside, each
 /// once, by author and then sequence (a chain opens its messages in order), however they came.
 #[tokio::test]

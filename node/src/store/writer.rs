@@ -1,17 +1,32 @@
-//! The writer thread: it drains the waiting jobs, runs each in its own savepoint of one
-//! transaction (a job alone in its batch needs none: see [`Alone`]), commits once, and only then
-//! answers each job (group commit).
+//! The writer: one connection, and the only one that writes. The writer thread drains the
+//! waiting jobs, runs each in its own savepoint of one transaction (a job alone in its batch
+//! needs none: see [`Alone`]), commits once, and only then answers each job (group commit).
+//!
+//! A lone relaxed job may run on the thread that has it instead, when nothing is queued and the
+//! writer is idle ([`Writer::run_batch`] under the same lock): the hops to the writer thread and
+//! back cost more than such a job (docs/performance.md, "Session 25"). Whoever commits a
+//! transaction also reads what its jobs noted on that thread (a control envelope stored, public
+//! messages to index, the log's size) into the writer's state, so the notes never cross threads.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use rusqlite::{Connection, Transaction};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
-use super::{MAX_BATCH, StoreError};
+use super::checkpoint::Checkpoints;
+use super::{MAX_BATCH, Store, StoreError, search};
+
+/// What the writer thread is sent: a job, or a reminder that work after commits is due (a
+/// transaction run elsewhere left a checkpoint or an indexing run to do).
+pub(super) enum Work {
+    Job(Job),
+    Housekeeping,
+}
 
 /// A unit of work for the writer, and whether its commit must reach the disk before it is
-/// answered (see [`Store::write_relaxed`]).
+/// answered (see [`Store::write_relaxed`](super::Store::write_relaxed)).
 pub(super) struct Job {
     pub(super) durable: bool,
     pub(super) run: Run,
@@ -48,9 +63,38 @@ pub(super) enum Commit {
     DiskFull,
 }
 
+/// What the store's handles share with the writer.
+#[derive(Default)]
+pub(super) struct Shared {
+    /// Where each transaction's duration is reported (set once metrics exist).
+    pub(super) timing: std::sync::OnceLock<prometheus_client::metrics::histogram::Histogram>,
+    /// How many writes have failed for a full disk (a job's own or a whole commit).
+    pub(super) disk_full: AtomicU64,
+    /// Moves on after every transaction that stored a control envelope.
+    pub(super) control_version: AtomicU64,
+    /// Jobs sent to the writer thread and not yet answered: while there are any, a job may not
+    /// run elsewhere, or it could overtake one queued before it.
+    pub(super) queued: AtomicUsize,
+}
+
+/// The writer's connection and what it keeps between transactions; behind a mutex, held by
+/// whichever thread runs a transaction.
+pub(super) struct Writer {
+    conn: Connection,
+    checkpoints: Checkpoints,
+    /// Whether the connection commits with `synchronous=FULL` now.
+    full: bool,
+    /// Public messages stored and not yet indexed for search (an estimate).
+    unindexed: u64,
+    /// The log outgrew the checkpoint thread: the writer thread checkpoints it itself.
+    take_over_due: bool,
+}
+
+/// The writer, shared by the writer thread and the store's handles; `None` once closed.
+pub(super) type SharedWriter = Arc<Mutex<Option<Writer>>>;
+
 thread_local! {
-    /// Whether the writer's open transaction has stored a control envelope (set on the writer's
-    /// thread, the only one that writes).
+    /// Whether the writer's open transaction, run on this thread, has stored a control envelope.
     static CONTROL_WRITTEN: Cell<bool> = const { Cell::new(false) };
 }
 
@@ -60,8 +104,8 @@ pub(crate) fn note_control_write() {
     CONTROL_WRITTEN.with(|written| written.set(true));
 }
 
-/// Whether the calling thread is the writer in a transaction that has stored a control envelope:
-/// its view of some room's state then differs from every committed one.
+/// Whether the calling thread is running the writer's transaction and it has stored a control
+/// envelope: its view of some room's state then differs from every committed one.
 pub fn control_written_in_this_transaction() -> bool {
     CONTROL_WRITTEN.with(Cell::get)
 }
@@ -91,28 +135,27 @@ pub(crate) fn run_in_savepoint<R>(
     }
 }
 
-pub(super) fn writer_loop(
-    mut conn: Connection,
-    mut checkpoints: super::checkpoint::Checkpoints,
-    mut rx: mpsc::UnboundedReceiver<Job>,
-    timing: &std::sync::OnceLock<prometheus_client::metrics::histogram::Histogram>,
-    disk_full: &AtomicU64,
-    control_version: &AtomicU64,
-) {
-    let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
-    let mut full = true;
-    while rx.blocking_recv().map(|job| batch.push(job)).is_some() {
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
+impl Writer {
+    pub(super) fn new(conn: Connection, checkpoints: Checkpoints) -> Writer {
+        Writer {
+            conn,
+            checkpoints,
+            full: true,
+            unindexed: search::UNINDEXED_AT_START,
+            take_over_due: false,
         }
+    }
+
+    /// Runs `batch` in one transaction, commits it, and answers each job; empties `batch`.
+    pub(super) fn run_batch(&mut self, batch: &mut Vec<Job>, shared: &Shared) {
+        // Notes left on this thread by anything but a transaction of this writer are not ours.
+        CONTROL_WRITTEN.with(|written| written.set(false));
+        search::take_noted();
         let durable = batch.iter().any(|job| job.durable);
-        if durable != full {
+        if durable != self.full {
             let level = if durable { "FULL" } else { "NORMAL" };
-            match conn.pragma_update(None, "synchronous", level) {
-                Ok(()) => full = durable,
+            match self.conn.pragma_update(None, "synchronous", level) {
+                Ok(()) => self.full = durable,
                 Err(e) => tracing::error!(error = %e, "could not set synchronous={level}"),
             }
         }
@@ -123,7 +166,7 @@ pub(super) fn writer_loop(
         } else {
             Alone::No
         };
-        let commit = match conn.transaction() {
+        let commit = match self.conn.transaction() {
             Ok(txn) => {
                 let mut failed = false;
                 for job in batch.drain(..) {
@@ -147,33 +190,186 @@ pub(super) fn writer_loop(
                 Commit::Failed
             }
         };
-        if let Some(histogram) = timing.get() {
+        if let Some(histogram) = shared.timing.get() {
             histogram.observe(started.elapsed().as_secs_f64());
         }
         if commit == Commit::DiskFull {
             // Counted before anyone is answered or a later job runs (see `disk_full_count`).
-            disk_full.fetch_add(1, Ordering::SeqCst);
+            shared.disk_full.fetch_add(1, Ordering::SeqCst);
         }
         // Committed or rolled back, before anyone is answered: whoever acts on the answer reads
         // room states afresh.
         if CONTROL_WRITTEN.with(|written| written.replace(false)) {
-            control_version.fetch_add(1, Ordering::SeqCst);
+            shared.control_version.fetch_add(1, Ordering::SeqCst);
         }
+        self.unindexed += search::take_noted();
         for answer in answers {
             answer(commit);
+        }
+        self.take_over_due |= self.checkpoints.after_commit();
+    }
+
+    /// Whether work after commits waits: a checkpoint the writer must do itself, or an indexing
+    /// run.
+    pub(super) fn housekeeping_due(&self) -> bool {
+        self.take_over_due || search::run_due(self.unindexed)
+    }
+
+    /// Does the work after commits that is due: the checkpoint, then one indexing run. Returns
+    /// whether more indexing is pending.
+    fn housekeep(&mut self) -> bool {
+        if std::mem::take(&mut self.take_over_due) {
+            self.checkpoints.take_over(&self.conn);
+        }
+        let more = search::index_run(&mut self.conn, &mut self.unindexed);
+        self.take_over_due |= self.checkpoints.after_commit();
+        more
+    }
+}
+
+/// Where a job's caller hears how it ended.
+pub(super) type Answered<R> = oneshot::Receiver<Result<R, StoreError>>;
+
+/// How jobs reach the writer: queued for its thread, or run where they are.
+impl Store {
+    /// Queues a job for the writer thread at once; the future waits for its answer.
+    pub(super) fn submit<R, F, T>(
+        &self,
+        durable: bool,
+        f: F,
+        then: T,
+    ) -> impl std::future::Future<Output = Result<R, StoreError>> + Send + 'static + use<R, F, T>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<R, StoreError> + Send + 'static,
+        T: FnOnce(&R) + Send + 'static,
+    {
+        let (job, answer) = self.job(durable, f, then);
+        let queued = self.queue(job);
+        async move {
+            queued?;
+            answer.await.map_err(|_| StoreError::Closed)?
+        }
+    }
+
+    /// Sends `job` to the writer thread.
+    pub(super) fn queue(&self, job: Job) -> Result<(), StoreError> {
+        // Counted before it is sent: the writer may answer it before this returns.
+        self.shared.queued.fetch_add(1, Ordering::SeqCst);
+        self.jobs.send(Work::Job(job)).map_err(|_| {
+            self.shared.queued.fetch_sub(1, Ordering::SeqCst);
+            StoreError::Closed
+        })
+    }
+
+    /// A job running `f` (in a savepoint unless alone) and then `then` once committed, and where
+    /// its caller hears the outcome.
+    pub(super) fn job<R, F, T>(&self, durable: bool, f: F, then: T) -> (Job, Answered<R>)
+    where
+        R: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<R, StoreError> + Send + 'static,
+        T: FnOnce(&R) + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let shared = self.shared.clone();
+        let run = Box::new(move |txn: &Transaction<'_>, alone: Alone| -> Ran {
+            let result = match alone {
+                Alone::Yes => f(txn),
+                Alone::No => run_in_savepoint(txn, f),
+            };
+            if result.as_ref().is_err_and(StoreError::is_disk_full) {
+                shared.disk_full.fetch_add(1, Ordering::SeqCst);
+            }
+            let failed = result.is_err();
+            let answer: Answer = Box::new(move |commit: Commit| {
+                let answer = match (result, commit) {
+                    (Ok(value), Commit::Done) => Ok(value),
+                    (Ok(_), Commit::DiskFull) => Err(StoreError::DiskFull),
+                    (Ok(_), Commit::Failed) => Err(StoreError::Closed),
+                    (Err(e), _) => Err(e),
+                };
+                if let Ok(value) = &answer {
+                    then(value);
+                }
+                let _ = tx.send(answer);
+            });
+            Ran { answer, failed }
+        });
+        (Job { durable, run }, rx)
+    }
+
+    /// Runs `job` on this thread if nothing is queued and the writer is idle; gives it back
+    /// otherwise. Nothing queued means no job sent before this one is still to run, so this one
+    /// overtakes none.
+    pub(super) fn run_here(&self, job: Job) -> Result<(), Job> {
+        if self.shared.queued.load(Ordering::SeqCst) != 0 {
+            return Err(job);
+        }
+        let mut guard = match self.writer.try_lock() {
+            Ok(guard) => guard,
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return Err(job),
+        };
+        let Some(writer) = guard.as_mut() else {
+            return Err(job);
+        };
+        writer.run_batch(&mut vec![job], &self.shared);
+        if writer.housekeeping_due() {
+            // The writer thread does it, off this thread; a closed store has no more to do.
+            let _ = self.jobs.send(Work::Housekeeping);
+        }
+        Ok(())
+    }
+}
+
+/// Locks the writer. A job that panicked while it held the lock was rolled back as the panic
+/// left its transaction; the writer itself is whole.
+pub(super) fn lock(writer: &Mutex<Option<Writer>>) -> std::sync::MutexGuard<'_, Option<Writer>> {
+    writer.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The writer thread's loop: returns when every handle to the store is gone, having closed the
+/// connection.
+pub(super) fn writer_loop(
+    writer: SharedWriter,
+    mut rx: mpsc::UnboundedReceiver<Work>,
+    shared: &Shared,
+) {
+    let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+    while let Some(work) = rx.blocking_recv() {
+        if let Work::Job(job) = work {
+            batch.push(job);
+        }
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(Work::Job(job)) => batch.push(job),
+                Ok(Work::Housekeeping) => {}
+                Err(_) => break,
+            }
+        }
+        let mut guard = lock(&writer);
+        let Some(writer) = guard.as_mut() else {
+            break;
+        };
+        if !batch.is_empty() {
+            let jobs = batch.len();
+            writer.run_batch(&mut batch, shared);
+            shared.queued.fetch_sub(jobs, Ordering::SeqCst);
         }
         // A backlog (a large catch-up) is indexed run after run while no job waits, so the
         // first search after it does not pay for it all; a waiting job goes first, and a store
         // being closed does not wait for it (the next start carries on).
-        while super::search::after_answers(&mut conn) && rx.is_empty() && !rx.is_closed() {
-            checkpoints.after_answers(&conn);
-        }
-        checkpoints.after_answers(&conn);
+        while writer.housekeeping_due() && writer.housekeep() && rx.is_empty() && !rx.is_closed() {}
     }
     // The checkpoint thread's connection closes first: the writer's, the last one, then
     // checkpoints the whole log into the database as it closes.
-    drop(checkpoints);
-    drop(conn);
+    if let Some(Writer {
+        conn, checkpoints, ..
+    }) = lock(&writer).take()
+    {
+        drop(checkpoints);
+        drop(conn);
+    }
 }
 
 /// Commits a batch's transaction.
