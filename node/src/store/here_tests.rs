@@ -164,23 +164,5 @@ async fn messages_stored_here_are_indexed_by_the_writer_thread() {
             .await
             .expect("stored");
     }
-    let started = Instant::now();
-    loop {
-        let indexed = store
-            .read(|c| {
-                Ok(c.query_row("SELECT count(*) FROM public_search", [], |r| {
-                    r.get::<_, i64>(0)
-                })?)
-            })
-            .await
-            .expect("read");
-        if indexed == 300 {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "{indexed} of 300 indexed"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    until_indexed(&store, 300).await;
 }

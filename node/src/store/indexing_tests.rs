@@ -169,23 +169,5 @@ async fn a_backlog_left_by_an_earlier_run_is_indexed_at_start() {
     }
     let store = Store::open(&path).expect("reopen");
     store.write(|_| Ok(())).await.expect("first batch");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let indexed = store
-            .read(|c| {
-                Ok(c.query_row("SELECT count(*) FROM public_search", [], |r| {
-                    r.get::<_, i64>(0)
-                })?)
-            })
-            .await
-            .expect("count");
-        if indexed == 3000 {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{indexed} of 3,000 indexed"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    until_indexed(&store, 3000).await;
 }

@@ -100,6 +100,14 @@ pub enum StoreError {
     BadRow(String),
 }
 
+/// A job for the writer: it runs in the writer's transaction and gives its result.
+pub trait WriteFn<R>: FnOnce(&Transaction<'_>) -> Result<R, StoreError> + Send + 'static {}
+
+impl<R, F> WriteFn<R> for F where
+    F: FnOnce(&Transaction<'_>) -> Result<R, StoreError> + Send + 'static
+{
+}
+
 /// A cheap, cloneable handle to the store.
 #[derive(Clone)]
 pub struct Store {
@@ -183,7 +191,7 @@ impl Store {
     pub async fn write<R, F>(&self, f: F) -> Result<R, StoreError>
     where
         R: Send + 'static,
-        F: FnOnce(&Transaction<'_>) -> Result<R, StoreError> + Send + 'static,
+        F: WriteFn<R>,
     {
         self.submit(true, f, |_: &R| {}).await
     }
@@ -195,7 +203,7 @@ impl Store {
     pub async fn write_relaxed<R, F>(&self, f: F) -> Result<R, StoreError>
     where
         R: Send + 'static,
-        F: FnOnce(&Transaction<'_>) -> Result<R, StoreError> + Send + 'static,
+        F: WriteFn<R>,
     {
         self.submit(false, f, |_: &R| {}).await
     }
@@ -212,7 +220,7 @@ impl Store {
     ) -> impl std::future::Future<Output = Result<R, StoreError>> + Send + 'static + use<R, F, T>
     where
         R: Send + 'static,
-        F: FnOnce(&Transaction<'_>) -> Result<R, StoreError> + Send + 'static,
+        F: WriteFn<R>,
         T: FnOnce(&R) + Send + 'static,
     {
         self.submit(true, f, then)
@@ -230,7 +238,7 @@ impl Store {
     ) -> impl std::future::Future<Output = Result<R, StoreError>> + Send + 'static + use<R, F, T>
     where
         R: Send + 'static,
-        F: FnOnce(&Transaction<'_>) -> Result<R, StoreError> + Send + 'static,
+        F: WriteFn<R>,
         T: FnOnce(&R) + Send + 'static,
     {
         self.submit(false, f, then)
@@ -247,7 +255,7 @@ impl Store {
     ) -> impl std::future::Future<Output = Result<R, StoreError>> + Send + 'static + use<R, F, T>
     where
         R: Send + 'static,
-        F: FnOnce(&Transaction<'_>) -> Result<R, StoreError> + Send + 'static,
+        F: WriteFn<R>,
         T: FnOnce(&R) + Send + 'static,
     {
         let (job, answer) = self.job(false, f, then);
@@ -255,10 +263,7 @@ impl Store {
             Ok(()) => Ok(()),
             Err(job) => self.queue(job),
         };
-        async move {
-            queued?;
-            answer.await.map_err(|_| StoreError::Closed)?
-        }
+        writer::outcome(queued, answer)
     }
 
     /// The version of the rooms' control logs: it moves on after every transaction that stored

@@ -555,6 +555,30 @@ async fn an_opening_pass_reads_each_key_delivery_once() {
     assert!(steps < 300, "the second pass took {steps} steps");
 }
 
+/// Waits until the public search index holds `count` messages (the writer indexes in runs after
+/// its commits, on its own time).
+async fn until_indexed(store: &Store, count: i64) {
+    let started = std::time::Instant::now();
+    loop {
+        let indexed = store
+            .read(|c| {
+                Ok(c.query_row("SELECT count(*) FROM public_search", [], |r| {
+                    r.get::<_, i64>(0)
+                })?)
+            })
+            .await
+            .expect("count");
+        if indexed == count {
+            return;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "{indexed} of {count} indexed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 #[path = "indexing_tests.rs"]
 mod indexing;
 

@@ -16,7 +16,7 @@ use rusqlite::{Connection, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
 use super::checkpoint::Checkpoints;
-use super::{MAX_BATCH, Store, StoreError, search};
+use super::{MAX_BATCH, Store, StoreError, WriteFn, search};
 
 /// What the writer thread is sent: a job, or a reminder that work after commits is due (a
 /// transaction run elsewhere left a checkpoint or an indexing run to do).
@@ -230,6 +230,15 @@ impl Writer {
 /// Where a job's caller hears how it ended.
 pub(super) type Answered<R> = oneshot::Receiver<Result<R, StoreError>>;
 
+/// What a job's caller awaits: the job's answer, unless it could not be queued.
+pub(super) async fn outcome<R>(
+    queued: Result<(), StoreError>,
+    answer: Answered<R>,
+) -> Result<R, StoreError> {
+    queued?;
+    answer.await.map_err(|_| StoreError::Closed)?
+}
+
 /// How jobs reach the writer: queued for its thread, or run where they are.
 impl Store {
     /// Queues a job for the writer thread at once; the future waits for its answer.
@@ -241,15 +250,11 @@ impl Store {
     ) -> impl std::future::Future<Output = Result<R, StoreError>> + Send + 'static + use<R, F, T>
     where
         R: Send + 'static,
-        F: FnOnce(&Transaction<'_>) -> Result<R, StoreError> + Send + 'static,
+        F: WriteFn<R>,
         T: FnOnce(&R) + Send + 'static,
     {
         let (job, answer) = self.job(durable, f, then);
-        let queued = self.queue(job);
-        async move {
-            queued?;
-            answer.await.map_err(|_| StoreError::Closed)?
-        }
+        outcome(self.queue(job), answer)
     }
 
     /// Sends `job` to the writer thread.
@@ -267,7 +272,7 @@ impl Store {
     pub(super) fn job<R, F, T>(&self, durable: bool, f: F, then: T) -> (Job, Answered<R>)
     where
         R: Send + 'static,
-        F: FnOnce(&Transaction<'_>) -> Result<R, StoreError> + Send + 'static,
+        F: WriteFn<R>,
         T: FnOnce(&R) + Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
