@@ -43,14 +43,20 @@ pub(super) const WRITER_PAGES: c_int = 2000;
 
 thread_local! {
     /// The log's size in pages after the writer's last commit, as the WAL hook reported it. The
-    /// hook runs on the committing thread, which reads it right after
-    /// ([`Checkpoints::after_commit`]): the writer's thread, or one that ran a job in its place.
+    /// hook runs on the committing thread, which reads it right after ([`take_log_pages`]): the
+    /// writer's thread, or one that ran a job in its place.
     static LOG_PAGES: Cell<c_int> = const { Cell::new(0) };
 }
 
 fn wal_hook(_: &rusqlite::hooks::Wal, pages: c_int) -> rusqlite::Result<()> {
     LOG_PAGES.with(|log| log.set(pages));
     Ok(())
+}
+
+/// The log's size after the last commit on this thread, 0 if nothing was committed since the
+/// last call.
+pub(super) fn take_log_pages() -> c_int {
+    LOG_PAGES.with(|log| log.replace(0))
 }
 
 /// Replaces the writer connection's automatic checkpoint with [`Checkpoints::after_commit`].
@@ -111,15 +117,13 @@ impl Checkpoints {
         })
     }
 
-    /// Called on the committing thread once a batch's callers have their answers: wakes the
-    /// checkpoint thread each time the log has grown by [`BACKGROUND_PAGES`]. Returns true when
-    /// the log has grown past [`WRITER_PAGES`]: the writer must then [`take_over`]
-    /// (see the module docs).
+    /// Called once a batch's callers have their answers, with the log's size `pages` after its
+    /// commit ([`take_log_pages`]; 0 when nothing was committed): wakes the checkpoint thread
+    /// each time the log has grown by [`BACKGROUND_PAGES`]. Returns true when the log has grown
+    /// past [`WRITER_PAGES`]: the writer must then [`take_over`] (see the module docs).
     ///
     /// [`take_over`]: Checkpoints::take_over
-    pub(super) fn after_commit(&mut self) -> bool {
-        // Zero when nothing was committed since the last call.
-        let pages = LOG_PAGES.with(|log| log.replace(0));
+    pub(super) fn after_commit(&mut self, pages: c_int) -> bool {
         if pages == 0 {
             return false;
         }

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use rusqlite::{Connection, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
-use super::checkpoint::Checkpoints;
+use super::checkpoint::{self, Checkpoints};
 use super::{MAX_BATCH, Store, StoreError, WriteFn, search};
 
 /// What the writer thread is sent: a job, or a reminder that work after commits is due (a
@@ -203,10 +203,11 @@ impl Writer {
             shared.control_version.fetch_add(1, Ordering::SeqCst);
         }
         self.unindexed += search::take_noted();
+        let log_pages = checkpoint::take_log_pages();
         for answer in answers {
             answer(commit);
         }
-        self.take_over_due |= self.checkpoints.after_commit();
+        self.take_over_due |= self.checkpoints.after_commit(log_pages);
     }
 
     /// Whether work after commits waits: a checkpoint the writer must do itself, or an indexing
@@ -222,7 +223,7 @@ impl Writer {
             self.checkpoints.take_over(&self.conn);
         }
         let more = search::index_run(&mut self.conn, &mut self.unindexed);
-        self.take_over_due |= self.checkpoints.after_commit();
+        self.take_over_due |= self.checkpoints.after_commit(checkpoint::take_log_pages());
         more
     }
 }
