@@ -43,6 +43,16 @@ const INGEST_BATCH: usize = 256;
 /// CPU per message and 0.9 ms off the p99 delay (docs/performance.md, "Session 15").
 const CHECK_HERE_BYTES: usize = 1_536;
 
+/// Turns of the scheduler a batch's relaying waits for. A yielding task resumes only after its
+/// worker has run what it had queued and polled the network once more, so each turn lets what is
+/// already runnable, and what the network brought meanwhile, go first. In a 10-node mesh on 2
+/// cores, one turn (this node's sockets first) took the middle receiver's delay down by 1 ms
+/// ("Session 18"); four (the other receivers' checks and sockets as well) took the p99 down by
+/// 11 % (public room) and 8 % (encrypted group) more, and sixteen did no better than four
+/// (docs/performance.md, "Session 26"). On a node with a machine of its own a turn takes
+/// microseconds.
+const RELAY_TURNS: usize = 4;
+
 /// Validates gossip in batches until the network's event stream ends.
 pub async fn run_ingest(
     mut events: mpsc::Receiver<NetEvent>,
@@ -263,11 +273,12 @@ async fn ingest_gossip(
     // Relaying is the least urgent work a stored message leaves: its author published it to
     // every subscribed peer it is connected to (flood publish), so wherever peers are connected
     // to the author, as in a small mesh, the copies relayed here arrive as duplicates; where
-    // they are not, the relay waits one turn of the scheduler. Yielding first lets the tasks the
-    // commit woke, the event sockets of this node's accounts, show it before the copies go out:
-    // the middle receiver of a 10-node post saw it about 1 ms sooner (docs/performance.md,
-    // "Session 18").
-    tokio::task::yield_now().await;
+    // they are not, the relay waits a few turns of the scheduler ([`RELAY_TURNS`]). Meanwhile
+    // the tasks the commit woke, the event sockets of this node's accounts, show it, and on a
+    // host shared with other nodes their checks and sockets go first too.
+    for _ in 0..RELAY_TURNS {
+        tokio::task::yield_now().await;
+    }
     for verdict in verdicts {
         rooms
             .net
