@@ -164,13 +164,9 @@ impl Checkpoints {
 /// checkpoints syncing at once took 12 to 37 ms each, against 1 to 7 ms alone, and made the
 /// slowest deliveries of a 10-node mesh (docs/performance.md, "Session 17").
 fn first_wake() -> c_int {
-    let mut bytes = [0; 4];
     // Without randomness the mean threshold does: spreading is a nicety, not a need.
-    if getrandom::fill(&mut bytes).is_err() {
-        return BACKGROUND_PAGES;
-    }
-    let spread = (LATEST_WAKE - EARLIEST_WAKE) as u32;
-    EARLIEST_WAKE + (u32::from_le_bytes(bytes) % spread) as c_int
+    super::draw_below((LATEST_WAKE - EARLIEST_WAKE) as u32)
+        .map_or(BACKGROUND_PAGES, |drawn| EARLIEST_WAKE + drawn as c_int)
 }
 
 impl Drop for Checkpoints {
