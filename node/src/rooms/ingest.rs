@@ -6,10 +6,12 @@
 //! worst of theirs: invalid if any is, accepted if any was stored, ignored otherwise.
 //!
 //! A message crosses as few threads as it can: a message or two is checked on this task and
-//! stored right here when the store's writer is idle (`Store::write_relaxed_now_then`); a larger
-//! batch is checked on a blocking thread, which queues its store job itself. What was stored
-//! goes on the event bus as soon as it is committed; this task only hears the outcome, for the
-//! verdicts and the gaps.
+//! stored right here when the store's writer is idle (`Store::write_relaxed_shown_first`); a
+//! larger batch is checked on a blocking thread, which queues its store job itself. What was
+//! stored goes on the event bus at once: a batch stored here as soon as its job ran, before its
+//! commit, which waits until the sockets had their turn (any read commits it first); a batch
+//! queued for the writer thread as soon as it committed. This task only hears the outcome, for
+//! the verdicts and the gaps.
 //!
 //! An envelope stored above a gap (the predecessor its author names, `prev`, is not held) starts a
 //! sync round with the peer that sent it if gossip has not filled the gap a moment later
@@ -230,7 +232,7 @@ async fn ingest_gossip(
                 super::announce(&bus, applied, opened_rooms, opened_events);
             };
             if inline {
-                Either::Left(store.write_relaxed_now_then(job, then))
+                Either::Left(store.write_relaxed_shown_first(job, then))
             } else {
                 Either::Right(store.queue_write_relaxed_then(job, then))
             }
@@ -246,6 +248,16 @@ async fn ingest_gossip(
         tracing::error!("validation task failed");
         return;
     };
+    // Relaying is the least urgent work a stored message leaves: its author published it to
+    // every subscribed peer it is connected to (flood publish), so wherever peers are connected
+    // to the author, as in a small mesh, the copies relayed here arrive as duplicates; where
+    // they are not, the relay waits a few turns of the scheduler ([`RELAY_TURNS`]). Meanwhile
+    // the tasks told of what was stored, the event sockets of this node's accounts, show it, and
+    // on a host shared with other nodes their checks and sockets go first too. What was stored
+    // here and shown before its commit commits after these turns, when `stored` is awaited.
+    for _ in 0..RELAY_TURNS {
+        tokio::task::yield_now().await;
+    }
     let mut gaps = Vec::new();
     if let Some(stored) = stored {
         match stored.await {
@@ -269,15 +281,6 @@ async fn ingest_gossip(
                 tracing::error!(error = %e, "could not store gossip; it will be fetched again")
             }
         }
-    }
-    // Relaying is the least urgent work a stored message leaves: its author published it to
-    // every subscribed peer it is connected to (flood publish), so wherever peers are connected
-    // to the author, as in a small mesh, the copies relayed here arrive as duplicates; where
-    // they are not, the relay waits a few turns of the scheduler ([`RELAY_TURNS`]). Meanwhile
-    // the tasks the commit woke, the event sockets of this node's accounts, show it, and on a
-    // host shared with other nodes their checks and sockets go first too.
-    for _ in 0..RELAY_TURNS {
-        tokio::task::yield_now().await;
     }
     for verdict in verdicts {
         rooms

@@ -166,3 +166,6 @@ async fn messages_stored_here_are_indexed_by_the_writer_thread() {
     }
     until_indexed(&store, 300).await;
 }
+
+#[path = "shown_tests.rs"]
+mod shown;

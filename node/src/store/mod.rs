@@ -4,7 +4,8 @@
 //!   that is waiting, runs each inside its own savepoint of **one** transaction, commits once
 //!   (`synchronous=FULL`), and only then answers each job: group commit. A job's failure rolls back
 //!   its savepoint only. [`Store::write_relaxed_now_then`] runs a lone relaxed job on the calling
-//!   thread instead when the writer is idle ([`writer`]).
+//!   thread instead when the writer is idle ([`writer`]), and
+//!   [`Store::write_relaxed_shown_first`] shows it before its commit.
 //! - [`Store::read`] runs a closure on a pooled read connection on a blocking thread (WAL lets
 //!   readers run beside the writer).
 //! - [`connections`] opens connections, checks a file before trusting it, and migrates it.
@@ -16,6 +17,7 @@ mod checkpoint;
 mod connections;
 pub mod envelopes;
 pub mod files;
+mod jobs;
 pub mod messages;
 pub mod ops;
 pub mod private;
@@ -35,6 +37,7 @@ use tokio::sync::mpsc;
 #[cfg(test)]
 use connections::MIGRATIONS;
 use connections::{check_integrity, migrate, open_connection};
+use jobs::{CommitOnDrop, Show};
 pub use writer::control_written_in_this_transaction;
 pub(crate) use writer::run_in_savepoint;
 use writer::{Shared, SharedWriter, Work, Writer, writer_loop};
@@ -258,12 +261,46 @@ impl Store {
         F: WriteFn<R>,
         T: FnOnce(&R) + Send + 'static,
     {
-        let (job, answer) = self.job(false, f, then);
+        let (job, answer) = self.job(false, Show::AfterCommit, f, then);
         let queued = match self.run_here(job) {
             Ok(()) => Ok(()),
             Err(job) => self.queue(job),
         };
-        writer::outcome(queued, answer)
+        jobs::outcome(queued, answer)
+    }
+
+    /// Like [`Store::write_relaxed_now_then`], but when the job runs on the calling thread, `then`
+    /// runs as soon as the job succeeded, before its commit, and the commit waits until the
+    /// returned future is first polled or dropped: the caller shows what was stored first and
+    /// commits when it has nothing more urgent to do. Until then, the next use of the store
+    /// commits it first (a write, a read, work after commits), so whatever `then` tells is
+    /// found by every read that follows. If that commit fails, `then` has run all the same and
+    /// the caller hears the failure: for what comes again when it is not stored, such as gossip
+    /// (sync fetches it again). A job that stores a control envelope commits at once.
+    pub fn write_relaxed_shown_first<R, F, T>(
+        &self,
+        f: F,
+        then: T,
+    ) -> impl std::future::Future<Output = Result<R, StoreError>> + Send + 'static + use<R, F, T>
+    where
+        R: Send + 'static,
+        F: WriteFn<R>,
+        T: FnOnce(&R) + Send + 'static,
+    {
+        let (job, answer) = self.job(false, Show::BeforeCommit, f, then);
+        let queued = match self.run_here(job) {
+            Ok(()) => Ok(()),
+            Err(mut job) => {
+                // On the writer thread it commits with its batch, and is shown after.
+                job.show = Show::AfterCommit;
+                self.queue(job)
+            }
+        };
+        let commit_on_drop = CommitOnDrop(self.clone());
+        async move {
+            drop(commit_on_drop);
+            jobs::outcome(queued, answer).await
+        }
     }
 
     /// The version of the rooms' control logs: it moves on after every transaction that stored
@@ -288,25 +325,26 @@ impl Store {
         R: Send + 'static,
         F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
     {
-        let readers = self.readers.clone();
-        let path = self.path.clone();
         let permit = self
             .reader_permits
             .clone()
             .acquire_owned()
             .await
             .map_err(|_| StoreError::Closed)?;
+        let store = self.clone();
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
+            // What an event told is found by any read after it (`write_relaxed_shown_first`).
+            store.commit_left_open();
             // With a permit a pooled connection is free; opening one is only the fallback
             // after a connection was lost to a panic.
-            let pooled = readers.lock().map_err(|_| StoreError::Closed)?.pop();
+            let pooled = store.readers.lock().map_err(|_| StoreError::Closed)?.pop();
             let conn = match pooled {
                 Some(conn) => conn,
-                None => open_connection(&path, true)?,
+                None => open_connection(&store.path, true)?,
             };
             let result = f(&conn);
-            if let Ok(mut pool) = readers.lock()
+            if let Ok(mut pool) = store.readers.lock()
                 && pool.len() < READERS
             {
                 pool.push(conn);

@@ -7,60 +7,30 @@
 //! back cost more than such a job (docs/performance.md, "Session 25"). Whoever commits a
 //! transaction also reads what its jobs noted on that thread (a control envelope stored, public
 //! messages to index, the log's size) into the writer's state, so the notes never cross threads.
+//!
+//! Such a job may also be shown before it commits ([`Show::BeforeCommit`]): its follow-up runs
+//! as soon as it succeeded, and its transaction is left open, the lock released, until its caller
+//! commits it a moment later. Every other use of the store commits it first: the next batch, work
+//! after commits, closing, and every read ([`Store::read`](super::Store::read)), so nothing read
+//! after an event misses what the event told.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, Transaction};
-use tokio::sync::{mpsc, oneshot};
+use rusqlite::{Connection, DropBehavior, Transaction};
+use tokio::sync::mpsc;
 
 use super::checkpoint::{self, Checkpoints};
-use super::{MAX_BATCH, Store, StoreError, WriteFn, search};
+use super::jobs::{Alone, Commit, Job, Outcome, Show};
+use super::{MAX_BATCH, StoreError, search};
 
 /// What the writer thread is sent: a job, or a reminder that work after commits is due (a
 /// transaction run elsewhere left a checkpoint or an indexing run to do).
 pub(super) enum Work {
     Job(Job),
     Housekeeping,
-}
-
-/// A unit of work for the writer, and whether its commit must reach the disk before it is
-/// answered (see [`Store::write_relaxed`](super::Store::write_relaxed)).
-pub(super) struct Job {
-    pub(super) durable: bool,
-    pub(super) run: Run,
-}
-
-/// Runs a job in the writer's transaction, told whether it is the only job of its batch.
-pub(super) type Run = Box<dyn FnOnce(&Transaction<'_>, Alone) -> Ran + Send>;
-
-/// Whether a job is the only one in its transaction. A job alone needs no savepoint of its own:
-/// if it fails, the writer rolls the whole transaction back, which undoes its writes and only
-/// its. That spares the savepoint's copy of every page the job changes (one page per B-tree
-/// written: a dozen for a sealed message arriving), the commonest case in a quiet room.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Alone {
-    Yes,
-    No,
-}
-
-/// What running a job left: how to answer its caller once the transaction ended, and whether it
-/// failed (its writes undone).
-pub(super) struct Ran {
-    pub(super) answer: Answer,
-    pub(super) failed: bool,
-}
-
-/// Tells a job's caller how its transaction ended.
-pub(super) type Answer = Box<dyn FnOnce(Commit) + Send>;
-
-/// How a batch's transaction ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Commit {
-    Done,
-    Failed,
-    DiskFull,
 }
 
 /// What the store's handles share with the writer.
@@ -75,6 +45,8 @@ pub(super) struct Shared {
     /// Jobs sent to the writer thread and not yet answered: while there are any, a job may not
     /// run elsewhere, or it could overtake one queued before it.
     pub(super) queued: AtomicUsize,
+    /// Whether a job's transaction is left open, shown and not yet committed.
+    pub(super) left_open: AtomicBool,
 }
 
 /// The writer's connection and what it keeps between transactions; behind a mutex, held by
@@ -88,6 +60,16 @@ pub(super) struct Writer {
     unindexed: u64,
     /// The log outgrew the checkpoint thread: the writer thread checkpoints it itself.
     take_over_due: bool,
+    /// The job whose transaction is left open, shown before its commit.
+    left_open: Option<LeftOpen>,
+}
+
+/// A job shown before its commit, its transaction still open.
+struct LeftOpen {
+    outcome: Box<dyn Outcome>,
+    /// How long the job took, for the transaction's duration: the wait before its commit is not
+    /// the store's.
+    ran_for: Duration,
 }
 
 /// The writer, shared by the writer thread and the store's handles; `None` once closed.
@@ -143,11 +125,15 @@ impl Writer {
             full: true,
             unindexed: search::UNINDEXED_AT_START,
             take_over_due: false,
+            left_open: None,
         }
     }
 
-    /// Runs `batch` in one transaction, commits it, and answers each job; empties `batch`.
+    /// Runs `batch` in one transaction, commits it, and answers each job; empties `batch`. A lone
+    /// job to be shown before its commit that succeeded and stored no control envelope is shown
+    /// instead, and its transaction left open ([`Writer::commit_left_open`]).
     pub(super) fn run_batch(&mut self, batch: &mut Vec<Job>, shared: &Shared) {
+        self.commit_left_open(shared);
         // Notes left on this thread by anything but a transaction of this writer are not ours.
         CONTROL_WRITTEN.with(|written| written.set(false));
         search::take_noted();
@@ -159,20 +145,19 @@ impl Writer {
                 Err(e) => tracing::error!(error = %e, "could not set synchronous={level}"),
             }
         }
-        let mut answers = Vec::with_capacity(batch.len());
-        let started = std::time::Instant::now();
-        let alone = if batch.len() == 1 {
-            Alone::Yes
-        } else {
-            Alone::No
+        let mut outcomes = Vec::with_capacity(batch.len());
+        let started = Instant::now();
+        let (alone, show) = match batch.as_slice() {
+            [job] => (Alone::Yes, job.show),
+            _ => (Alone::No, Show::AfterCommit),
         };
         let commit = match self.conn.transaction() {
-            Ok(txn) => {
+            Ok(mut txn) => {
                 let mut failed = false;
                 for job in batch.drain(..) {
                     let ran = (job.run)(&txn, alone);
                     failed |= ran.failed;
-                    answers.push(ran.answer);
+                    outcomes.push(ran.outcome);
                 }
                 if failed && alone == Alone::Yes {
                     // The job answers with its own error whatever the rollback does.
@@ -180,6 +165,23 @@ impl Writer {
                         tracing::error!(error = %e, "store rollback failed");
                     }
                     Commit::Failed
+                } else if show == Show::BeforeCommit
+                    && !durable
+                    // A control envelope changes room states, which are read afresh once the
+                    // version moves: such a job commits at once.
+                    && !control_written_in_this_transaction()
+                    && let Some(mut outcome) = outcomes.pop()
+                {
+                    outcome.show();
+                    txn.set_drop_behavior(DropBehavior::Ignore);
+                    drop(txn);
+                    self.unindexed += search::take_noted();
+                    self.left_open = Some(LeftOpen {
+                        outcome,
+                        ran_for: started.elapsed(),
+                    });
+                    shared.left_open.store(true, Ordering::SeqCst);
+                    return;
                 } else {
                     commit(txn)
                 }
@@ -190,22 +192,58 @@ impl Writer {
                 Commit::Failed
             }
         };
-        if let Some(histogram) = shared.timing.get() {
-            histogram.observe(started.elapsed().as_secs_f64());
-        }
-        if commit == Commit::DiskFull {
-            // Counted before anyone is answered or a later job runs (see `disk_full_count`).
-            shared.disk_full.fetch_add(1, Ordering::SeqCst);
-        }
         // Committed or rolled back, before anyone is answered: whoever acts on the answer reads
         // room states afresh.
         if CONTROL_WRITTEN.with(|written| written.replace(false)) {
             shared.control_version.fetch_add(1, Ordering::SeqCst);
         }
+        self.after_transaction(commit, started.elapsed(), outcomes, shared);
+    }
+
+    /// Commits the transaction a job left open after it was shown, if one is, and answers that
+    /// job. A failed commit is rolled back: the job's caller hears it, and what was shown of it
+    /// comes again once it is stored (gossip is fetched again by sync).
+    pub(super) fn commit_left_open(&mut self, shared: &Shared) {
+        let Some(LeftOpen { outcome, ran_for }) = self.left_open.take() else {
+            return;
+        };
+        let started = Instant::now();
+        let commit = match self.conn.execute_batch("COMMIT") {
+            Ok(()) => Commit::Done,
+            Err(e) => {
+                tracing::error!(error = %e, "store commit failed");
+                if !self.conn.is_autocommit()
+                    && let Err(e) = self.conn.execute_batch("ROLLBACK")
+                {
+                    tracing::error!(error = %e, "store rollback failed");
+                }
+                commit_failure(e)
+            }
+        };
+        shared.left_open.store(false, Ordering::SeqCst);
+        self.after_transaction(commit, ran_for + started.elapsed(), vec![outcome], shared);
+    }
+
+    /// What follows every transaction: its duration reported, a full disk counted, its jobs
+    /// answered, the log's size handed to the checkpoints.
+    fn after_transaction(
+        &mut self,
+        commit: Commit,
+        took: Duration,
+        outcomes: Vec<Box<dyn Outcome>>,
+        shared: &Shared,
+    ) {
+        if let Some(histogram) = shared.timing.get() {
+            histogram.observe(took.as_secs_f64());
+        }
+        if commit == Commit::DiskFull {
+            // Counted before anyone is answered or a later job runs (see `disk_full_count`).
+            shared.disk_full.fetch_add(1, Ordering::SeqCst);
+        }
         self.unindexed += search::take_noted();
         let log_pages = checkpoint::take_log_pages();
-        for answer in answers {
-            answer(commit);
+        for outcome in outcomes {
+            outcome.answer(commit);
         }
         self.take_over_due |= self.checkpoints.after_commit(log_pages);
     }
@@ -218,113 +256,14 @@ impl Writer {
 
     /// Does the work after commits that is due: the checkpoint, then one indexing run. Returns
     /// whether more indexing is pending.
-    fn housekeep(&mut self) -> bool {
+    fn housekeep(&mut self, shared: &Shared) -> bool {
+        self.commit_left_open(shared);
         if std::mem::take(&mut self.take_over_due) {
             self.checkpoints.take_over(&self.conn);
         }
         let more = search::index_run(&mut self.conn, &mut self.unindexed);
         self.take_over_due |= self.checkpoints.after_commit(checkpoint::take_log_pages());
         more
-    }
-}
-
-/// Where a job's caller hears how it ended.
-pub(super) type Answered<R> = oneshot::Receiver<Result<R, StoreError>>;
-
-/// What a job's caller awaits: the job's answer, unless it could not be queued.
-pub(super) async fn outcome<R>(
-    queued: Result<(), StoreError>,
-    answer: Answered<R>,
-) -> Result<R, StoreError> {
-    queued?;
-    answer.await.map_err(|_| StoreError::Closed)?
-}
-
-/// How jobs reach the writer: queued for its thread, or run where they are.
-impl Store {
-    /// Queues a job for the writer thread at once; the future waits for its answer.
-    pub(super) fn submit<R, F, T>(
-        &self,
-        durable: bool,
-        f: F,
-        then: T,
-    ) -> impl std::future::Future<Output = Result<R, StoreError>> + Send + 'static + use<R, F, T>
-    where
-        R: Send + 'static,
-        F: WriteFn<R>,
-        T: FnOnce(&R) + Send + 'static,
-    {
-        let (job, answer) = self.job(durable, f, then);
-        outcome(self.queue(job), answer)
-    }
-
-    /// Sends `job` to the writer thread.
-    pub(super) fn queue(&self, job: Job) -> Result<(), StoreError> {
-        // Counted before it is sent: the writer may answer it before this returns.
-        self.shared.queued.fetch_add(1, Ordering::SeqCst);
-        self.jobs.send(Work::Job(job)).map_err(|_| {
-            self.shared.queued.fetch_sub(1, Ordering::SeqCst);
-            StoreError::Closed
-        })
-    }
-
-    /// A job running `f` (in a savepoint unless alone) and then `then` once committed, and where
-    /// its caller hears the outcome.
-    pub(super) fn job<R, F, T>(&self, durable: bool, f: F, then: T) -> (Job, Answered<R>)
-    where
-        R: Send + 'static,
-        F: WriteFn<R>,
-        T: FnOnce(&R) + Send + 'static,
-    {
-        let (tx, rx) = oneshot::channel();
-        let shared = self.shared.clone();
-        let run = Box::new(move |txn: &Transaction<'_>, alone: Alone| -> Ran {
-            let result = match alone {
-                Alone::Yes => f(txn),
-                Alone::No => run_in_savepoint(txn, f),
-            };
-            if result.as_ref().is_err_and(StoreError::is_disk_full) {
-                shared.disk_full.fetch_add(1, Ordering::SeqCst);
-            }
-            let failed = result.is_err();
-            let answer: Answer = Box::new(move |commit: Commit| {
-                let answer = match (result, commit) {
-                    (Ok(value), Commit::Done) => Ok(value),
-                    (Ok(_), Commit::DiskFull) => Err(StoreError::DiskFull),
-                    (Ok(_), Commit::Failed) => Err(StoreError::Closed),
-                    (Err(e), _) => Err(e),
-                };
-                if let Ok(value) = &answer {
-                    then(value);
-                }
-                let _ = tx.send(answer);
-            });
-            Ran { answer, failed }
-        });
-        (Job { durable, run }, rx)
-    }
-
-    /// Runs `job` on this thread if nothing is queued and the writer is idle; gives it back
-    /// otherwise. Nothing queued means no job sent before this one is still to run, so this one
-    /// overtakes none.
-    pub(super) fn run_here(&self, job: Job) -> Result<(), Job> {
-        if self.shared.queued.load(Ordering::SeqCst) != 0 {
-            return Err(job);
-        }
-        let mut guard = match self.writer.try_lock() {
-            Ok(guard) => guard,
-            Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
-            Err(std::sync::TryLockError::WouldBlock) => return Err(job),
-        };
-        let Some(writer) = guard.as_mut() else {
-            return Err(job);
-        };
-        writer.run_batch(&mut vec![job], &self.shared);
-        if writer.housekeeping_due() {
-            // The writer thread does it, off this thread; a closed store has no more to do.
-            let _ = self.jobs.send(Work::Housekeeping);
-        }
-        Ok(())
     }
 }
 
@@ -365,13 +304,21 @@ pub(super) fn writer_loop(
         // A backlog (a large catch-up) is indexed run after run while no job waits, so the
         // first search after it does not pay for it all; a waiting job goes first, and a store
         // being closed does not wait for it (the next start carries on).
-        while writer.housekeeping_due() && writer.housekeep() && rx.is_empty() && !rx.is_closed() {}
+        while writer.housekeeping_due()
+            && writer.housekeep(shared)
+            && rx.is_empty()
+            && !rx.is_closed()
+        {}
     }
     // The checkpoint thread's connection closes first: the writer's, the last one, then
     // checkpoints the whole log into the database as it closes.
+    let mut guard = lock(&writer);
+    if let Some(writer) = guard.as_mut() {
+        writer.commit_left_open(shared);
+    }
     if let Some(Writer {
         conn, checkpoints, ..
-    }) = lock(&writer).take()
+    }) = guard.take()
     {
         drop(checkpoints);
         drop(conn);
@@ -384,11 +331,16 @@ fn commit(txn: Transaction<'_>) -> Commit {
         Ok(()) => Commit::Done,
         Err(e) => {
             tracing::error!(error = %e, "store commit failed");
-            if StoreError::from(e).is_disk_full() {
-                Commit::DiskFull
-            } else {
-                Commit::Failed
-            }
+            commit_failure(e)
         }
+    }
+}
+
+/// How a transaction whose commit failed ended.
+fn commit_failure(e: rusqlite::Error) -> Commit {
+    if StoreError::from(e).is_disk_full() {
+        Commit::DiskFull
+    } else {
+        Commit::Failed
     }
 }

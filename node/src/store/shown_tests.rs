@@ -1,0 +1,159 @@
+//! A lone relaxed job shown before its commit (`Store::write_relaxed_shown_first`): its
+//! follow-up runs at once, and its transaction commits when its caller awaits or drops the
+//! answer, or when the store is next used, whichever comes first; a read never misses it.
+
+use super::*;
+
+/// Whether a connection of its own, outside the store, finds `tag` in `appended`: what is
+/// committed, without the read barrier of [`Store::read`].
+fn committed(store: &Store, tag: &str) -> bool {
+    let conn = Connection::open(store.path.as_path()).expect("own connection");
+    conn.query_row("SELECT count(*) FROM appended WHERE tag = ?1", [tag], |r| {
+        r.get::<_, i64>(0)
+    })
+    .expect("count")
+        == 1
+}
+
+/// A store with the `appended` table, its writer idle.
+async fn ready() -> (tempfile::TempDir, Store) {
+    let (dir, store) = open();
+    store
+        .write(|txn| append(txn, "setup"))
+        .await
+        .expect("setup");
+    until_idle(&store).await;
+    (dir, store)
+}
+
+/// The follow-up runs before the call returns and before the commit; awaiting the answer
+/// commits it.
+#[tokio::test]
+async fn a_job_is_shown_before_its_commit_and_committed_when_awaited() {
+    let (_dir, store) = ready().await;
+    let shown = Arc::new(AtomicBool::new(false));
+    let flag = shown.clone();
+    let stored = store.write_relaxed_shown_first(
+        |txn| append(txn, "shown"),
+        move |_| flag.store(true, Ordering::SeqCst),
+    );
+    assert!(
+        shown.load(Ordering::SeqCst),
+        "shown before the call returned"
+    );
+    assert!(!committed(&store, "shown"), "not committed yet");
+    stored.await.expect("stored");
+    assert!(committed(&store, "shown"), "committed once awaited");
+}
+
+/// A read after the event finds what it told, though its caller has not awaited yet.
+#[tokio::test]
+async fn a_read_commits_what_was_shown_first() {
+    let (_dir, store) = ready().await;
+    let stored = store.write_relaxed_shown_first(|txn| append(txn, "shown"), |_| {});
+    let found = store
+        .read(|c| {
+            Ok(c.query_row(
+                "SELECT count(*) FROM appended WHERE tag = 'shown'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )?)
+        })
+        .await
+        .expect("read");
+    assert_eq!(found, 1, "the read found it");
+    assert!(committed(&store, "shown"));
+    stored.await.expect("its caller hears it was stored");
+}
+
+/// A write queued for the writer thread commits what was left open first, and comes after it;
+/// an answer dropped unawaited commits too.
+#[tokio::test]
+async fn the_next_write_or_a_dropped_answer_commits_it() {
+    let (_dir, store) = ready().await;
+    let first = store.write_relaxed_shown_first(|txn| append(txn, "first"), |_| {});
+    let second = store
+        .write(|txn| append(txn, "second"))
+        .await
+        .expect("second");
+    assert!(committed(&store, "first"));
+    assert!(first.await.expect("first") < second, "in the order called");
+    until_idle(&store).await;
+    let dropped = store.write_relaxed_shown_first(|txn| append(txn, "dropped"), |_| {});
+    assert!(!committed(&store, "dropped"));
+    drop(dropped);
+    assert!(committed(&store, "dropped"), "committed when dropped");
+}
+
+/// A job that stores a control envelope commits at once: room states are read afresh after
+/// such a commit, not after the event.
+#[tokio::test]
+async fn a_control_write_is_committed_before_it_is_shown() {
+    let (_dir, store) = ready().await;
+    let version = store.control_version();
+    let committed_when_shown = Arc::new(AtomicBool::new(false));
+    let (flag, path) = (committed_when_shown.clone(), store.path.clone());
+    let stored = store.write_relaxed_shown_first(
+        |txn| {
+            writer::note_control_write();
+            append(txn, "control")
+        },
+        move |_| {
+            let conn = Connection::open(path.as_path()).expect("own connection");
+            let count: i64 = conn
+                .query_row(
+                    "SELECT count(*) FROM appended WHERE tag = 'control'",
+                    [],
+                    |r| r.get(0),
+                )
+                .expect("count");
+            flag.store(count == 1, Ordering::SeqCst);
+        },
+    );
+    assert!(committed_when_shown.load(Ordering::SeqCst));
+    assert!(store.control_version() > version, "the version moved");
+    stored.await.expect("stored");
+}
+
+/// A commit that fails after the job was shown is rolled back: its caller hears the failure,
+/// nothing of it is stored, and the writer goes on.
+#[tokio::test]
+async fn a_commit_that_fails_after_the_show_leaves_nothing_behind() {
+    let (_dir, store) = open();
+    store
+        .write(|txn| {
+            txn.execute_batch(
+                "CREATE TABLE parent (id INTEGER PRIMARY KEY);
+                 CREATE TABLE child (parent INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED);",
+            )?;
+            append(txn, "setup")
+        })
+        .await
+        .expect("setup");
+    until_idle(&store).await;
+    let shown = Arc::new(AtomicBool::new(false));
+    let flag = shown.clone();
+    // The job itself succeeds; the foreign key is only checked by the commit.
+    let orphan = store.write_relaxed_shown_first(
+        |txn| {
+            append(txn, "orphan")?;
+            Ok(txn.execute("INSERT INTO child (parent) VALUES (7)", [])?)
+        },
+        move |_| flag.store(true, Ordering::SeqCst),
+    );
+    assert!(shown.load(Ordering::SeqCst), "shown before the commit");
+    assert!(
+        matches!(orphan.await, Err(StoreError::Closed)),
+        "its caller hears the commit failed"
+    );
+    assert!(!committed(&store, "orphan"), "rolled back");
+    store
+        .write_relaxed_shown_first(|txn| append(txn, "after"), |_| {})
+        .await
+        .expect("the writer goes on");
+    store
+        .write(|txn| append(txn, "queued"))
+        .await
+        .expect("and on its thread");
+    assert!(committed(&store, "after") && committed(&store, "queued"));
+}
