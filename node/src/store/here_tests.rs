@@ -146,7 +146,9 @@ async fn a_failing_job_run_here_leaves_nothing_behind() {
 async fn messages_stored_here_are_indexed_by_the_writer_thread() {
     let (_dir, store) = open();
     store.write(|_| Ok(())).await.expect("first write");
-    for batch in 0..3u32 {
+    // A run is due once 128 to 384 messages wait (the count is drawn after each run), so one
+    // comes within these 400: after the third batch or the fourth, indexing 300 or 400.
+    for batch in 0..4u32 {
         store
             .write_relaxed_now_then(
                 move |txn| {

@@ -116,12 +116,23 @@ pub(super) async fn outcome<R>(
 
 /// Commits the transaction a job left open, if one is, when dropped: what a caller of
 /// [`Store::write_relaxed_shown_first`] holds until it awaits the answer (or drops it unawaited).
+/// It does not wait for the writer: whoever holds it commits what was left open first.
 pub(super) struct CommitOnDrop(pub(super) Store);
 
 impl Drop for CommitOnDrop {
     fn drop(&mut self) {
-        self.0.commit_left_open();
+        self.0.commit_left_open(Wait::No);
     }
+}
+
+/// Whether committing what was left open waits for the writer while another thread holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Wait {
+    /// A read, which must find what was shown.
+    Yes,
+    /// The job's own caller on an async task, which must not block: the writer's holder
+    /// commits it (every holder commits what was left open before anything else).
+    No,
 }
 
 impl Store {
@@ -209,12 +220,33 @@ impl Store {
         Ok(())
     }
 
+    /// Runs `job` on this thread if it may ([`Store::run_here`]), or queues it for the writer
+    /// thread, where it commits with its batch and is shown after.
+    pub(super) fn run_here_or_queue(&self, job: Job) -> Result<(), StoreError> {
+        match self.run_here(job) {
+            Ok(()) => Ok(()),
+            Err(mut job) => {
+                job.show = Show::AfterCommit;
+                self.queue(job)
+            }
+        }
+    }
+
     /// Commits the transaction a job run with [`Show::BeforeCommit`] left open, if one is, and
     /// answers that job. Cheap when none is.
-    pub(super) fn commit_left_open(&self) {
-        if self.shared.left_open.load(Ordering::SeqCst)
-            && let Some(writer) = writer::lock(&self.writer).as_mut()
-        {
+    pub(super) fn commit_left_open(&self, wait: Wait) {
+        if !self.shared.left_open.load(Ordering::SeqCst) {
+            return;
+        }
+        let mut guard = match wait {
+            Wait::Yes => writer::lock(&self.writer),
+            Wait::No => match self.writer.try_lock() {
+                Ok(guard) => guard,
+                Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => return,
+            },
+        };
+        if let Some(writer) = guard.as_mut() {
             writer.commit_left_open(&self.shared);
         }
     }

@@ -262,11 +262,7 @@ impl Store {
         T: FnOnce(&R) + Send + 'static,
     {
         let (job, answer) = self.job(false, Show::AfterCommit, f, then);
-        let queued = match self.run_here(job) {
-            Ok(()) => Ok(()),
-            Err(job) => self.queue(job),
-        };
-        jobs::outcome(queued, answer)
+        jobs::outcome(self.run_here_or_queue(job), answer)
     }
 
     /// Like [`Store::write_relaxed_now_then`], but when the job runs on the calling thread, `then`
@@ -288,14 +284,7 @@ impl Store {
         T: FnOnce(&R) + Send + 'static,
     {
         let (job, answer) = self.job(false, Show::BeforeCommit, f, then);
-        let queued = match self.run_here(job) {
-            Ok(()) => Ok(()),
-            Err(mut job) => {
-                // On the writer thread it commits with its batch, and is shown after.
-                job.show = Show::AfterCommit;
-                self.queue(job)
-            }
-        };
+        let queued = self.run_here_or_queue(job);
         let commit_on_drop = CommitOnDrop(self.clone());
         async move {
             drop(commit_on_drop);
@@ -335,7 +324,7 @@ impl Store {
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
             // What an event told is found by any read after it (`write_relaxed_shown_first`).
-            store.commit_left_open();
+            store.commit_left_open(jobs::Wait::Yes);
             // With a permit a pooled connection is free; opening one is only the fallback
             // after a connection was lost to a panic.
             let pooled = store.readers.lock().map_err(|_| StoreError::Closed)?.pop();

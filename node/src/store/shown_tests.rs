@@ -157,3 +157,21 @@ async fn a_commit_that_fails_after_the_show_leaves_nothing_behind() {
         .expect("and on its thread");
     assert!(committed(&store, "after") && committed(&store, "queued"));
 }
+
+/// A caller that finds the writer held does not wait for it (on an async task it must not
+/// block): whoever holds the writer commits what was left open before anything else.
+#[tokio::test]
+async fn a_caller_that_finds_the_writer_held_leaves_the_commit_to_its_holder() {
+    let (_dir, store) = ready().await;
+    let stored = store.write_relaxed_shown_first(|txn| append(txn, "shown"), |_| {});
+    let held = writer::lock(&store.writer);
+    // Waiting for the lock here, on the thread that holds it, would never end.
+    drop(stored);
+    assert!(!committed(&store, "shown"), "left to the holder");
+    drop(held);
+    let after = store
+        .write(|txn| append(txn, "next"))
+        .await
+        .expect("the writer thread's next batch");
+    assert!(committed(&store, "shown") && after > 0);
+}

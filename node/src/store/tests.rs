@@ -555,8 +555,8 @@ async fn an_opening_pass_reads_each_key_delivery_once() {
     assert!(steps < 300, "the second pass took {steps} steps");
 }
 
-/// Waits until the public search index holds `count` messages (the writer indexes in runs after
-/// its commits, on its own time).
+/// Waits until the public search index holds at least `count` messages (the writer indexes in
+/// runs after its commits, on its own time).
 async fn until_indexed(store: &Store, count: i64) {
     let started = std::time::Instant::now();
     loop {
@@ -568,7 +568,7 @@ async fn until_indexed(store: &Store, count: i64) {
             })
             .await
             .expect("count");
-        if indexed == count {
+        if indexed >= count {
             return;
         }
         assert!(

@@ -296,6 +296,9 @@ pub(super) fn writer_loop(
         let Some(writer) = guard.as_mut() else {
             break;
         };
+        // Whoever holds the writer commits what a job left open before anything else: its
+        // caller does not wait for the lock (`Wait::No`).
+        writer.commit_left_open(shared);
         if !batch.is_empty() {
             let jobs = batch.len();
             writer.run_batch(&mut batch, shared);
