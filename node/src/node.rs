@@ -121,7 +121,7 @@ impl NodeHandle {
             node_key,
             vault.clone(),
         ));
-        tokio::spawn(rooms::opening::run_opener(rooms.clone(), shutdown.clone()));
+        tokio::spawn(rooms::opener::run_opener(rooms.clone(), shutdown.clone()));
         tokio::spawn(rooms::records::run_address_keeper(
             rooms.clone(),
             shutdown.clone(),

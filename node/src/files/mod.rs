@@ -323,7 +323,7 @@ impl Files {
 /// The rows a message's files give `viewer`: the key plain for the public room, sealed under
 /// the viewer's master key otherwise. Called inside the transaction that stores the message.
 pub fn record_refs(
-    txn: &rusqlite::Transaction<'_>,
+    txn: &rusqlite::Connection,
     viewer: [u8; 32],
     refs: &[FileRef],
     master: Option<&[u8; 32]>,

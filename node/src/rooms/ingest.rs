@@ -17,7 +17,8 @@
 //! sync round with the peer that sent it if gossip has not filled the gap a moment later
 //! ([`GAP_GRACE`]): that peer has probably seen the missing one. Sealed
 //! content for unlocked local members is opened in the same transaction that stores it
-//! ([`opening::open_arrivals`]); what came by sync is left to the opener task.
+//! ([`opening::open_arrivals_to_store`], its own stores left for after the show); what came by
+//! sync is left to the opener task.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -341,7 +342,8 @@ async fn sync_gaps_left_open(rooms: Arc<Rooms>, gaps: Vec<(libp2p::PeerId, [u8; 
 }
 
 /// Stores a batch of checked gossip in the writer's transaction; sealed content for unlocked
-/// local members is opened right there rather than handed to the opener task. The accounts are
+/// local members is opened right there rather than handed to the opener task, and what was
+/// opened is stored after the show (`store::write_after_show`). The accounts are
 /// the ones unlocked when this job runs: one unlocked later gets the opener's full pass, which
 /// the writer runs after this job.
 fn store_gossip(
@@ -372,8 +374,16 @@ fn store_gossip(
         })
         .map(|(checked, _)| checked.verified.envelope.header.room)
         .collect();
-    let opened = opening::open_arrivals(txn, states, &vault.all(), &arrived);
-    Ok((applied, above_gap, opened))
+    // What was opened is stored after the show: the events are made, and nothing read before
+    // the commit needs the opened rows (a read after the show commits them first).
+    let (handled, events, passes) =
+        opening::open_arrivals_to_store(txn, states, &vault.all(), &arrived);
+    if !passes.is_empty() {
+        crate::store::write_after_show(move |conn| {
+            passes.iter().try_for_each(|pass| pass.store(conn))
+        });
+    }
+    Ok((applied, above_gap, (handled, events)))
 }
 
 fn acceptance(rejection: &Rejection) -> MessageAcceptance {

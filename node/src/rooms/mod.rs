@@ -15,6 +15,7 @@ pub mod groups;
 mod ingest;
 pub use chatly_protocol::membership;
 pub mod opened;
+pub mod opener;
 pub mod opening;
 pub mod ops;
 pub mod outbox;

@@ -30,7 +30,7 @@ impl Opened<'_> {
     /// just the fact that it was opened, so it is not tried again.
     pub(crate) fn record(
         &self,
-        txn: &rusqlite::Transaction<'_>,
+        txn: &rusqlite::Connection,
         master: &[u8; 32],
     ) -> Result<(), StoreError> {
         if let Some(row) = self.row {

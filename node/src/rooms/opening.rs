@@ -1,5 +1,7 @@
 //! The receiving side of group and direct rooms: accepting key deliveries and opening sealed
-//! content for every unlocked local member, as it arrives and when an account unlocks.
+//! content for every unlocked local member, in the transaction that stored it as it arrived
+//! ([`open_arrivals`]; [`open_arrivals_to_store`] leaves the stores for after the show) or in a
+//! pass of the opener task (`opener.rs`, [`open_pending`]).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -10,7 +12,6 @@ use chatly_protocol::{AccountId, Content, Envelope, EnvelopeId, HEADER_LEN, Room
 use rusqlite::{Connection, Transaction};
 use zeroize::Zeroizing;
 
-use super::Rooms;
 use super::groups::{CHAIN_LABEL, private_row, room_info_of};
 use super::membership::RoomState;
 use super::opened::Opened;
@@ -19,34 +20,6 @@ use crate::accounts::UnlockedKeys;
 use crate::events::NodeEvent;
 use crate::store::messages::MessageRow;
 use crate::store::{StoreError, private};
-
-impl Rooms {
-    /// Opens whatever `keys`' account can newly open in `room`: deliveries to it, then sealed
-    /// content. Returns how many messages it opened.
-    ///
-    /// The whole pass is one job of the store writer ([`open_pending`]): it reads what is
-    /// pending, opens it and stores the result in one transaction. Nothing crosses threads in
-    /// between, and two passes never advance the same chain from the same stored state (the
-    /// writer runs one job at a time).
-    pub async fn open_room(
-        &self,
-        keys: &Arc<UnlockedKeys>,
-        room: RoomId,
-    ) -> Result<usize, StoreError> {
-        let (keys, states) = (keys.clone(), self.states.clone());
-        let (made, events) = self
-            .store
-            .write_relaxed(move |txn| {
-                let state = states.load(txn, room)?;
-                open_pending(txn, &keys, room, &state)
-            })
-            .await?;
-        for event in events {
-            self.bus.publish(event);
-        }
-        Ok(made)
-    }
-}
 
 /// Opens, inside the transaction that stored them, what the unlocked local accounts can read of
 /// the sealed envelopes and key deliveries that just arrived in `rooms` (the gossip path): one
@@ -59,8 +32,39 @@ pub(crate) fn open_arrivals(
     unlocked: &[Arc<UnlockedKeys>],
     rooms: &HashSet<RoomId>,
 ) -> (HashSet<RoomId>, Vec<NodeEvent>) {
+    let (handled, events, _) = open_arrivals_in(txn, states, unlocked, rooms, Store::Now);
+    (handled, events)
+}
+
+/// Like [`open_arrivals`], but what each pass opened is stored later, by the caller, in the same
+/// transaction ([`PassToStore::store`]): the events can be shown first. Their own reads come
+/// before those stores, so an operation opened in a pass counts for its target all the same.
+pub(crate) fn open_arrivals_to_store(
+    txn: &Transaction<'_>,
+    states: &RoomStates,
+    unlocked: &[Arc<UnlockedKeys>],
+    rooms: &HashSet<RoomId>,
+) -> (HashSet<RoomId>, Vec<NodeEvent>, Vec<PassToStore>) {
+    open_arrivals_in(txn, states, unlocked, rooms, Store::Later)
+}
+
+/// When a pass's results are stored.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Store {
+    Now,
+    Later,
+}
+
+fn open_arrivals_in(
+    txn: &Transaction<'_>,
+    states: &RoomStates,
+    unlocked: &[Arc<UnlockedKeys>],
+    rooms: &HashSet<RoomId>,
+    store: Store,
+) -> (HashSet<RoomId>, Vec<NodeEvent>, Vec<PassToStore>) {
     let mut handled = HashSet::new();
     let mut events = Vec::new();
+    let mut to_store = Vec::new();
     for room in rooms {
         // The room's membership, read once for all the accounts.
         let state = match states.load(txn, *room) {
@@ -72,9 +76,21 @@ pub(crate) fn open_arrivals(
         };
         let mut all_opened = true;
         for keys in unlocked {
-            match crate::store::run_in_savepoint(txn, |txn| open_pending(txn, keys, *room, &state))
-            {
-                Ok((_, opened)) => events.extend(opened),
+            let pass = crate::store::run_in_savepoint(txn, |txn| {
+                let (_, opened, pass) = find_pending(txn, keys, *room, &state)?;
+                match (store, pass) {
+                    (Store::Now, Some(pass)) => {
+                        pass.store(txn)?;
+                        Ok((opened, None))
+                    }
+                    (_, pass) => Ok((opened, pass)),
+                }
+            });
+            match pass {
+                Ok((opened, pass)) => {
+                    events.extend(opened);
+                    to_store.extend(pass);
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "opening on arrival failed; the opener will retry");
                     all_opened = false;
@@ -85,23 +101,63 @@ pub(crate) fn open_arrivals(
             handled.insert(*room);
         }
     }
-    (handled, events)
+    (handled, events, to_store)
+}
+
+/// One opening pass for one account and room (whose membership is `state`), in the writer's
+/// transaction, stored at once ([`find_pending`], then [`PassToStore::store`]). Returns the
+/// messages made and the events to publish once committed.
+pub(super) fn open_pending(
+    txn: &Transaction<'_>,
+    keys: &Arc<UnlockedKeys>,
+    room: RoomId,
+    state: &RoomState,
+) -> Result<(usize, Vec<NodeEvent>), StoreError> {
+    let (made, events, pass) = find_pending(txn, keys, room, state)?;
+    if let Some(pass) = pass {
+        pass.store(txn)?;
+    }
+    Ok((made, events))
+}
+
+/// What one opening pass found, to be stored in the transaction that found it.
+pub(crate) struct PassToStore {
+    keys: Arc<UnlockedKeys>,
+    room: RoomId,
+    newest: i64,
+    batch: OpenBatch,
+    chains: HashMap<ChainKey, ReceiverChain>,
+}
+
+impl PassToStore {
+    /// Stores the pass: the advanced chains, what was opened, what never will be, and how far
+    /// the account has looked. `conn` is the writer's, in the transaction that found the pass.
+    pub(crate) fn store(&self, conn: &Connection) -> Result<(), StoreError> {
+        store_batch(
+            conn,
+            &self.keys,
+            self.room,
+            self.newest,
+            &self.batch,
+            &self.chains,
+        )
+    }
 }
 
 /// One opening pass for one account and room (whose membership is `state`), in the writer's
 /// transaction: accepts the key deliveries addressed to the account, opens every pending sealed
 /// envelope with the chains advanced in memory (a failed opening advances a copy, which is
-/// dropped), and stores the rows, the chains and how far the account has looked. Returns the
-/// messages made and the events to publish once committed.
-fn open_pending(
+/// dropped). Returns the messages made, the events to publish once stored and committed, and
+/// what is to be stored (nothing when the account is not in the room).
+fn find_pending(
     txn: &Transaction<'_>,
-    keys: &UnlockedKeys,
+    keys: &Arc<UnlockedKeys>,
     room: RoomId,
     state: &RoomState,
-) -> Result<(usize, Vec<NodeEvent>), StoreError> {
+) -> Result<(usize, Vec<NodeEvent>, Option<PassToStore>), StoreError> {
     let me = keys.account_id();
     if !state.is_member(&me) && !state.departed.contains_key(&me) {
-        return Ok((0, Vec::new()));
+        return Ok((0, Vec::new(), None));
     }
     let looked = private::looked_upto(txn, &me.0, &room.0)?;
     for bytes in private::deliveries(txn, &me.0, &room.0, looked)? {
@@ -141,10 +197,15 @@ fn open_pending(
         }
     }
     let made = batch.opened.iter().filter(|o| o.row.is_some()).count();
-    store_batch(txn, keys, room, newest, &batch, &chains)?;
-    // After storing: an operation opened in this pass counts for its target too.
     let events = batch.events(txn, me, room)?;
-    Ok((made, events))
+    let pass = PassToStore {
+        keys: keys.clone(),
+        room,
+        newest,
+        batch,
+        chains,
+    };
+    Ok((made, events, Some(pass)))
 }
 
 /// The stored receiving chains `envelopes` need, opened, by (sender, chain id).
@@ -208,7 +269,7 @@ fn opened(
 /// Stores one pass: the advanced chains, what was opened, what never will be, and how far the
 /// account has looked.
 fn store_batch(
-    txn: &Transaction<'_>,
+    txn: &Connection,
     keys: &UnlockedKeys,
     room: RoomId,
     newest: i64,
@@ -303,20 +364,27 @@ struct OpenBatch {
 }
 
 impl OpenBatch {
-    /// The events to publish once the batch is stored (`txn` holds it).
+    /// The events to publish once the batch is stored, read before it is: an operation opened
+    /// in this batch counts for its target as one stored earlier does.
     fn events(
         &self,
         txn: &Transaction<'_>,
         viewer: AccountId,
         room: RoomId,
     ) -> Result<Vec<NodeEvent>, StoreError> {
+        let targets: HashSet<[u8; 32]> = self
+            .opened
+            .iter()
+            .filter_map(|opened| opened.op.as_ref().map(|op| op.target))
+            .collect();
         self.opened
             .iter()
             .map(|opened| {
                 Ok(match (&opened.shown, &opened.op) {
                     (Some(row), _) => NodeEvent::MessageCreated {
                         row: row.clone(),
-                        may_have_ops: crate::store::ops::any_for(txn, &viewer.0, &row.id)?,
+                        may_have_ops: targets.contains(&row.id)
+                            || crate::store::ops::any_for(txn, &viewer.0, &row.id)?,
                         posted_here: false,
                     },
                     (None, Some(op)) => NodeEvent::MessageChanged {
@@ -357,65 +425,4 @@ fn open_with(
         chatly_crypto::open_message(&key, &header.nonce, &bytes[..HEADER_LEN], &envelope.body)
             .ok()?;
     Some((Content::decode(&plain).ok()?, plain))
-}
-
-/// Opens sealed content for unlocked local members as it arrives, and everything pending when an
-/// account is unlocked, until shutdown.
-pub async fn run_opener(
-    rooms: std::sync::Arc<Rooms>,
-    shutdown: tokio_util::sync::CancellationToken,
-) {
-    let mut events = rooms.bus.subscribe();
-    loop {
-        let room = tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = rooms.vault.unlocks.notified() => {
-                for keys in rooms.vault.all() {
-                    if let Err(e) = rooms.refresh_record(&keys).await {
-                        tracing::warn!(error = %e, "could not re-publish an account record");
-                    }
-                }
-                None
-            }
-            event = events.recv() => match event {
-                Ok(NodeEvent::RoomData(room) | NodeEvent::RoomUpdated(room)) => Some(room),
-                Ok(_) => continue,
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => None,
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-            },
-        };
-        // Fold in the arrivals already waiting: under load, one pass opens many of them.
-        let mut room = room.map(|room| vec![room]);
-        loop {
-            match events.try_recv() {
-                Ok(NodeEvent::RoomData(more) | NodeEvent::RoomUpdated(more)) => {
-                    if let Some(list) = &mut room
-                        && !list.contains(&more)
-                    {
-                        list.push(more);
-                    }
-                }
-                Ok(_) => {}
-                Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => room = None,
-                Err(_) => break,
-            }
-        }
-        for keys in rooms.vault.all() {
-            let targets = match &room {
-                Some(list) => list.clone(),
-                None => match rooms.rooms_of(keys.account_id()).await {
-                    Ok(list) => list.into_iter().map(|(room, _)| room).collect(),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "cannot list rooms to open");
-                        continue;
-                    }
-                },
-            };
-            for room in targets {
-                if let Err(e) = rooms.open_room(&keys, room).await {
-                    tracing::warn!(error = %e, "opening sealed content failed");
-                }
-            }
-        }
-    }
 }

@@ -41,7 +41,7 @@ impl FileRow {
 }
 
 /// Records what `row.viewer` knows of a file (kept if already known).
-pub fn insert(txn: &Transaction<'_>, row: &FileRow, now: u64) -> Result<(), StoreError> {
+pub fn insert(txn: &Connection, row: &FileRow, now: u64) -> Result<(), StoreError> {
     let hashes: Vec<u8> = row.hashes.iter().flatten().copied().collect();
     txn.prepare_cached(
         "INSERT OR IGNORE INTO files (viewer, id, name, size, mime, chunk_size, hashes, key, created_at)

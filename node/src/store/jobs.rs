@@ -7,7 +7,7 @@
 
 use std::sync::atomic::Ordering;
 
-use rusqlite::Transaction;
+use rusqlite::{Connection, Transaction};
 use tokio::sync::oneshot;
 
 use super::writer::{self, Work};
@@ -49,6 +49,8 @@ pub(super) enum Alone {
 pub(super) struct Ran {
     pub(super) outcome: Box<dyn Outcome>,
     pub(super) failed: bool,
+    /// The writes a job alone left for later ([`write_after_show`]).
+    pub(super) later: Option<Later>,
 }
 
 /// A job's result, waiting for its transaction to end.
@@ -100,6 +102,33 @@ impl<R: Send, T: FnOnce(&R) + Send> Outcome for Finished<R, T> {
         }
         let _ = caller.send(answer);
     }
+}
+
+/// Writes a job left for later in its transaction ([`write_after_show`]).
+pub(crate) type Later = Box<dyn FnOnce(&Connection) -> Result<(), StoreError> + Send>;
+
+thread_local! {
+    /// The writes the job running on this thread left for later.
+    static LATER: std::cell::RefCell<Vec<Later>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Leaves `writes` of the job running on this thread for later in its transaction: after its
+/// follow-up has run when it is shown before its commit ([`Show::BeforeCommit`]), right after the
+/// job otherwise. For writes that the job's result and everything read before the commit can do
+/// without: a read that comes after the show commits the transaction, and so these writes,
+/// first. If they fail, the whole job fails with them.
+pub(crate) fn write_after_show(
+    writes: impl FnOnce(&Connection) -> Result<(), StoreError> + Send + 'static,
+) {
+    LATER.with(|later| later.borrow_mut().push(Box::new(writes)));
+}
+
+/// The writes the job just run on this thread left for later, as one.
+pub(super) fn take_later() -> Option<Later> {
+    let later = LATER.with(|later| std::mem::take(&mut *later.borrow_mut()));
+    (!later.is_empty()).then(|| -> Later {
+        Box::new(move |conn: &Connection| later.into_iter().try_for_each(|writes| writes(conn)))
+    })
 }
 
 /// Where a job's caller hears how it ended.
@@ -179,9 +208,22 @@ impl Store {
         let (caller, answer) = oneshot::channel();
         let shared = self.shared.clone();
         let run = Box::new(move |txn: &Transaction<'_>, alone: Alone| -> Ran {
-            let result = match alone {
-                Alone::Yes => f(txn),
-                Alone::No => writer::run_in_savepoint(txn, f),
+            let (result, later) = match alone {
+                Alone::Yes => {
+                    let result = f(txn);
+                    (result, take_later())
+                }
+                // In a batch, what a job leaves for later is done in its savepoint.
+                Alone::No => {
+                    let result = writer::run_in_savepoint(txn, |txn| {
+                        let result = f(txn);
+                        let later = take_later();
+                        let value = result?;
+                        later.map_or(Ok(()), |later| later(txn))?;
+                        Ok(value)
+                    });
+                    (result, None)
+                }
             };
             if result.as_ref().is_err_and(StoreError::is_disk_full) {
                 shared.disk_full.fetch_add(1, Ordering::SeqCst);
@@ -192,7 +234,11 @@ impl Store {
                 then: Some(then),
                 caller,
             });
-            Ran { outcome, failed }
+            Ran {
+                outcome,
+                failed,
+                later: later.filter(|_| !failed),
+            }
         });
         (Job { durable, show, run }, answer)
     }

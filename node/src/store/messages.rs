@@ -4,7 +4,7 @@
 //! master key). A message is unique by its place in that order, and found by id through its
 //! envelope, which this node keeps beside it (migration 0022).
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{StoreError, blob};
 
@@ -50,7 +50,7 @@ pub struct Page {
 /// Stores a message row (ignored if present); a public one is indexed for search later, in a
 /// batch ([`super::search::index_pending`]). Its envelope is stored in the same transaction:
 /// [`get`] finds a message through it.
-pub fn insert(txn: &Transaction<'_>, row: &MessageRow) -> Result<(), StoreError> {
+pub fn insert(txn: &Connection, row: &MessageRow) -> Result<(), StoreError> {
     let inserted = txn.prepare_cached(
         "INSERT OR IGNORE INTO messages (viewer, id, room, author, text, files, reply_to, sealed, sent_at, edited_at, deleted)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",

@@ -37,6 +37,7 @@ use tokio::sync::mpsc;
 #[cfg(test)]
 use connections::MIGRATIONS;
 use connections::{check_integrity, migrate, open_connection};
+pub(crate) use jobs::write_after_show;
 use jobs::{CommitOnDrop, Show};
 pub use writer::control_written_in_this_transaction;
 pub(crate) use writer::run_in_savepoint;

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{Connection, Transaction, params};
+use rusqlite::{Connection, params};
 
 use super::{StoreError, blob};
 
@@ -51,7 +51,7 @@ pub struct OpRow {
 }
 
 /// Stores an operation; false when it was already there.
-pub fn insert(txn: &Transaction<'_>, op: &OpRow) -> Result<bool, StoreError> {
+pub fn insert(txn: &Connection, op: &OpRow) -> Result<bool, StoreError> {
     let n = txn
         .prepare_cached(
             "INSERT OR IGNORE INTO message_ops (viewer, id, room, target, author, kind, payload, at)

@@ -142,7 +142,7 @@ pub fn unopened(
 /// Records how far `account` has looked in `room`, and which envelopes to try again later
 /// (`later`, replacing the previous list).
 pub fn mark_looked(
-    txn: &Transaction<'_>,
+    txn: &Connection,
     account: &[u8; 32],
     room: &[u8; 16],
     upto: i64,
@@ -178,7 +178,7 @@ pub fn rooms(conn: &Connection) -> Result<Vec<[u8; 16]>, StoreError> {
 
 /// Remembers that `account` will never open this envelope.
 pub fn mark_unopenable(
-    txn: &Transaction<'_>,
+    txn: &Connection,
     account: &[u8; 32],
     id: &[u8; 32],
 ) -> Result<(), StoreError> {
@@ -188,11 +188,7 @@ pub fn mark_unopenable(
 }
 
 /// Remembers that `account` opened this envelope (for content that makes no message row).
-pub fn mark_opened(
-    txn: &Transaction<'_>,
-    account: &[u8; 32],
-    id: &[u8; 32],
-) -> Result<(), StoreError> {
+pub fn mark_opened(txn: &Connection, account: &[u8; 32], id: &[u8; 32]) -> Result<(), StoreError> {
     txn.prepare_cached("INSERT OR IGNORE INTO opened (account, id) VALUES (?1, ?2)")?
         .execute(params![account, id])?;
     Ok(())
@@ -274,7 +270,7 @@ pub fn receiver_chain(
 
 /// Stores a receiving chain (after each use: used keys are gone).
 pub fn put_receiver_chain(
-    txn: &Transaction<'_>,
+    txn: &Connection,
     account: &[u8; 32],
     room: &[u8; 16],
     sender: &[u8; 32],
@@ -303,7 +299,7 @@ pub fn room_info(
 
 /// Keeps the newer room info.
 pub fn put_room_info(
-    txn: &Transaction<'_>,
+    txn: &Connection,
     account: &[u8; 32],
     room: &[u8; 16],
     sealed: &[u8],

@@ -175,3 +175,87 @@ async fn a_caller_that_finds_the_writer_held_leaves_the_commit_to_its_holder() {
         .expect("the writer thread's next batch");
     assert!(committed(&store, "shown") && after > 0);
 }
+
+/// Writes a job leaves for later come after its show, in its transaction: the follow-up runs
+/// without them, a read finds them, and they commit with the job.
+#[tokio::test]
+async fn writes_left_for_later_come_after_the_show() {
+    let (_dir, store) = ready().await;
+    let path = store.path.clone();
+    let stored = store.write_relaxed_shown_first(
+        |txn| {
+            jobs::write_after_show(|conn| {
+                conn.execute("INSERT INTO appended (tag) VALUES ('later')", [])?;
+                Ok(())
+            });
+            append(txn, "first")
+        },
+        move |_| {
+            // Shown before the later writes, which are not even in the open transaction yet.
+            let conn = Connection::open(path.as_path()).expect("own connection");
+            let later: i64 = conn
+                .query_row(
+                    "SELECT count(*) FROM appended WHERE tag = 'later'",
+                    [],
+                    |r| r.get(0),
+                )
+                .expect("count");
+            assert_eq!(later, 0);
+        },
+    );
+    let found = store
+        .read(|c| {
+            Ok(c.query_row(
+                "SELECT count(*) FROM appended WHERE tag IN ('first', 'later')",
+                [],
+                |r| r.get::<_, i64>(0),
+            )?)
+        })
+        .await
+        .expect("read");
+    assert_eq!(found, 2, "the read found both");
+    stored.await.expect("stored");
+    assert!(committed(&store, "first") && committed(&store, "later"));
+}
+
+/// A job not shown first does its later writes right after it: alone, or in a batch, in its
+/// savepoint. If they fail, the job fails with them, and only that job.
+#[tokio::test]
+async fn writes_left_for_later_fail_with_their_job() {
+    let (_dir, store) = ready().await;
+    let job = |tag: &'static str, fail: bool| {
+        move |txn: &Transaction<'_>| {
+            jobs::write_after_show(move |conn| {
+                conn.execute(
+                    "INSERT INTO appended (tag) VALUES (?1)",
+                    [format!("{tag} later")],
+                )?;
+                if fail {
+                    conn.execute_batch("SELECT * FROM no_such_table")?;
+                }
+                Ok(())
+            });
+            append(txn, tag)
+        }
+    };
+    store
+        .write_relaxed_now_then(job("alone", false), |_| {})
+        .await
+        .expect("alone");
+    assert!(committed(&store, "alone") && committed(&store, "alone later"));
+    until_idle(&store).await;
+    let failed = store
+        .write_relaxed_shown_first(job("shown", true), |_| {})
+        .await;
+    assert!(failed.is_err(), "its caller hears it: {failed:?}");
+    assert!(!committed(&store, "shown") && !committed(&store, "shown later"));
+    // Queued while the writer is held, the two jobs most often share a batch (each in its own
+    // savepoint); the outcome is the same when they do not.
+    let held = writer::lock(&store.writer);
+    let good = store.queue_write_then(job("kept", false), |_| {});
+    let bad = store.queue_write_then(job("undone", true), |_| {});
+    drop(held);
+    assert!(good.await.is_ok() && bad.await.is_err());
+    assert!(committed(&store, "kept") && committed(&store, "kept later"));
+    assert!(!committed(&store, "undone") && !committed(&store, "undone later"));
+}

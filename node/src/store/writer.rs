@@ -23,7 +23,7 @@ use rusqlite::{Connection, DropBehavior, Transaction};
 use tokio::sync::mpsc;
 
 use super::checkpoint::{self, Checkpoints};
-use super::jobs::{Alone, Commit, Job, Outcome, Show};
+use super::jobs::{Alone, Commit, Job, Later, Outcome, Show, take_later};
 use super::{MAX_BATCH, StoreError, search};
 
 /// What the writer thread is sent: a job, or a reminder that work after commits is due (a
@@ -67,6 +67,8 @@ pub(super) struct Writer {
 /// A job shown before its commit, its transaction still open.
 struct LeftOpen {
     outcome: Box<dyn Outcome>,
+    /// The writes the job left for after its show ([`write_after_show`](super::write_after_show)).
+    later: Option<Later>,
     /// How long the job took, for the transaction's duration: the wait before its commit is not
     /// the store's.
     ran_for: Duration,
@@ -137,6 +139,7 @@ impl Writer {
         // Notes left on this thread by anything but a transaction of this writer are not ours.
         CONTROL_WRITTEN.with(|written| written.set(false));
         search::take_noted();
+        take_later();
         let durable = batch.iter().any(|job| job.durable);
         if durable != self.full {
             let level = if durable { "FULL" } else { "NORMAL" };
@@ -154,30 +157,46 @@ impl Writer {
         let commit = match self.conn.transaction() {
             Ok(mut txn) => {
                 let mut failed = false;
+                // What a job alone left for later (a job in a batch did it in its savepoint).
+                let mut later = None;
                 for job in batch.drain(..) {
                     let ran = (job.run)(&txn, alone);
                     failed |= ran.failed;
+                    later = ran.later;
                     outcomes.push(ran.outcome);
+                }
+                let leave_open = show == Show::BeforeCommit
+                    && !failed
+                    && !durable
+                    // A control envelope changes room states, which are read afresh once the
+                    // version moves: such a job commits at once.
+                    && !control_written_in_this_transaction();
+                let mut later_failed = None;
+                if !leave_open
+                    && let Some(later) = later.take()
+                    && let Err(e) = later(&txn)
+                {
+                    tracing::warn!(error = %e, "a job's later writes failed; it is undone");
+                    later_failed = Some(e);
+                    failed = true;
                 }
                 if failed && alone == Alone::Yes {
                     // The job answers with its own error whatever the rollback does.
                     if let Err(e) = txn.rollback() {
                         tracing::error!(error = %e, "store rollback failed");
                     }
-                    Commit::Failed
-                } else if show == Show::BeforeCommit
-                    && !durable
-                    // A control envelope changes room states, which are read afresh once the
-                    // version moves: such a job commits at once.
-                    && !control_written_in_this_transaction()
-                    && let Some(mut outcome) = outcomes.pop()
-                {
+                    match later_failed {
+                        Some(e) if e.is_disk_full() => Commit::DiskFull,
+                        _ => Commit::Failed,
+                    }
+                } else if leave_open && let Some(mut outcome) = outcomes.pop() {
                     outcome.show();
                     txn.set_drop_behavior(DropBehavior::Ignore);
                     drop(txn);
                     self.unindexed += search::take_noted();
                     self.left_open = Some(LeftOpen {
                         outcome,
+                        later,
                         ran_for: started.elapsed(),
                     });
                     shared.left_open.store(true, Ordering::SeqCst);
@@ -204,11 +223,17 @@ impl Writer {
     /// job. A failed commit is rolled back: the job's caller hears it, and what was shown of it
     /// comes again once it is stored (gossip is fetched again by sync).
     pub(super) fn commit_left_open(&mut self, shared: &Shared) {
-        let Some(LeftOpen { outcome, ran_for }) = self.left_open.take() else {
+        let Some(LeftOpen {
+            outcome,
+            later,
+            ran_for,
+        }) = self.left_open.take()
+        else {
             return;
         };
         let started = Instant::now();
-        let commit = match self.conn.execute_batch("COMMIT") {
+        let later = later.map_or(Ok(()), |later| later(&self.conn));
+        let commit = match later.and_then(|()| Ok(self.conn.execute_batch("COMMIT")?)) {
             Ok(()) => Commit::Done,
             Err(e) => {
                 tracing::error!(error = %e, "store commit failed");
@@ -217,7 +242,11 @@ impl Writer {
                 {
                     tracing::error!(error = %e, "store rollback failed");
                 }
-                commit_failure(e)
+                if e.is_disk_full() {
+                    Commit::DiskFull
+                } else {
+                    Commit::Failed
+                }
             }
         };
         shared.left_open.store(false, Ordering::SeqCst);
