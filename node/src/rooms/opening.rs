@@ -8,18 +8,20 @@ use std::sync::Arc;
 
 use chatly_crypto::{ReceiverChain, wrap};
 use chatly_protocol::control::KeyDelivery;
-use chatly_protocol::{AccountId, Content, Envelope, EnvelopeId, HEADER_LEN, RoomId};
+use chatly_protocol::{Content, Envelope, EnvelopeId, HEADER_LEN, RoomId};
 use rusqlite::{Connection, Transaction};
 use zeroize::Zeroizing;
 
 use super::groups::{CHAIN_LABEL, private_row, room_info_of};
 use super::membership::RoomState;
-use super::opened::Opened;
 use super::states::RoomStates;
 use crate::accounts::UnlockedKeys;
 use crate::events::NodeEvent;
-use crate::store::messages::MessageRow;
 use crate::store::{StoreError, private};
+
+mod pass;
+pub(crate) use pass::PassToStore;
+use pass::{ChainKey, OpenBatch, OpenedOwned};
 
 /// Opens, inside the transaction that stored them, what the unlocked local accounts can read of
 /// the sealed envelopes and key deliveries that just arrived in `rooms` (the gossip path): one
@@ -118,30 +120,6 @@ pub(super) fn open_pending(
         pass.store(txn)?;
     }
     Ok((made, events))
-}
-
-/// What one opening pass found, to be stored in the transaction that found it.
-pub(crate) struct PassToStore {
-    keys: Arc<UnlockedKeys>,
-    room: RoomId,
-    newest: i64,
-    batch: OpenBatch,
-    chains: HashMap<ChainKey, ReceiverChain>,
-}
-
-impl PassToStore {
-    /// Stores the pass: the advanced chains, what was opened, what never will be, and how far
-    /// the account has looked. `conn` is the writer's, in the transaction that found the pass.
-    pub(crate) fn store(&self, conn: &Connection) -> Result<(), StoreError> {
-        store_batch(
-            conn,
-            &self.keys,
-            self.room,
-            self.newest,
-            &self.batch,
-            &self.chains,
-        )
-    }
 }
 
 /// One opening pass for one account and room (whose membership is `state`), in the writer's
@@ -266,42 +244,6 @@ fn opened(
     }
 }
 
-/// Stores one pass: the advanced chains, what was opened, what never will be, and how far the
-/// account has looked.
-fn store_batch(
-    txn: &Connection,
-    keys: &UnlockedKeys,
-    room: RoomId,
-    newest: i64,
-    batch: &OpenBatch,
-    chains: &HashMap<ChainKey, ReceiverChain>,
-) -> Result<(), StoreError> {
-    let me = keys.account_id();
-    let master = *keys.master.expose();
-    for key in &batch.touched {
-        if let Some(chain) = chains.get(key) {
-            let sealed = wrap::seal(&master, CHAIN_LABEL, &chain.to_bytes());
-            private::put_receiver_chain(txn, &me.0, &room.0, &key.0, &key.1, &sealed)?;
-        }
-    }
-    for id in &batch.unopenable {
-        private::mark_unopenable(txn, &me.0, id)?;
-    }
-    for opened in &batch.opened {
-        Opened {
-            account: me,
-            room,
-            id: opened.id,
-            row: opened.row.as_ref(),
-            info_at: opened.info_at,
-            op: opened.op.as_ref(),
-            plain: &opened.plain,
-        }
-        .record(txn, &master)?;
-    }
-    private::mark_looked(txn, &me.0, &room.0, newest, &batch.later)
-}
-
 /// Accepts a key delivery if it is addressed to `keys`' account: the sender's receiving chain is
 /// stored (unless already held), and the delivery is marked as handled either way.
 fn accept_delivery(
@@ -345,71 +287,6 @@ fn accept_delivery(
         Err(e) => tracing::debug!(%sender, error = %e, "a key delivery did not open"),
     }
     private::mark_opened(txn, &me.0, &id.0)
-}
-
-/// A receiving chain's key: (sender, chain id).
-type ChainKey = ([u8; 32], [u8; 16]);
-
-/// What one opening pass found, before it is stored.
-#[derive(Default)]
-struct OpenBatch {
-    /// What was opened, in order.
-    opened: Vec<OpenedOwned>,
-    /// Envelopes that will never open (a wrong key or bad content).
-    unopenable: Vec<[u8; 32]>,
-    /// Envelopes whose key delivery has not arrived yet.
-    later: Vec<[u8; 32]>,
-    /// The chains that moved.
-    touched: HashSet<ChainKey>,
-}
-
-impl OpenBatch {
-    /// The events to publish once the batch is stored, read before it is: an operation opened
-    /// in this batch counts for its target as one stored earlier does.
-    fn events(
-        &self,
-        txn: &Transaction<'_>,
-        viewer: AccountId,
-        room: RoomId,
-    ) -> Result<Vec<NodeEvent>, StoreError> {
-        let targets: HashSet<[u8; 32]> = self
-            .opened
-            .iter()
-            .filter_map(|opened| opened.op.as_ref().map(|op| op.target))
-            .collect();
-        self.opened
-            .iter()
-            .map(|opened| {
-                Ok(match (&opened.shown, &opened.op) {
-                    (Some(row), _) => NodeEvent::MessageCreated {
-                        row: row.clone(),
-                        may_have_ops: targets.contains(&row.id)
-                            || crate::store::ops::any_for(txn, &viewer.0, &row.id)?,
-                        posted_here: false,
-                    },
-                    (None, Some(op)) => NodeEvent::MessageChanged {
-                        viewer: viewer.0,
-                        room,
-                        target: op.target,
-                    },
-                    (None, None) => NodeEvent::RoomUpdated(room),
-                })
-            })
-            .collect()
-    }
-}
-
-/// One opened envelope, owned until its batch is stored.
-struct OpenedOwned {
-    id: EnvelopeId,
-    /// The message row as stored (sealed).
-    row: Option<MessageRow>,
-    /// The same row in the clear, for the events: sockets need not open it again.
-    shown: Option<MessageRow>,
-    info_at: Option<u64>,
-    op: Option<crate::store::ops::OpRow>,
-    /// The content's encoding (plaintext: wiped when dropped).
-    plain: Zeroizing<Vec<u8>>,
 }
 
 /// Opens one sealed envelope with its sender's chain (advancing it): the content and its
