@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering;
 use rusqlite::{Connection, Transaction};
 use tokio::sync::oneshot;
 
-use super::writer::{self, Work};
+use super::writer::{self, Shared, SharedWriter, Work};
 use super::{Store, StoreError, WriteFn};
 
 /// A unit of work for the writer, whether its commit must reach the disk before it is answered
@@ -281,19 +281,25 @@ impl Store {
     /// Commits the transaction a job run with [`Show::BeforeCommit`] left open, if one is, and
     /// answers that job. Cheap when none is.
     pub(super) fn commit_left_open(&self, wait: Wait) {
-        if !self.shared.left_open.load(Ordering::SeqCst) {
-            return;
-        }
-        let mut guard = match wait {
-            Wait::Yes => writer::lock(&self.writer),
-            Wait::No => match self.writer.try_lock() {
-                Ok(guard) => guard,
-                Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
-                Err(std::sync::TryLockError::WouldBlock) => return,
-            },
-        };
-        if let Some(writer) = guard.as_mut() {
-            writer.commit_left_open(&self.shared);
-        }
+        commit_left_open(&self.writer, &self.shared, wait);
+    }
+}
+
+/// [`Store::commit_left_open`], for a caller that holds the writer and its shared state rather
+/// than a whole store handle (a read, on its blocking thread).
+pub(super) fn commit_left_open(writer: &SharedWriter, shared: &Shared, wait: Wait) {
+    if !shared.left_open.load(Ordering::SeqCst) {
+        return;
+    }
+    let mut guard = match wait {
+        Wait::Yes => writer::lock(writer),
+        Wait::No => match writer.try_lock() {
+            Ok(guard) => guard,
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return,
+        },
+    };
+    if let Some(writer) = guard.as_mut() {
+        writer.commit_left_open(shared);
     }
 }

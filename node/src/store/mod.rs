@@ -321,20 +321,21 @@ impl Store {
             .acquire_owned()
             .await
             .map_err(|_| StoreError::Closed)?;
-        let store = self.clone();
+        let (readers, path) = (self.readers.clone(), self.path.clone());
+        let (writer, shared) = (self.writer.clone(), self.shared.clone());
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
             // What an event told is found by any read after it (`write_relaxed_shown_first`).
-            store.commit_left_open(jobs::Wait::Yes);
+            jobs::commit_left_open(&writer, &shared, jobs::Wait::Yes);
             // With a permit a pooled connection is free; opening one is only the fallback
             // after a connection was lost to a panic.
-            let pooled = store.readers.lock().map_err(|_| StoreError::Closed)?.pop();
+            let pooled = readers.lock().map_err(|_| StoreError::Closed)?.pop();
             let conn = match pooled {
                 Some(conn) => conn,
-                None => open_connection(&store.path, true)?,
+                None => open_connection(&path, true)?,
             };
             let result = f(&conn);
-            if let Ok(mut pool) = store.readers.lock()
+            if let Ok(mut pool) = readers.lock()
                 && pool.len() < READERS
             {
                 pool.push(conn);

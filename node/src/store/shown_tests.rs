@@ -4,15 +4,19 @@
 
 use super::*;
 
-/// Whether a connection of its own, outside the store, finds `tag` in `appended`: what is
-/// committed, without the read barrier of [`Store::read`].
-fn committed(store: &Store, tag: &str) -> bool {
-    let conn = Connection::open(store.path.as_path()).expect("own connection");
+/// How many rows of `appended` carry `tag` for a connection of its own to the database at
+/// `path`, outside the store: what is committed, without the read barrier of [`Store::read`].
+fn count_committed(path: &std::path::Path, tag: &str) -> i64 {
+    let conn = Connection::open(path).expect("own connection");
     conn.query_row("SELECT count(*) FROM appended WHERE tag = ?1", [tag], |r| {
         r.get::<_, i64>(0)
     })
     .expect("count")
-        == 1
+}
+
+/// Whether `tag` is committed in `store`'s database.
+fn committed(store: &Store, tag: &str) -> bool {
+    count_committed(store.path.as_path(), tag) == 1
 }
 
 /// How many rows of `appended` carry one of `tags`, read through the store (which commits what
@@ -107,17 +111,7 @@ async fn a_control_write_is_committed_before_it_is_shown() {
             writer::note_control_write();
             append(txn, "control")
         },
-        move |_| {
-            let conn = Connection::open(path.as_path()).expect("own connection");
-            let count: i64 = conn
-                .query_row(
-                    "SELECT count(*) FROM appended WHERE tag = 'control'",
-                    [],
-                    |r| r.get(0),
-                )
-                .expect("count");
-            flag.store(count == 1, Ordering::SeqCst);
-        },
+        move |_| flag.store(count_committed(&path, "control") == 1, Ordering::SeqCst),
     );
     assert!(committed_when_shown.load(Ordering::SeqCst));
     assert!(store.control_version() > version, "the version moved");
@@ -201,15 +195,7 @@ async fn writes_left_for_later_come_after_the_show() {
         },
         move |_| {
             // Shown before the later writes, which are not even in the open transaction yet.
-            let conn = Connection::open(path.as_path()).expect("own connection");
-            let later: i64 = conn
-                .query_row(
-                    "SELECT count(*) FROM appended WHERE tag = 'later'",
-                    [],
-                    |r| r.get(0),
-                )
-                .expect("count");
-            assert_eq!(later, 0);
+            assert_eq!(count_committed(&path, "later"), 0);
         },
     );
     let found = read_count(&store, &["first", "later"]).await;

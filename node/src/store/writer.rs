@@ -190,6 +190,9 @@ impl Writer {
                         _ => Commit::Failed,
                     }
                 } else if leave_open && let Some(mut outcome) = outcomes.pop() {
+                    // Raised before anyone hears: a read the show prompts finds it and waits
+                    // for this thread's lock, then commits what is left open.
+                    shared.left_open.store(true, Ordering::SeqCst);
                     outcome.show();
                     txn.set_drop_behavior(DropBehavior::Ignore);
                     drop(txn);
@@ -199,7 +202,6 @@ impl Writer {
                         later,
                         ran_for: started.elapsed(),
                     });
-                    shared.left_open.store(true, Ordering::SeqCst);
                     return;
                 } else {
                     commit(txn)
