@@ -11,7 +11,7 @@ use rusqlite::{Connection, Transaction};
 use tokio::sync::oneshot;
 
 use super::writer::{self, Shared, SharedWriter, Work};
-use super::{Store, StoreError, WriteFn};
+use super::{Store, StoreError, ThenFn, WriteFn};
 
 /// A unit of work for the writer, whether its commit must reach the disk before it is answered
 /// (see [`Store::write_relaxed`]), and when its follow-up may run.
@@ -175,7 +175,7 @@ impl Store {
     where
         R: Send + 'static,
         F: WriteFn<R>,
-        T: FnOnce(&R) + Send + 'static,
+        T: ThenFn<R>,
     {
         let (job, answer) = self.job(durable, Show::AfterCommit, f, then);
         outcome(self.queue(job), answer)
@@ -203,7 +203,7 @@ impl Store {
     where
         R: Send + 'static,
         F: WriteFn<R>,
-        T: FnOnce(&R) + Send + 'static,
+        T: ThenFn<R>,
     {
         let (caller, answer) = oneshot::channel();
         let shared = self.shared.clone();

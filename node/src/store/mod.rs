@@ -112,6 +112,12 @@ impl<R, F> WriteFn<R> for F where
 {
 }
 
+/// What runs once a job's result may be told (see [`Store::queue_write_then`]): it publishes
+/// the job's events.
+pub trait ThenFn<R>: FnOnce(&R) + Send + 'static {}
+
+impl<R, T> ThenFn<R> for T where T: FnOnce(&R) + Send + 'static {}
+
 /// A cheap, cloneable handle to the store.
 #[derive(Clone)]
 pub struct Store {
@@ -225,7 +231,7 @@ impl Store {
     where
         R: Send + 'static,
         F: WriteFn<R>,
-        T: FnOnce(&R) + Send + 'static,
+        T: ThenFn<R>,
     {
         self.submit(true, f, then)
     }
@@ -243,7 +249,7 @@ impl Store {
     where
         R: Send + 'static,
         F: WriteFn<R>,
-        T: FnOnce(&R) + Send + 'static,
+        T: ThenFn<R>,
     {
         self.submit(false, f, then)
     }
@@ -260,7 +266,7 @@ impl Store {
     where
         R: Send + 'static,
         F: WriteFn<R>,
-        T: FnOnce(&R) + Send + 'static,
+        T: ThenFn<R>,
     {
         let (job, answer) = self.job(false, Show::AfterCommit, f, then);
         jobs::outcome(self.run_here_or_queue(job), answer)
@@ -282,7 +288,7 @@ impl Store {
     where
         R: Send + 'static,
         F: WriteFn<R>,
-        T: FnOnce(&R) + Send + 'static,
+        T: ThenFn<R>,
     {
         let (job, answer) = self.job(false, Show::BeforeCommit, f, then);
         let queued = self.run_here_or_queue(job);
