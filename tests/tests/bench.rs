@@ -1,5 +1,6 @@
-//! `chatly bench --quick` runs end to end and reports every figure with its baseline. It asserts
-//! that the benchmark works, never how fast anything is.
+//! `chatly bench --quick` runs end to end and reports every figure with its baseline, and the
+//! issue's targets where they apply. It asserts that the benchmark works, never how fast anything
+//! is: a target's verdict is checked to be there, not to be met.
 
 use std::process::Command;
 
@@ -47,6 +48,35 @@ fn the_quick_benchmark_reports_every_figure() -> anyhow::Result<()> {
             cases.contains(&expected),
             "no figure for {expected}: {cases:?}"
         );
+    }
+    // The targets are judged where a figure is measured at the target's size, and only
+    // there: met or not, the verdict is in the report (a smaller store is not held to them).
+    let figure = |case: &str| {
+        figures
+            .iter()
+            .find(|f| f["case"] == case)
+            .unwrap_or_else(|| panic!("no figure for {case}"))
+    };
+    for judged in [
+        "2 nodes, public room, p50",
+        "2 nodes, encrypted group, p99",
+        "10 nodes, encrypted group, p99",
+        "2 nodes, encrypted group, delivered to the other node",
+        "start-up to ready",
+        "idle node, resident memory",
+    ] {
+        let target = &figure(judged)["target"];
+        assert!(
+            target["what"].is_string() && target["met"].is_boolean(),
+            "{judged}: {target}"
+        );
+    }
+    for unjudged in [
+        "history page at 5000, p99",
+        "300 messages from 1 peer",
+        "2 nodes, public room, delivered to the other node",
+    ] {
+        assert!(figure(unjudged)["target"].is_null(), "{unjudged}");
     }
     for figure in figures {
         let value = figure["value"].as_f64().expect("a value");

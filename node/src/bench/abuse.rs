@@ -135,6 +135,7 @@ pub async fn run(quick: bool) -> anyhow::Result<Vec<Figure>> {
         baseline: Some(baseline),
         baseline_is: BASELINE,
         detail: detail.clone(),
+        target: None,
     };
     Ok(vec![
         figure("A to C through B under a flood, p50", f50, q50),

@@ -76,7 +76,7 @@ pub async fn run(quick: bool) -> anyhow::Result<Vec<Figure>> {
             let took = started.elapsed().as_secs_f64();
             let fetched = target.handle.state.metrics.sync_bytes.get();
             target.stop().await;
-            figures.push(Figure {
+            let figure = Figure {
                 scenario: Scenario::Catchup,
                 case: format!(
                     "{n} messages from {k} peer{}",
@@ -92,6 +92,13 @@ pub async fn run(quick: bool) -> anyhow::Result<Vec<Figure>> {
                     bytes as f64 / (1 << 20) as f64,
                     fetched as f64 / (1 << 20) as f64
                 ),
+                target: None,
+            };
+            // Issue 7: 10,000 missed messages caught up in under 5 s.
+            figures.push(if n == 10_000 {
+                figure.held_to("under 5 s", |f| f.value < 5.0)
+            } else {
+                figure
             });
         }
     }

@@ -145,6 +145,7 @@ fn figure(case: &str, value: f64, unit: &'static str, detail: String) -> Figure 
         baseline: None,
         baseline_is: "",
         detail,
+        target: None,
     }
 }
 
@@ -163,23 +164,29 @@ pub async fn run(quick: bool) -> anyhow::Result<Vec<Figure>> {
         drop(process);
     }
     ready.sort_by(f64::total_cmp);
-    figures.push(figure(
-        "start-up to ready",
-        ready[1],
-        "ms",
-        "median of 3, spawn to the first /healthz answer".into(),
-    ));
+    figures.push(
+        figure(
+            "start-up to ready",
+            ready[1],
+            "ms",
+            "median of 3, spawn to the first /healthz answer".into(),
+        )
+        .held_to("under 300 ms", |f| f.value < 300.0),
+    );
 
     let (idle, _) = spawn(None).await?;
     tokio::time::sleep(window).await;
     let pid = idle.child.id();
     let cpu = cpu_percent(&[pid], window).await;
-    figures.push(figure(
-        "idle node, resident memory",
-        rss_mib(pid),
-        "MiB",
-        "no peers, no accounts".into(),
-    ));
+    figures.push(
+        figure(
+            "idle node, resident memory",
+            rss_mib(pid),
+            "MiB",
+            "no peers, no accounts".into(),
+        )
+        .held_to("under 30 MiB", |f| f.value < 30.0),
+    );
     figures.push(figure(
         "idle node, CPU",
         cpu[0],

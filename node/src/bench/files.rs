@@ -114,6 +114,7 @@ pub async fn run(quick: bool) -> anyhow::Result<Vec<Figure>> {
             baseline: Some(mib as f64 / baseline),
             baseline_is: BASELINE,
             detail: format!("{took:.2} s; local read {baseline:.2} s"),
+            target: None,
         });
     }
     for node in holders {

@@ -277,7 +277,7 @@ pub async fn run(quick: bool) -> anyhow::Result<Vec<Figure>> {
             for (what, value, baseline) in
                 [("p50", p50, b50), ("p99", p99, b99), ("max", max, bmax)]
             {
-                figures.push(Figure {
+                let figure = Figure {
                     scenario: Scenario::Latency,
                     case: format!("{n} nodes, {kind}, {what}"),
                     value,
@@ -288,6 +288,18 @@ pub async fn run(quick: bool) -> anyhow::Result<Vec<Figure>> {
                         "{} messages in {rounds} rounds alternating with the baseline, every other node; the 201 came back after p50 {ack50:.2} / p99 {ack99:.2} ms",
                         rounds * per_round
                     ),
+                    target: None,
+                };
+                // Issue 7's latency targets, for the public room and the encrypted group alike.
+                figures.push(match (n, what) {
+                    (2, "p50") => figure.held_to("under 2 ms and within 4x", |f| {
+                        f.value < 2.0 && f.ratio().is_some_and(|r| r <= 4.0)
+                    }),
+                    (2, "p99") => figure.held_to("under 10 ms", |f| f.value < 10.0),
+                    (10, "p99") => {
+                        figure.held_to("within 3x", |f| f.ratio().is_some_and(|r| r <= 3.0))
+                    }
+                    _ => figure,
                 });
             }
         }

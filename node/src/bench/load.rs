@@ -143,6 +143,7 @@ pub async fn run(quick: bool) -> anyhow::Result<Vec<Figure>> {
                 baseline,
                 baseline_is: "load: the rate offered",
                 detail,
+                target: None,
             }
         };
     Ok(vec![

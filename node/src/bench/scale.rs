@@ -133,6 +133,7 @@ pub async fn run(quick: bool) -> anyhow::Result<Vec<Figure>> {
         baseline: None,
         baseline_is: "",
         detail: "start of the first node until every node holds every account record".into(),
+        target: None,
     }];
     for (what, value, baseline) in [("p50", p50, b50), ("p99", p99, b99), ("max", max, bmax)] {
         figures.push(Figure {
@@ -143,6 +144,7 @@ pub async fn run(quick: bool) -> anyhow::Result<Vec<Figure>> {
             baseline: Some(baseline),
             baseline_is: BASELINE,
             detail: detail.clone(),
+            target: None,
         });
     }
     Ok(figures)

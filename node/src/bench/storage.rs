@@ -195,11 +195,25 @@ pub async fn run(quick: bool) -> anyhow::Result<Vec<Figure>> {
         baseline: Some(baseline),
         baseline_is: BASELINE,
         detail: detail.clone(),
+        target: None,
+    };
+    let (page99, search99) = (
+        figure(format!("history page at {n}, p99"), p99, bp99),
+        figure(format!("search at {n}, p99"), s99, bs99),
+    );
+    // Issue 7's targets hold at a million messages.
+    let (page99, search99) = if n == 1_000_000 {
+        (
+            page99.held_to("under 5 ms", |f| f.value < 5.0),
+            search99.held_to("under 50 ms", |f| f.value < 50.0),
+        )
+    } else {
+        (page99, search99)
     };
     Ok(vec![
         figure(format!("history page at {n}, p50"), p50, bp50),
-        figure(format!("history page at {n}, p99"), p99, bp99),
+        page99,
         figure(format!("search at {n}, p50"), s50, bs50),
-        figure(format!("search at {n}, p99"), s99, bs99),
+        search99,
     ])
 }
