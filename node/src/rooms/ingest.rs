@@ -353,7 +353,15 @@ fn store_gossip(
     now: u64,
     vault: &crate::accounts::Vault,
 ) -> Result<StoredGossip, StoreError> {
-    let applied = pipeline::apply_all(txn, states, items, now)?;
+    // A lone public message is decided by reading and its rows written after the show.
+    let lone = match items {
+        [item] => pipeline::public_message(item).map(|message| (item, message)),
+        _ => None,
+    };
+    let applied = match lone {
+        Some((item, message)) => vec![pipeline::apply_public_message(txn, item, message, now)?],
+        None => pipeline::apply_all(txn, states, items, now)?,
+    };
     let above_gap = items
         .iter()
         .zip(&applied)

@@ -4,6 +4,8 @@
 //! [`check`] runs the steps that need no database: structure, signature, kind rules, clock skew
 //! and (live gossip only) the per-author rate limit. [`apply`] runs inside a store transaction:
 //! duplicate and equivocation detection, then the envelope and the rows derived from it.
+//! [`apply_public_message`] does the same for a public message arriving alone, deciding by
+//! reading and leaving its rows for after its event is shown.
 
 use chatly_protocol::{Content, Kind, MAX_CLOCK_SKEW_MS, RoomId};
 use rusqlite::Transaction;
@@ -176,6 +178,72 @@ pub fn apply_all(
         .collect()
 }
 
+/// Like [`apply`] for one public message, but its rows are written after its event is shown
+/// (`store::write_after_show`): whether it is new is decided by reading (its id, its position),
+/// and the envelope, its sequence range and its message row are inserted later in the same
+/// transaction, where nothing can take the id or the position in between. For a job storing this
+/// one envelope alone: a second envelope's gap check would read the first's row
+/// (docs/performance.md, "Session 28").
+pub fn apply_public_message(
+    txn: &Transaction<'_>,
+    checked: &Checked,
+    message: &MessageRow,
+    now_ms: u64,
+) -> Result<Applied, StoreError> {
+    let row = envelope_row(&checked.verified);
+    match envelopes::refusal(txn, &row, now_ms)? {
+        Some(InsertOutcome::Equivocation) => return Ok(Applied::Equivocation),
+        Some(_) => return Ok(Applied::Duplicate),
+        None => {}
+    }
+    let may_have_ops = crate::store::ops::any_for(txn, &message.viewer, &message.id)?;
+    let stored = message.clone();
+    let body = (stored.files != "[]").then(|| checked.verified.envelope.body.clone());
+    crate::store::write_after_show(move |conn| {
+        if envelopes::insert(conn, &row, now_ms)? != InsertOutcome::Inserted {
+            // Decided new above, in this transaction: refused now, the store is not as read.
+            return Err(StoreError::Sqlite(rusqlite::Error::StatementChangedRows(0)));
+        }
+        messages::insert(conn, &stored)?;
+        if let Some(Ok(Content::Message { files, .. })) = body.as_deref().map(Content::decode) {
+            crate::files::record_refs(conn, stored.viewer, &files, None)?;
+        }
+        Ok(())
+    });
+    Ok(Applied::Stored(Some(Box::new(NodeEvent::MessageCreated {
+        row: message.clone(),
+        may_have_ops,
+        posted_here: false,
+    }))))
+}
+
+/// The message row of `checked` if it is a message in the public room, for
+/// [`apply_public_message`].
+pub fn public_message(checked: &Checked) -> Option<&MessageRow> {
+    match &checked.derived {
+        Derived::Message(message)
+            if message.viewer == messages::PUBLIC_VIEWER
+                && checked.verified.envelope.header.room == RoomId::PUBLIC =>
+        {
+            Some(message)
+        }
+        _ => None,
+    }
+}
+
+fn envelope_row(verified: &Verified) -> EnvelopeRow {
+    let header = &verified.envelope.header;
+    EnvelopeRow {
+        id: verified.id.0,
+        room: header.room.0,
+        author: header.author.0,
+        seq: header.seq,
+        kind: header.kind as u8,
+        ts: header.timestamp_ms,
+        bytes: verified.bytes.clone(),
+    }
+}
+
 fn derive_content(verified: &Verified, content: Content) -> Derived {
     let header = &verified.envelope.header;
     match content {
@@ -229,15 +297,7 @@ pub fn apply(
 ) -> Result<Applied, StoreError> {
     let verified = &checked.verified;
     let header = &verified.envelope.header;
-    let row = EnvelopeRow {
-        id: verified.id.0,
-        room: header.room.0,
-        author: header.author.0,
-        seq: header.seq,
-        kind: header.kind as u8,
-        ts: header.timestamp_ms,
-        bytes: verified.bytes.clone(),
-    };
+    let row = envelope_row(verified);
     if matches!(checked.derived, Derived::RoomData) {
         // A room whose control log this node has not seen yet cannot be judged: keep and relay
         // the envelope (sync brings the log); once the log is known, only members may post.
@@ -301,3 +361,7 @@ pub fn apply(
     };
     Ok(Applied::Stored(event))
 }
+
+#[cfg(test)]
+#[path = "pipeline_tests.rs"]
+mod tests;

@@ -42,12 +42,8 @@ pub(crate) const INSERT: &str =
 /// Inserts an envelope, detecting duplicates and equivocation. The insert comes first: a new
 /// envelope, by far the commonest case, costs one statement, and only one that was refused is
 /// looked into (the same envelope again, or another at its position).
-pub fn insert(
-    txn: &Transaction<'_>,
-    row: &EnvelopeRow,
-    now: u64,
-) -> Result<InsertOutcome, StoreError> {
-    let inserted = txn.prepare_cached(INSERT)?.execute(params![
+pub fn insert(conn: &Connection, row: &EnvelopeRow, now: u64) -> Result<InsertOutcome, StoreError> {
+    let inserted = conn.prepare_cached(INSERT)?.execute(params![
         row.id,
         row.room,
         row.author,
@@ -58,29 +54,73 @@ pub fn insert(
         now as i64
     ])?;
     if inserted == 1 {
-        super::sync::extend_ranges(txn, &row.room, &row.author, row.seq)?;
+        super::sync::extend_ranges(conn, &row.room, &row.author, row.seq)?;
         if row.kind == super::private::KIND_CONTROL {
             super::writer::note_control_write();
         }
         return Ok(InsertOutcome::Inserted);
     }
-    let at_position: Option<[u8; 32]> = txn
-        .prepare_cached("SELECT id FROM envelopes WHERE room = ?1 AND author = ?2 AND seq = ?3")?
-        .query_row(params![row.room, row.author, row.seq as i64], |r| {
-            blob(r, 0)
-        })
-        .optional()?;
-    match at_position {
+    match held_at_position(conn, row)? {
         Some(kept) if kept != row.id => {
-            txn.prepare_cached(
-                "INSERT OR IGNORE INTO equivocations (room, author, seq, kept_id, rejected_id, detected_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
-                .execute(params![row.room, row.author, row.seq as i64, kept, row.id, now as i64])?;
+            record_equivocation(conn, row, kept, now)?;
             Ok(InsertOutcome::Equivocation)
         }
         // The same envelope: its id is held, and an id fixes its position.
         _ => Ok(InsertOutcome::Duplicate),
     }
+}
+
+/// What [`insert`] would refuse `row` as, found by reading alone: `None` when it would store it.
+/// An equivocation is recorded as evidence here, as `insert` records it. For a job that decides
+/// before it writes and leaves the insert for after its events are shown (`write_after_show`):
+/// in the same transaction nothing can take the id or the position in between.
+pub fn refusal(
+    conn: &Connection,
+    row: &EnvelopeRow,
+    now: u64,
+) -> Result<Option<InsertOutcome>, StoreError> {
+    if contains(conn, &row.id)? {
+        return Ok(Some(InsertOutcome::Duplicate));
+    }
+    match held_at_position(conn, row)? {
+        Some(kept) => {
+            record_equivocation(conn, row, kept, now)?;
+            Ok(Some(InsertOutcome::Equivocation))
+        }
+        None => Ok(None),
+    }
+}
+
+/// The id of the envelope held at `row`'s position (room, author, seq), if any.
+fn held_at_position(conn: &Connection, row: &EnvelopeRow) -> Result<Option<[u8; 32]>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT id FROM envelopes WHERE room = ?1 AND author = ?2 AND seq = ?3")?
+        .query_row(params![row.room, row.author, row.seq as i64], |r| {
+            blob(r, 0)
+        })
+        .optional()?)
+}
+
+/// Keeps the evidence that `row`'s author signed two envelopes for one position.
+fn record_equivocation(
+    conn: &Connection,
+    row: &EnvelopeRow,
+    kept: [u8; 32],
+    now: u64,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO equivocations (room, author, seq, kept_id, rejected_id, detected_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        row.room,
+        row.author,
+        row.seq as i64,
+        kept,
+        row.id,
+        now as i64
+    ])?;
+    Ok(())
 }
 
 /// Whether an envelope with this id is held.

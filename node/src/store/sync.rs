@@ -11,7 +11,7 @@ use super::{StoreError, blob};
 
 /// Records that `seq` is now held for (room, author), merging it into the neighbouring runs.
 pub fn extend_ranges(
-    txn: &Transaction<'_>,
+    txn: &Connection,
     room: &[u8; 16],
     author: &[u8; 32],
     seq: u64,
