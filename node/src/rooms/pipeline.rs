@@ -8,7 +8,7 @@
 //! reading and leaving its rows for after its event is shown.
 
 use chatly_protocol::{Content, Kind, MAX_CLOCK_SKEW_MS, RoomId};
-use rusqlite::Transaction;
+use rusqlite::{Connection, Transaction};
 
 use super::ratelimit::RateLimiter;
 use super::seal::{self, Rejection, Verified};
@@ -196,25 +196,43 @@ pub fn apply_public_message(
         Some(_) => return Ok(Applied::Duplicate),
         None => {}
     }
-    let may_have_ops = crate::store::ops::any_for(txn, &message.viewer, &message.id)?;
+    let event = message_created(txn, message)?;
+    // The content is read again only for its files.
+    let body = match message.files.as_str() {
+        "[]" => Vec::new(),
+        _ => checked.verified.envelope.body.clone(),
+    };
     let stored = message.clone();
-    let body = (stored.files != "[]").then(|| checked.verified.envelope.body.clone());
     crate::store::write_after_show(move |conn| {
         if envelopes::insert(conn, &row, now_ms)? != InsertOutcome::Inserted {
             // Decided new above, in this transaction: refused now, the store is not as read.
             return Err(StoreError::Sqlite(rusqlite::Error::StatementChangedRows(0)));
         }
-        messages::insert(conn, &stored)?;
-        if let Some(Ok(Content::Message { files, .. })) = body.as_deref().map(Content::decode) {
-            crate::files::record_refs(conn, stored.viewer, &files, None)?;
-        }
-        Ok(())
+        store_message(conn, &stored, &body)
     });
-    Ok(Applied::Stored(Some(Box::new(NodeEvent::MessageCreated {
+    Ok(Applied::Stored(Some(event)))
+}
+
+/// Stores a public message's row, and the references to the files it carries (`body` is its
+/// envelope's content, decoded only when it has files).
+fn store_message(conn: &Connection, message: &MessageRow, body: &[u8]) -> Result<(), StoreError> {
+    messages::insert(conn, message)?;
+    if message.files != "[]"
+        && let Ok(Content::Message { files, .. }) = Content::decode(body)
+    {
+        crate::files::record_refs(conn, message.viewer, &files, None)?;
+    }
+    Ok(())
+}
+
+/// The event for a new public message: whether operations aimed at it were stored before it.
+fn message_created(conn: &Connection, message: &MessageRow) -> Result<Box<NodeEvent>, StoreError> {
+    let may_have_ops = crate::store::ops::any_for(conn, &message.viewer, &message.id)?;
+    Ok(Box::new(NodeEvent::MessageCreated {
         row: message.clone(),
         may_have_ops,
         posted_here: false,
-    }))))
+    }))
 }
 
 /// The message row of `checked` if it is a message in the public room, for
@@ -313,18 +331,8 @@ pub fn apply(
     }
     let event = match &checked.derived {
         Derived::Message(message) => {
-            messages::insert(txn, message)?;
-            if message.files != "[]"
-                && let Ok(Content::Message { files, .. }) = Content::decode(&verified.envelope.body)
-            {
-                crate::files::record_refs(txn, message.viewer, &files, None)?;
-            }
-            let may_have_ops = crate::store::ops::any_for(txn, &message.viewer, &message.id)?;
-            Some(Box::new(NodeEvent::MessageCreated {
-                row: message.clone(),
-                may_have_ops,
-                posted_here: false,
-            }))
+            store_message(txn, message, &verified.envelope.body)?;
+            Some(message_created(txn, message)?)
         }
         Derived::User(user) => {
             if user.avatar.is_some()
