@@ -122,6 +122,16 @@ impl Vault {
             .collect()
     }
 
+    /// A vault holding `keys` unlocked, for tests of what unlocked accounts do with arrivals.
+    #[cfg(test)]
+    pub(crate) fn holding(keys: Vec<UnlockedKeys>) -> Self {
+        let vault = Vault::default();
+        for keys in keys {
+            vault.insert(keys);
+        }
+        vault
+    }
+
     /// Puts keys in the vault, or returns the copy already there; `true` when newly unlocked.
     fn insert(&self, keys: UnlockedKeys) -> (Arc<UnlockedKeys>, bool) {
         let mut vault = self.keys.lock().unwrap_or_else(|e| e.into_inner());

@@ -31,6 +31,7 @@ use tokio::sync::mpsc;
 use super::opening;
 use super::pipeline::{self, Applied, Checked, Derived};
 use super::ratelimit::RateLimiter;
+use super::seal::Verified;
 use super::states::RoomStates;
 use super::{Rejection, Rooms};
 use crate::events::NodeEvent;
@@ -353,13 +354,14 @@ fn store_gossip(
     now: u64,
     vault: &crate::accounts::Vault,
 ) -> Result<StoredGossip, StoreError> {
-    // A lone public message is decided by reading and its rows written after the show.
+    // A lone public message or sealed envelope is decided by reading and its rows written
+    // after the show.
     let lone = match items {
-        [item] => pipeline::public_message(item).map(|message| (item, message)),
+        [item] if pipeline::deferrable(item) => Some(item),
         _ => None,
     };
     let applied = match lone {
-        Some((item, message)) => vec![pipeline::apply_public_message(txn, item, message, now)?],
+        Some(item) => vec![pipeline::apply_deferred(txn, states, item, now)?],
         None => pipeline::apply_all(txn, states, items, now)?,
     };
     let above_gap = items
@@ -382,10 +384,17 @@ fn store_gossip(
         })
         .map(|(checked, _)| checked.verified.envelope.header.room)
         .collect();
+    // A lone sealed envelope is not in the store yet: the opening pass takes it as it came.
+    let unstored: Vec<&Verified> = match (lone, applied.as_slice()) {
+        (Some(item), [Applied::Stored(_)]) if matches!(item.derived, Derived::RoomData) => {
+            vec![&item.verified]
+        }
+        _ => Vec::new(),
+    };
     // What was opened is stored after the show: the events are made, and nothing read before
     // the commit needs the opened rows (a read after the show commits them first).
     let (handled, events, passes) =
-        opening::open_arrivals_to_store(txn, states, &vault.all(), &arrived);
+        opening::open_arrivals_to_store(txn, states, &vault.all(), &arrived, &unstored);
     if !passes.is_empty() {
         crate::store::write_after_show(move |conn| {
             passes.iter().try_for_each(|pass| pass.store(conn))
@@ -408,3 +417,7 @@ fn verdict_name(verdict: &MessageAcceptance) -> &'static str {
         MessageAcceptance::Ignore => "ignore",
     }
 }
+
+#[cfg(test)]
+#[path = "ingest_tests.rs"]
+mod tests;

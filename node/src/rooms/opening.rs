@@ -14,6 +14,7 @@ use zeroize::Zeroizing;
 
 use super::groups::{CHAIN_LABEL, private_row, room_info_of};
 use super::membership::RoomState;
+use super::seal::Verified;
 use super::states::RoomStates;
 use crate::accounts::UnlockedKeys;
 use crate::events::NodeEvent;
@@ -34,20 +35,24 @@ pub(crate) fn open_arrivals(
     unlocked: &[Arc<UnlockedKeys>],
     rooms: &HashSet<RoomId>,
 ) -> (HashSet<RoomId>, Vec<NodeEvent>) {
-    let (handled, events, _) = open_arrivals_in(txn, states, unlocked, rooms, Store::Now);
+    let (handled, events, _) = open_arrivals_in(txn, states, unlocked, rooms, &[], Store::Now);
     (handled, events)
 }
 
 /// Like [`open_arrivals`], but what each pass opened is stored later, by the caller, in the same
 /// transaction ([`PassToStore::store`]): the events can be shown first. Their own reads come
 /// before those stores, so an operation opened in a pass counts for its target all the same.
+/// `unstored` are sealed envelopes of this job whose rows are written after the show too
+/// (`pipeline::apply_deferred`): no read finds them yet, so the passes take them as they came,
+/// and their stores come after those rows.
 pub(crate) fn open_arrivals_to_store(
     txn: &Transaction<'_>,
     states: &RoomStates,
     unlocked: &[Arc<UnlockedKeys>],
     rooms: &HashSet<RoomId>,
+    unstored: &[&Verified],
 ) -> (HashSet<RoomId>, Vec<NodeEvent>, Vec<PassToStore>) {
-    open_arrivals_in(txn, states, unlocked, rooms, Store::Later)
+    open_arrivals_in(txn, states, unlocked, rooms, unstored, Store::Later)
 }
 
 /// When a pass's results are stored.
@@ -62,6 +67,7 @@ fn open_arrivals_in(
     states: &RoomStates,
     unlocked: &[Arc<UnlockedKeys>],
     rooms: &HashSet<RoomId>,
+    unstored: &[&Verified],
     store: Store,
 ) -> (HashSet<RoomId>, Vec<NodeEvent>, Vec<PassToStore>) {
     let mut handled = HashSet::new();
@@ -76,10 +82,15 @@ fn open_arrivals_in(
                 continue;
             }
         };
+        let unstored: Vec<&Verified> = unstored
+            .iter()
+            .filter(|v| v.envelope.header.room == *room)
+            .copied()
+            .collect();
         let mut all_opened = true;
         for keys in unlocked {
             let pass = crate::store::run_in_savepoint(txn, |txn| {
-                let (_, opened, pass) = find_pending(txn, keys, *room, &state)?;
+                let (_, opened, pass) = find_pending(txn, keys, *room, &state, &unstored)?;
                 match (store, pass) {
                     (Store::Now, Some(pass)) => {
                         pass.store(txn)?;
@@ -115,7 +126,7 @@ pub(super) fn open_pending(
     room: RoomId,
     state: &RoomState,
 ) -> Result<(usize, Vec<NodeEvent>), StoreError> {
-    let (made, events, pass) = find_pending(txn, keys, room, state)?;
+    let (made, events, pass) = find_pending(txn, keys, room, state, &[])?;
     if let Some(pass) = pass {
         pass.store(txn)?;
     }
@@ -125,13 +136,15 @@ pub(super) fn open_pending(
 /// One opening pass for one account and room (whose membership is `state`), in the writer's
 /// transaction: accepts the key deliveries addressed to the account, opens every pending sealed
 /// envelope with the chains advanced in memory (a failed opening advances a copy, which is
-/// dropped). Returns the messages made, the events to publish once stored and committed, and
-/// what is to be stored (nothing when the account is not in the room).
+/// dropped), those read from the store and the `unstored` ones of this room that are not in it
+/// yet. Returns the messages made, the events to publish once stored and committed, and what is
+/// to be stored (nothing when the account is not in the room).
 fn find_pending(
     txn: &Transaction<'_>,
     keys: &Arc<UnlockedKeys>,
     room: RoomId,
     state: &RoomState,
+    unstored: &[&Verified],
 ) -> Result<(usize, Vec<NodeEvent>, Option<PassToStore>), StoreError> {
     let me = keys.account_id();
     if !state.is_member(&me) && !state.departed.contains_key(&me) {
@@ -143,7 +156,7 @@ fn find_pending(
     }
     let (sealed, newest) = private::unopened(txn, &me.0, &room.0, looked)?;
     // Undecodable envelopes are passed over for good (`newest` moves past them).
-    let envelopes: Vec<(EnvelopeId, Envelope, Vec<u8>)> = sealed
+    let mut envelopes: Vec<(EnvelopeId, Envelope, Vec<u8>)> = sealed
         .into_iter()
         .filter_map(|bytes| {
             let envelope = Envelope::decode(&bytes).ok()?;
@@ -154,6 +167,15 @@ fn find_pending(
             ))
         })
         .collect();
+    if !unstored.is_empty() {
+        envelopes.extend(
+            unstored
+                .iter()
+                .map(|v| (v.id, v.envelope.clone(), v.bytes.clone())),
+        );
+        // By author, then sequence, as `unopened` gives them: a chain opens in order.
+        envelopes.sort_by_key(|(_, e, _)| (e.header.author.0, e.header.seq));
+    }
     let mut chains = receiver_chains(txn, keys, room, &envelopes)?;
     let mut batch = OpenBatch::default();
     for (id, envelope, bytes) in envelopes {
@@ -180,6 +202,7 @@ fn find_pending(
         keys: keys.clone(),
         room,
         newest,
+        unstored: unstored.iter().map(|v| v.id.0).collect(),
         batch,
         chains,
     };

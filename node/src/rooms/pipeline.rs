@@ -4,8 +4,8 @@
 //! [`check`] runs the steps that need no database: structure, signature, kind rules, clock skew
 //! and (live gossip only) the per-author rate limit. [`apply`] runs inside a store transaction:
 //! duplicate and equivocation detection, then the envelope and the rows derived from it.
-//! [`apply_public_message`] does the same for a public message arriving alone, deciding by
-//! reading and leaving its rows for after its event is shown.
+//! [`apply_deferred`] does the same for a public message or sealed content arriving alone,
+//! deciding by reading and leaving its rows for after its event is shown.
 
 use chatly_protocol::{Content, Kind, MAX_CLOCK_SKEW_MS, RoomId};
 use rusqlite::{Connection, Transaction};
@@ -178,39 +178,74 @@ pub fn apply_all(
         .collect()
 }
 
-/// Like [`apply`] for one public message, but its rows are written after its event is shown
-/// (`store::write_after_show`): whether it is new is decided by reading (its id, its position),
-/// and the envelope, its sequence range and its message row are inserted later in the same
-/// transaction, where nothing can take the id or the position in between. For a job storing this
-/// one envelope alone: a second envelope's gap check would read the first's row
-/// (docs/performance.md, "Session 28").
-pub fn apply_public_message(
+/// Like [`apply`] for an envelope arriving alone whose rows can wait until after its event is
+/// shown ([`deferrable`]): a public message, or sealed content of a group or direct room. Whether
+/// it is new is decided by reading (its id, its position), and the envelope, its sequence range
+/// and a message's row are inserted later in the same transaction (`store::write_after_show`),
+/// where nothing can take the id or the position in between. For a job storing this one envelope
+/// alone: a second envelope's gap check would read the first's row (docs/performance.md,
+/// "Session 28"). Sealed content is opened from the envelope as it came, not read back
+/// (`opening::open_arrivals_to_store`).
+pub fn apply_deferred(
     txn: &Transaction<'_>,
+    states: &RoomStates,
     checked: &Checked,
-    message: &MessageRow,
     now_ms: u64,
 ) -> Result<Applied, StoreError> {
+    debug_assert!(
+        deferrable(checked),
+        "only a public message or sealed content"
+    );
+    if may_not_post(txn, states, checked)? {
+        return Ok(Applied::NotMember);
+    }
     let row = envelope_row(&checked.verified);
     match envelopes::refusal(txn, &row, now_ms)? {
         Some(InsertOutcome::Equivocation) => return Ok(Applied::Equivocation),
         Some(_) => return Ok(Applied::Duplicate),
         None => {}
     }
-    let event = message_created(txn, message)?;
-    // The content is read again only for its files.
-    let body = match message.files.as_str() {
-        "[]" => Vec::new(),
-        _ => checked.verified.envelope.body.clone(),
+    let (event, message) = match &checked.derived {
+        Derived::Message(message) => {
+            // The content is read again only for its files.
+            let body = match message.files.as_str() {
+                "[]" => Vec::new(),
+                _ => checked.verified.envelope.body.clone(),
+            };
+            (
+                message_created(txn, message)?,
+                Some((message.clone(), body)),
+            )
+        }
+        _ => (Box::new(NodeEvent::RoomData(RoomId(row.room))), None),
     };
-    let stored = message.clone();
     crate::store::write_after_show(move |conn| {
         if envelopes::insert(conn, &row, now_ms)? != InsertOutcome::Inserted {
             // Decided new above, in this transaction: refused now, the store is not as read.
             return Err(StoreError::Sqlite(rusqlite::Error::StatementChangedRows(0)));
         }
-        store_message(conn, &stored, &body)
+        match &message {
+            Some((message, body)) => store_message(conn, message, body),
+            None => Ok(()),
+        }
     });
     Ok(Applied::Stored(Some(event)))
+}
+
+/// Whether the author of sealed content or a key delivery may not post in its room. A room whose
+/// control log this node has not seen yet cannot be judged: the envelope is kept and relayed
+/// (sync brings the log); once the log is known, only members may post.
+fn may_not_post(
+    txn: &Transaction<'_>,
+    states: &RoomStates,
+    checked: &Checked,
+) -> Result<bool, StoreError> {
+    if !matches!(checked.derived, Derived::RoomData) {
+        return Ok(false);
+    }
+    let header = &checked.verified.envelope.header;
+    let state = states.load(txn, header.room)?;
+    Ok(state.kind.is_some() && !state.may_post(&header.author, header.seq))
 }
 
 /// Stores a public message's row, and the references to the files it carries (`body` is its
@@ -235,17 +270,15 @@ fn message_created(conn: &Connection, message: &MessageRow) -> Result<Box<NodeEv
     }))
 }
 
-/// The message row of `checked` if it is a message in the public room, for
-/// [`apply_public_message`].
-pub fn public_message(checked: &Checked) -> Option<&MessageRow> {
+/// Whether [`apply_deferred`] takes `checked`: a message in the public room, or sealed content.
+pub fn deferrable(checked: &Checked) -> bool {
+    let header = &checked.verified.envelope.header;
     match &checked.derived {
-        Derived::Message(message)
-            if message.viewer == messages::PUBLIC_VIEWER
-                && checked.verified.envelope.header.room == RoomId::PUBLIC =>
-        {
-            Some(message)
+        Derived::Message(message) => {
+            message.viewer == messages::PUBLIC_VIEWER && header.room == RoomId::PUBLIC
         }
-        _ => None,
+        Derived::RoomData => header.kind == Kind::Sealed,
+        _ => false,
     }
 }
 
@@ -316,13 +349,8 @@ pub fn apply(
     let verified = &checked.verified;
     let header = &verified.envelope.header;
     let row = envelope_row(verified);
-    if matches!(checked.derived, Derived::RoomData) {
-        // A room whose control log this node has not seen yet cannot be judged: keep and relay
-        // the envelope (sync brings the log); once the log is known, only members may post.
-        let state = states.load(txn, header.room)?;
-        if state.kind.is_some() && !state.may_post(&header.author, header.seq) {
-            return Ok(Applied::NotMember);
-        }
+    if may_not_post(txn, states, checked)? {
+        return Ok(Applied::NotMember);
     }
     match envelopes::insert(txn, &row, now_ms)? {
         InsertOutcome::Duplicate => return Ok(Applied::Duplicate),

@@ -1,6 +1,6 @@
 //! A lone public message decided by reading, its rows written after the show
-//! ([`apply_public_message`]), on a real store: the same outcomes as [`apply`], and its rows
-//! written only once the job has run.
+//! ([`apply_deferred`]), on a real store: the same outcomes as [`apply`], and its rows written
+//! only once the job has run. Sealed content on the same path: `ingest_tests.rs`.
 
 use chatly_protocol::sync::SeqRange;
 use chatly_protocol::{AccountId, Content, EnvelopeId, Header, Kind, RoomId};
@@ -39,11 +39,12 @@ fn post(keys: &UnlockedKeys, seq: u64, prev: EnvelopeId, text: &str) -> Checked 
 /// Applies `checked` alone in a job shown before its commit, as the gossip path does. Returns
 /// the outcome and whether its envelope was already held when the job returned.
 async fn apply_alone(store: &Store, checked: Checked) -> (Applied, bool) {
+    let states = RoomStates::new(store.clone());
     store
         .write_relaxed_shown_first(
             move |txn| {
-                let message = public_message(&checked).expect("a public message");
-                let applied = apply_public_message(txn, &checked, message, now_ms())?;
+                assert!(deferrable(&checked), "a public message");
+                let applied = apply_deferred(txn, &states, &checked, now_ms())?;
                 let held = envelopes::contains(txn, &checked.verified.id.0)?;
                 Ok((applied, held))
             },

@@ -261,7 +261,7 @@ impl Rooms {
 }
 
 /// The 139 header bytes of an envelope whose body will be `body_len` bytes: the AEAD's associated data.
-fn header_bytes(header: &Header, body_len: usize) -> Result<Vec<u8>, Rejection> {
+pub(super) fn header_bytes(header: &Header, body_len: usize) -> Result<Vec<u8>, Rejection> {
     let mut bytes = chatly_protocol::signing_bytes(header, &vec![0; body_len])
         .map_err(|e| Rejection::Invalid(e.to_string()))?;
     bytes.truncate(HEADER_LEN);

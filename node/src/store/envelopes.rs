@@ -132,6 +132,14 @@ pub fn contains(conn: &Connection, id: &[u8; 32]) -> Result<bool, StoreError> {
         .is_some())
 }
 
+/// Where the envelope `id` is in the store's order of arrival (its rowid), if held.
+pub fn rowid(conn: &Connection, id: &[u8; 32]) -> Result<Option<i64>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT rowid FROM envelopes WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()?)
+}
+
 /// The author's newest envelope in a room: (seq, id).
 pub fn head(
     conn: &Connection,

@@ -15,13 +15,16 @@ use super::super::opened::Opened;
 use crate::accounts::UnlockedKeys;
 use crate::events::NodeEvent;
 use crate::store::messages::MessageRow;
-use crate::store::{StoreError, private};
+use crate::store::{StoreError, envelopes, private};
 
 /// What one opening pass found, to be stored in the transaction that found it.
 pub(crate) struct PassToStore {
     pub(super) keys: Arc<UnlockedKeys>,
     pub(super) room: RoomId,
+    /// The newest envelope (rowid) the pass looked at among those read from the store.
     pub(super) newest: i64,
+    /// The envelopes it took as they came, whose rows are written before this pass is stored.
+    pub(super) unstored: Vec<[u8; 32]>,
     pub(super) batch: OpenBatch,
     pub(super) chains: HashMap<ChainKey, ReceiverChain>,
 }
@@ -30,11 +33,16 @@ impl PassToStore {
     /// Stores the pass: the advanced chains, what was opened, what never will be, and how far
     /// the account has looked. `conn` is the writer's, in the transaction that found the pass.
     pub(crate) fn store(&self, conn: &Connection) -> Result<(), StoreError> {
+        // How far the account has looked covers the envelopes taken as they came.
+        let mut newest = self.newest;
+        for id in &self.unstored {
+            newest = newest.max(envelopes::rowid(conn, id)?.unwrap_or(0));
+        }
         store_batch(
             conn,
             &self.keys,
             self.room,
-            self.newest,
+            newest,
             &self.batch,
             &self.chains,
         )
