@@ -83,13 +83,7 @@ impl Author {
         let (index, key) = self.chain.next_key();
         let chain_id = self.chain.state().chain_id;
         self.next(Kind::Sealed, |header| {
-            header.key_suite = chatly_protocol::KEY_SUITE_SENDER_CHAIN;
-            header.key_id = chain_id;
-            header.key_index = index;
-            header.nonce = chatly_crypto::random_bytes();
-            let ad = sending::header_bytes(header, plain.len() + chatly_protocol::AEAD_TAG_LEN)
-                .expect("header");
-            chatly_crypto::seal_message(&key, &header.nonce, &ad, &plain)
+            sending::seal_with_chain(header, chain_id, index, &key, &plain).expect("seal")
         })
     }
 }

@@ -58,12 +58,7 @@ impl Rooms {
         let checked = self
             .prepare_local(&guard, author, room, |seq, prev, now| {
                 let mut header = Header::plain(Kind::Sealed, room, author, seq, prev, now);
-                header.key_suite = chatly_protocol::KEY_SUITE_SENDER_CHAIN;
-                header.key_id = chain_id;
-                header.key_index = index;
-                header.nonce = chatly_crypto::random_bytes();
-                let ad = header_bytes(&header, plain.len() + chatly_protocol::AEAD_TAG_LEN)?;
-                let body = chatly_crypto::seal_message(&message_key, &header.nonce, &ad, &plain);
+                let body = seal_with_chain(&mut header, chain_id, index, &message_key, &plain)?;
                 seal::seal(&keys.identity, header, body)
             })
             .await?;
@@ -260,8 +255,30 @@ impl Rooms {
     }
 }
 
+/// Seals `plain` with message key `index` of chain `chain_id`: fills in `header`'s key fields
+/// and a fresh nonce, and returns the body, whose associated data is the header.
+pub(super) fn seal_with_chain(
+    header: &mut Header,
+    chain_id: [u8; 16],
+    index: u32,
+    message_key: &[u8; 32],
+    plain: &[u8],
+) -> Result<Vec<u8>, Rejection> {
+    header.key_suite = chatly_protocol::KEY_SUITE_SENDER_CHAIN;
+    header.key_id = chain_id;
+    header.key_index = index;
+    header.nonce = chatly_crypto::random_bytes();
+    let ad = header_bytes(header, plain.len() + chatly_protocol::AEAD_TAG_LEN)?;
+    Ok(chatly_crypto::seal_message(
+        message_key,
+        &header.nonce,
+        &ad,
+        plain,
+    ))
+}
+
 /// The 139 header bytes of an envelope whose body will be `body_len` bytes: the AEAD's associated data.
-pub(super) fn header_bytes(header: &Header, body_len: usize) -> Result<Vec<u8>, Rejection> {
+fn header_bytes(header: &Header, body_len: usize) -> Result<Vec<u8>, Rejection> {
     let mut bytes = chatly_protocol::signing_bytes(header, &vec![0; body_len])
         .map_err(|e| Rejection::Invalid(e.to_string()))?;
     bytes.truncate(HEADER_LEN);
