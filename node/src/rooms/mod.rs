@@ -193,10 +193,8 @@ impl Rooms {
         }
     }
 
-    /// Where this node can be dialed, for account records: addresses confirmed reachable from
-    /// outside (relay circuits, `--external-addr`) first, then the listen addresses, without
-    /// the trailing `/p2p/<this node>` (the dialer knows the PeerId from the record). Loopback
-    /// addresses only when the node listens on nothing else (several nodes on one machine).
+    /// Where this node can be dialed, for account records ([`home_addrs_of`] of its confirmed
+    /// external addresses and its listen addresses).
     pub async fn home_addrs(&self) -> Vec<String> {
         let external = self
             .net
@@ -204,29 +202,8 @@ impl Rooms {
             .await
             .map(|s| s.external_addrs)
             .unwrap_or_default();
-        let listen: Vec<libp2p::Multiaddr> = self
-            .net
-            .listen_addrs()
-            .await
-            .unwrap_or_default()
-            .iter()
-            .map(crate::net::redial::strip_p2p)
-            .collect();
-        let loopback =
-            |a: &libp2p::Multiaddr| crate::net::paths::ip_of(a).is_some_and(|ip| ip.is_loopback());
-        let only_loopback = listen.iter().all(loopback);
-        let mut addrs: Vec<String> = Vec::new();
-        let listen = listen
-            .iter()
-            .filter(|a| only_loopback || !loopback(a))
-            .map(|a| a.to_string());
-        for addr in external.into_iter().chain(listen) {
-            if !addrs.contains(&addr) && addr.len() <= chatly_protocol::MAX_NODE_ADDR_LEN {
-                addrs.push(addr);
-            }
-        }
-        addrs.truncate(chatly_protocol::MAX_NODE_ADDRS);
-        addrs
+        let listen = self.net.listen_addrs().await.unwrap_or_default();
+        records::home_addrs_of(&external, &listen)
     }
 
     /// Stores checked envelopes from peers in one transaction and publishes the events of those
