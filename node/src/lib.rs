@@ -13,6 +13,7 @@
 //! - [`priority`]: scheduling for threads that need not run the moment they are woken.
 //! - [`clock`]: the network's time, for a node whose clock is wrong (a plain state machine).
 //! - [`search`]: full-text search (public on disk, private in memory).
+//! - [`spread`]: random phases and gaps for periodic work, so nodes started together stay apart.
 //! - [`signals`]: presence heartbeats, typing notices and read receipts over the mesh.
 //! - [`events`]: the live event bus.
 //! - [`files`]: file upload, chunk transfer between nodes, download streams.
@@ -36,6 +37,7 @@ pub mod priority;
 pub mod rooms;
 pub mod search;
 pub mod signals;
+pub mod spread;
 pub mod store;
 pub mod testnet;
 

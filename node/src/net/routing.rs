@@ -2,7 +2,8 @@
 //!
 //! - **Kademlia** learns every Chatly node's usable addresses from identify (filtered by
 //!   [`super::paths::usable_addrs`]) and answers routing queries. Rounds of `bootstrap` (often
-//!   after a new peer, then backing off to every two minutes) find nodes nobody told us about; a
+//!   after a new peer, then backing off to about every two minutes, at random gaps so that nodes
+//!   do not fall into step) find nodes nobody told us about; a
 //!   node keeps up to [`TARGET_PEERS`] connections.
 //! - **Relays**: a peer that speaks the circuit relay v2 hop protocol is a relay. Unless AutoNAT
 //!   already says this node is public, it takes a reservation on up to [`MAX_RELAYS`] relays and
@@ -24,6 +25,7 @@ use super::event_loop::EventLoop;
 use super::paths::{self, Path};
 use super::redial::strip_p2p;
 use super::{NetStatus, PeerSource};
+use crate::spread;
 
 mod relays;
 
@@ -36,7 +38,8 @@ pub const MAX_RELAYS: usize = 2;
 pub const BLOCK_FOR: Duration = Duration::from_secs(600);
 /// How long a connected peer has to identify as a Chatly node before it is disconnected.
 pub const IDENTIFY_DEADLINE: Duration = Duration::from_secs(10);
-/// Gap between routing rounds: short after a change, doubling up to the maximum.
+/// Gap between routing rounds: short after a change, doubling up to the maximum (each gap
+/// drawn between half and one and a half times it, [`spread::around`]).
 const ROUND_MIN: Duration = Duration::from_secs(2);
 const ROUND_MAX: Duration = Duration::from_secs(120);
 
@@ -66,7 +69,7 @@ impl Routing {
             wanted: HashSet::new(),
             blocked: HashMap::new(),
             nat: autonat::NatStatus::Unknown,
-            next_round: now + ROUND_MIN,
+            next_round: now + spread::around(ROUND_MIN),
             round_gap: ROUND_MIN,
         }
     }
@@ -81,7 +84,7 @@ impl Routing {
     /// Something changed (a new peer): run a round soon.
     fn soon(&mut self, now: Instant) {
         self.round_gap = ROUND_MIN;
-        self.next_round = self.next_round.min(now + ROUND_MIN);
+        self.next_round = self.next_round.min(now + spread::around(ROUND_MIN));
     }
 }
 
@@ -179,7 +182,9 @@ impl EventLoop {
             return;
         }
         self.routing.round_gap = (self.routing.round_gap * 2).min(ROUND_MAX);
-        self.routing.next_round = now + self.routing.round_gap;
+        // Each gap varied at random: nodes that met at the same moment would otherwise query each
+        // other in the same second, round after round (`spread`).
+        self.routing.next_round = now + spread::around(self.routing.round_gap);
         let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() else {
             return;
         };

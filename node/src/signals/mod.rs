@@ -256,7 +256,10 @@ fn verdict(result: &Result<(), SignalError>) -> MessageAcceptance {
 /// Receives signals, sends heartbeats for local online accounts every interval, and times out
 /// remote accounts, until the channel closes.
 pub async fn run_signals(signals: Arc<Signals>, mut received: mpsc::Receiver<SignalGossip>) {
-    let mut heartbeat = tokio::time::interval(signals.interval);
+    // At a phase of this node's own: nodes started together would beat together otherwise, and
+    // each would verify and relay all the others' heartbeats at the same moment (`spread`).
+    let first = tokio::time::Instant::now() + crate::spread::phase(signals.interval);
+    let mut heartbeat = tokio::time::interval_at(first, signals.interval);
     let mut expiry = tokio::time::interval(Duration::from_millis(250));
     loop {
         tokio::select! {

@@ -165,7 +165,7 @@ impl Checkpoints {
 /// slowest deliveries of a 10-node mesh (docs/performance.md, "Session 17").
 fn first_wake() -> c_int {
     // Without randomness the mean threshold does: spreading is a nicety, not a need.
-    super::draw_below((LATEST_WAKE - EARLIEST_WAKE) as u32)
+    crate::spread::draw_below((LATEST_WAKE - EARLIEST_WAKE) as u32)
         .map_or(BACKGROUND_PAGES, |drawn| EARLIEST_WAKE + drawn as c_int)
 }
 

@@ -378,14 +378,6 @@ pub fn set_clock_offset(offset_ms: i64) -> i64 {
     CLOCK_OFFSET_MS.swap(offset_ms, std::sync::atomic::Ordering::Relaxed)
 }
 
-/// A number drawn at random below `n` (which must not be 0), for spreading periodic work of
-/// nodes that share a host; `None` without a source of randomness.
-fn draw_below(n: u32) -> Option<u32> {
-    let mut bytes = [0; 4];
-    getrandom::fill(&mut bytes).ok()?;
-    Some(u32::from_le_bytes(bytes) % n)
-}
-
 /// Reads a fixed-size blob column.
 pub(crate) fn blob<const N: usize>(
     row: &rusqlite::Row<'_>,

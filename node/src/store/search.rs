@@ -152,7 +152,7 @@ pub(super) fn run_due(unindexed: u64) -> bool {
 /// Where the count of unindexed messages restarts after a run that indexed them all: drawn
 /// below [`INDEX_EVERY`] (see [`INDEX_AT`]).
 fn restart_count() -> u64 {
-    super::draw_below(INDEX_EVERY as u32).map_or(INDEX_AT - INDEX_EVERY, u64::from)
+    crate::spread::draw_below(INDEX_EVERY as u32).map_or(INDEX_AT - INDEX_EVERY, u64::from)
 }
 
 /// Public messages past the search watermark, oldest first. `NOT INDEXED`: given the choice,
