@@ -80,6 +80,10 @@ pub struct Behaviour {
 /// Protocol id of Chatly's Kademlia.
 pub const KAD_PROTOCOL: StreamProtocol = StreamProtocol::new("/chatly/kad/1");
 
+/// When a node first asks its peers whether it is reachable, on average (each node draws its own
+/// delay, `spread::around`): soon, so that a node found reachable takes no relay slots for long.
+const AUTONAT_BOOT_DELAY: Duration = Duration::from_secs(2);
+
 /// Relay limits for `--relay-server`: sized for chat between a few dozen NATed nodes, small enough
 /// that a flood of reservations cannot take the relay down (each reservation costs a connection).
 pub const RELAY_MAX_RESERVATIONS: usize = 128;
@@ -171,7 +175,9 @@ pub fn build_swarm(
                 autonat: autonat::Behaviour::new(
                     peer_id,
                     autonat::Config {
-                        boot_delay: Duration::from_secs(2),
+                        // Nodes started together would probe (and have their peers dial them
+                        // back) in the same moment, and every later probe in step with it.
+                        boot_delay: crate::spread::around(AUTONAT_BOOT_DELAY),
                         retry_interval: Duration::from_secs(30),
                         // Private ranges are real networks too: a LAN behind a router, a
                         // namespace test. Probes only ever go to connected Chatly peers.
