@@ -193,8 +193,8 @@ impl Rooms {
         }
     }
 
-    /// Where this node can be dialed, for account records ([`home_addrs_of`] of its confirmed
-    /// external addresses and its listen addresses).
+    /// Where this node can be dialed, for account records ([`records::home_addrs_of`] of its
+    /// confirmed external addresses and its listen addresses).
     pub async fn home_addrs(&self) -> Vec<String> {
         let external = self
             .net
