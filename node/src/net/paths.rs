@@ -43,6 +43,11 @@ pub fn ip_of(addr: &Multiaddr) -> Option<IpAddr> {
     }
 }
 
+/// True for an address on this machine's loopback interface.
+pub fn is_loopback(addr: &Multiaddr) -> bool {
+    ip_of(addr).is_some_and(|ip| ip.is_loopback())
+}
+
 /// A local-network address: loopback, RFC 1918 / unique-local, link-local.
 pub fn is_local_ip(ip: IpAddr) -> bool {
     match ip {

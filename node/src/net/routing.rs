@@ -78,7 +78,7 @@ impl Routing {
     /// peer on the same machine does not count: nobody elsewhere can reach it.
     fn reachable_from_elsewhere(&self) -> bool {
         matches!(&self.nat, autonat::NatStatus::Public(addr)
-            if !paths::ip_of(addr).is_some_and(|ip| ip.is_loopback()))
+            if !paths::is_loopback(addr))
     }
 
     /// Something changed (a new peer): run a round soon.

@@ -44,8 +44,7 @@ pub async fn run_address_keeper(rooms: Arc<Rooms>, shutdown: CancellationToken) 
 /// listens on nothing else (several nodes on one machine).
 pub fn home_addrs_of(external: &[String], listen: &[libp2p::Multiaddr]) -> Vec<String> {
     let strip = crate::net::redial::strip_p2p;
-    let loopback =
-        |a: &libp2p::Multiaddr| crate::net::paths::ip_of(a).is_some_and(|ip| ip.is_loopback());
+    let loopback = crate::net::paths::is_loopback;
     let listen: Vec<libp2p::Multiaddr> = listen.iter().map(strip).collect();
     let only_loopback = listen.iter().all(loopback);
     let external = external
